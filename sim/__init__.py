@@ -1,0 +1,40 @@
+"""People's-mediation ladder simulation: can a district keep 小事不出村、大事不出镇?
+
+The public API mirrors the ``sim`` command::
+
+    import sim
+    scenario = sim.load_scenario()                # bundled Qujiang 衢江区 scenario
+    results = sim.simulate(scenario, replications=10, seed=1)
+    results.summary                               # KPI means and 95% confidence intervals
+"""
+
+from __future__ import annotations
+
+from .errors import InputProblem, ScenarioError
+from .experiment import Results, simulate
+from .kpis import kpis
+from .loading import bundled_scenario_path, load_scenario
+from .model import Replication, simulate_replication
+from .register import case_table, register_table, timeseries_table
+from .scenario import Scenario
+from .vocabulary import KPI_NAMES, LEVELS
+
+__all__ = [
+    "KPI_NAMES",
+    "LEVELS",
+    "InputProblem",
+    "Replication",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "bundled_scenario_path",
+    "case_table",
+    "kpis",
+    "load_scenario",
+    "register_table",
+    "simulate",
+    "simulate_replication",
+    "timeseries_table",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,165 @@
+"""Replications of a scenario, with t-based confidence intervals and the verdict on targets."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .kpis import NOT_MODELLED, kpis
+from .model import simulate_replication
+from .register import case_table, register_table, timeseries_table
+from .scenario import Scenario
+
+__all__ = ["Results", "confidence_interval", "simulate"]
+
+
+def confidence_interval(values: np.ndarray | list[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t interval over replications; NaN values are left out."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return mean, mean - half, mean + half
+
+
+@dataclass
+class Results:
+    """What :func:`simulate` returns: KPIs per replication, their summary, the targets."""
+
+    scenario: Scenario
+    seed: int
+    per_replication: pd.DataFrame  # one row per replication, one column per KPI
+    summary: pd.DataFrame  # index KPI; columns mean, ci_low, ci_high, std, n
+    targets: pd.DataFrame  # index KPI; columns label, sense, target, mean, ci_low, ci_high, met, ...
+    registers: list[pd.DataFrame] = field(default_factory=list)
+    cases: list[pd.DataFrame] = field(default_factory=list)
+    timeseries: list[pd.DataFrame] = field(default_factory=list)
+    events: list[int] = field(default_factory=list)
+
+    @property
+    def replications(self) -> int:
+        return len(self.per_replication)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape fixed by DESIGN.md (NaN becomes None)."""
+
+        def num(x: float) -> float | None:
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+        return {
+            "scenario": self.scenario.name,
+            "replications": self.replications,
+            "seed": self.seed,
+            "kpis": {
+                name: {
+                    "mean": num(row["mean"]),
+                    "ci_low": num(row["ci_low"]),
+                    "ci_high": num(row["ci_high"]),
+                }
+                for name, row in self.summary.iterrows()
+            },
+            "targets": {
+                name: {
+                    "target": float(row["target"]),
+                    "met": bool(row["met"]),
+                    "sense": row["sense"],
+                    "met_with_confidence": bool(row["met_with_confidence"]),
+                    "label": row["label"],
+                }
+                for name, row in self.targets.iterrows()
+            },
+            "not_modelled": [k for k in NOT_MODELLED if k in self.summary.index],
+        }
+
+
+def simulate(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    keep_tables: bool = False,
+    first_replication: int = 0,
+) -> Results:
+    """Run independent replications of ``scenario`` and summarise the KPIs.
+
+    Replication ``k`` uses streams derived from (``seed``, ``k``), so the same seed gives the
+    same numbers however the replications are split between workers.
+    """
+    n = scenario.run.replications if replications is None else replications
+    seed = scenario.run.seed if seed is None else seed
+    rows, registers, cases_list, series, events = [], [], [], [], []
+    for k in range(first_replication, first_replication + n):
+        rep = simulate_replication(scenario, replication=k, seed=seed)
+        cases = case_table(rep)
+        register = register_table(rep, cases)
+        rows.append(kpis(rep, cases, register))
+        events.append(rep.events)
+        if keep_tables:
+            registers.append(register)
+            cases_list.append(cases)
+            series.append(timeseries_table(rep))
+    per_rep = pd.DataFrame(rows)
+    per_rep.index.name = "replication"
+    summary = summarise(per_rep, scenario.run.confidence)
+    return Results(
+        scenario=scenario,
+        seed=seed,
+        per_replication=per_rep,
+        summary=summary,
+        targets=judge_targets(scenario, summary),
+        registers=registers,
+        cases=cases_list,
+        timeseries=series,
+        events=events,
+    )
+
+
+def summarise(per_replication: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    records = {}
+    for name in per_replication.columns:
+        values = per_replication[name].to_numpy(dtype=float)
+        mean, lo, hi = confidence_interval(values, confidence)
+        ok = values[~np.isnan(values)]
+        records[name] = {
+            "mean": mean,
+            "ci_low": lo,
+            "ci_high": hi,
+            "std": float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
+            "n": len(ok),
+        }
+    out = pd.DataFrame.from_dict(records, orient="index")
+    out.index.name = "kpi"
+    return out
+
+
+def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
+    """Met: the mean meets the target. Met with confidence: the whole interval does."""
+    rows = {}
+    for name, target in scenario.targets.items():
+        mean, lo, hi = (summary.loc[name, c] for c in ("mean", "ci_low", "ci_high"))
+        bound = lo if target.sense == ">=" else hi
+        rows[name] = {
+            "label": target.label,
+            "sense": target.sense,
+            "target": target.value,
+            "mean": mean,
+            "ci_low": lo,
+            "ci_high": hi,
+            "met": target.met_by(mean),
+            "met_with_confidence": target.met_by(bound),
+        }
+    out = pd.DataFrame.from_dict(
+        rows,
+        orient="index",
+        columns=["label", "sense", "target", "mean", "ci_low", "ci_high", "met", "met_with_confidence"],
+    )
+    out.index.name = "kpi"
+    return out

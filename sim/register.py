@@ -1,0 +1,135 @@
+"""Tables of one replication: the register (登记表, one row per step), cases and time series.
+
+The register schema is docs/register.md; calibration reads real registers in the same schema.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .model import CHANNELS, STATUSES, Replication
+from .vocabulary import KINDS, LEVELS, OUTCOMES, SEVERITIES
+
+__all__ = ["REGISTER_COLUMNS", "case_table", "register_table", "timeseries_table"]
+
+REGISTER_COLUMNS = (
+    "case_id",
+    "step",
+    "level",
+    "township",
+    "village",
+    "grid",
+    "category",
+    "severity_initial",
+    "severity",
+    "sensitive",
+    "channel",
+    "arisen",
+    "entered",
+    "started",
+    "ended",
+    "outcome",
+    "mediator_kind",
+    "effort_hours",
+    "initial",
+    "arisen_date",
+    "entered_date",
+    "ended_date",
+)
+
+_STEP_FIELDS = (
+    "case_id", "step", "level_i", "channel_i", "entered", "started", "ended", "outcome_i",
+    "kind_i", "effort_hours", "severity_entered_i", "severity_i",
+)  # fmt: skip
+_CASE_FIELDS = (
+    "case_id", "arisen", "grid_i", "category_i", "severity_initial_i", "severity_i",
+    "sensitive", "initial", "status_i", "concluded", "steps",
+)  # fmt: skip
+
+
+def _cat(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=int), categories=list(names))
+
+
+def _kind(codes: np.ndarray) -> pd.Categorical:
+    # -1 (no mediator) becomes a missing value.
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=int), categories=list(KINDS))
+
+
+def _dates(rep: Replication, days: pd.Series) -> pd.Series:
+    start = pd.Timestamp(rep.scenario.run.start_date)
+    return start + pd.to_timedelta(days, unit="D")
+
+
+def case_table(rep: Replication) -> pd.DataFrame:
+    """One row per dispute: where and when it arose, and how it ended (status)."""
+    raw = pd.DataFrame.from_records(rep.cases, columns=_CASE_FIELDS)
+    d = rep.district
+    grid = raw["grid_i"].to_numpy()
+    village = np.asarray(d.grid_village, dtype=int)[grid] if len(grid) else grid
+    township = np.asarray(d.village_township, dtype=int)[village] if len(grid) else grid
+    out = pd.DataFrame(
+        {
+            "case_id": raw["case_id"].astype("int64"),
+            "arisen": raw["arisen"].astype(float),
+            "township": _cat(township, d.township_names),
+            "village": _cat(village, d.village_names),
+            "grid": _cat(grid, d.grid_names),
+            "category": _cat(raw["category_i"], list(rep.scenario.categories)),
+            "severity_initial": _cat(raw["severity_initial_i"], SEVERITIES),
+            "severity": _cat(raw["severity_i"], SEVERITIES),
+            "sensitive": raw["sensitive"].astype(bool),
+            "initial": raw["initial"].astype(bool),
+            "status": _cat(raw["status_i"], STATUSES),
+            "concluded": raw["concluded"].astype(float),
+            "steps": raw["steps"].astype("int64"),
+        }
+    )
+    return out.sort_values("case_id", ignore_index=True)
+
+
+def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per step a case spent at a level, in the schema of docs/register.md."""
+    cases = case_table(rep) if cases is None else cases
+    raw = pd.DataFrame.from_records(rep.steps, columns=_STEP_FIELDS)
+    by_id = cases.set_index("case_id")
+    ids = raw["case_id"].to_numpy()
+    info = by_id.loc[ids] if len(ids) else by_id.iloc[:0]
+    out = pd.DataFrame(
+        {
+            "case_id": raw["case_id"].astype("int64"),
+            "step": raw["step"].astype("int64"),
+            "level": _cat(raw["level_i"], LEVELS),
+            "township": info["township"].to_numpy(),
+            "village": info["village"].to_numpy(),
+            "grid": info["grid"].to_numpy(),
+            "category": info["category"].to_numpy(),
+            "severity_initial": info["severity_initial"].to_numpy(),
+            "severity": _cat(raw["severity_entered_i"], SEVERITIES),
+            "sensitive": info["sensitive"].to_numpy(),
+            "channel": _cat(raw["channel_i"], CHANNELS),
+            "arisen": info["arisen"].to_numpy(),
+            "entered": raw["entered"].astype(float),
+            "started": raw["started"].astype(float),
+            "ended": raw["ended"].astype(float),
+            "outcome": _cat(raw["outcome_i"], OUTCOMES),
+            "mediator_kind": _kind(raw["kind_i"]),
+            "effort_hours": raw["effort_hours"].astype(float),
+            "initial": info["initial"].to_numpy(),
+        }
+    )
+    for col in ("arisen", "entered", "ended"):
+        out[f"{col}_date"] = _dates(rep, out[col])
+    out = out.sort_values(["case_id", "step"], ignore_index=True)
+    return out[list(REGISTER_COLUMNS)]
+
+
+def timeseries_table(rep: Replication) -> pd.DataFrame:
+    """Per level, sampled every ``run.sample_interval_days``: cases present, waiting, busy."""
+    raw = pd.DataFrame.from_records(
+        rep.timeseries, columns=["time", "level_i", "present", "waiting", "busy"]
+    )
+    raw.insert(1, "level", _cat(raw.pop("level_i"), LEVELS))
+    raw["date"] = _dates(rep, raw["time"])
+    return raw

@@ -1,0 +1,93 @@
+"""The fixed words of the model: ladder levels, severities, mediator kinds, KPI names.
+
+Identifiers follow the glossary of POLICY.md; the Chinese terms are kept beside them for labels.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KINDS",
+    "KPI_LABELS",
+    "KPI_NAMES",
+    "LEVELS",
+    "LEVEL_LABELS",
+    "OUTCOMES",
+    "SEVERITIES",
+    "SEVERITY_LABELS",
+]
+
+# 三级四步: grid → village → township → district (网格 → 村 → 乡镇 → 区)
+LEVELS: tuple[str, ...] = ("grid", "village", "township", "district")
+LEVEL_LABELS: dict[str, str] = {
+    "grid": "网格",
+    "village": "村(社区)",
+    "township": "乡镇(街道)",
+    "district": "区",
+    "sector": "行业性专业性调委会",
+}
+
+# 小事 / 大事 / 重大疑难: minor, major, serious
+SEVERITIES: tuple[str, ...] = ("minor", "major", "serious")
+SEVERITY_LABELS: dict[str, str] = {"minor": "小事", "major": "大事", "serious": "重大疑难"}
+
+# 专职 / 兼职人民调解员
+KINDS: tuple[str, ...] = ("full_time", "part_time")
+
+# How a step in the register ends.
+OUTCOMES: tuple[str, ...] = (
+    "resolved_on_the_spot",  # 当场调处, during the sweep
+    "resolved",  # settled by mediation at this level
+    "escalated_failed",  # mediation failed, passed up the ladder
+    "escalated_time_limit",  # not concluded within the level's time limit, passed up
+    "escalated_no_mediator",  # the level has no mediator here, passed straight up
+    "unresolved",  # failed at the top of the ladder: litigation or petition
+    "open",  # still at this level when the run ended
+)
+
+_RESOLVED_SHARE = tuple(f"resolved_share.{lv}" for lv in (*LEVELS, "sector"))
+_UTILIZATION = tuple(f"utilization.{lv}" for lv in LEVELS)
+
+KPI_NAMES: tuple[str, ...] = (
+    "disputes",
+    "minor_kept_in_village",
+    "major_kept_in_township",
+    *_RESOLVED_SHARE,
+    "unresolved_share",
+    "open_share",
+    "on_the_spot_share",
+    "days_to_resolution.mean",
+    "days_to_resolution.p90",
+    "resolved_within_limit",
+    "escalations_by_time_limit",
+    *_UTILIZATION,
+    *(f"waiting_days.{lv}" for lv in LEVELS),
+    "petitions_per_year",
+    "skip_level_petitions_per_year",
+    "repeat_petitions_per_year",
+    "backlog_resolution_rate",
+    "annual_cost_yuan",
+    "full_time_mediators",
+)
+
+# Chinese labels for tables and figures.
+KPI_LABELS: dict[str, str] = {
+    "disputes": "纠纷数/年",
+    "minor_kept_in_village": "小事不出村",
+    "major_kept_in_township": "大事不出镇",
+    **{f"resolved_share.{lv}": f"{LEVEL_LABELS[lv]}化解" for lv in (*LEVELS, "sector")},
+    "unresolved_share": "未化解",
+    "open_share": "未办结",
+    "on_the_spot_share": "当场调处",
+    "days_to_resolution.mean": "化解天数均值",
+    "days_to_resolution.p90": "化解天数P90",
+    "resolved_within_limit": "期限内化解",
+    "escalations_by_time_limit": "超期上交/年",
+    **{f"utilization.{lv}": f"{LEVEL_LABELS[lv]}负荷" for lv in LEVELS},
+    **{f"waiting_days.{lv}": f"{LEVEL_LABELS[lv]}等待天数" for lv in LEVELS},
+    "petitions_per_year": "信访/年",
+    "skip_level_petitions_per_year": "越级信访/年",
+    "repeat_petitions_per_year": "重复信访/年",
+    "backlog_resolution_rate": "积案化解率",
+    "annual_cost_yuan": "年度成本(元)",
+    "full_time_mediators": "专职调解员",
+}
