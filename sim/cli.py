@@ -36,11 +36,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", nargs="?", help="scenario TOML file")
     run.add_argument("--replications", "-r", type=int, help="number of replications")
     run.add_argument("--seed", type=int, help="base random seed")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a scenario key by its dotted path (repeatable)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key by its dotted path (repeatable)",
+    )
     run.add_argument("--json", dest="json_out", metavar="PATH|-", help="write results as JSON")
-    run.add_argument("--register", metavar="PATH",
-                     help="write the register of replication 0 (CSV or .parquet)")
+    run.add_argument(
+        "--register", metavar="PATH", help="write the register of replication 0 (CSV or .parquet)"
+    )
     run.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
@@ -69,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # status 1 is for our own bugs, never for bad input
         if getattr(args, "debug", False):
             raise
-        print(f"sim: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        print(
+            f"sim: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 
@@ -88,8 +98,10 @@ def _validate(args: argparse.Namespace) -> int:
     scenario = _load(args)
     for warning in quota_warnings(scenario):
         print(f"sim: warning: {warning}", file=sys.stderr)
-    print(f"{args.scenario}: valid scenario {scenario.name!r} "
-          f"({len(scenario.townships)} townships, population {scenario.population:,})")
+    print(
+        f"{args.scenario}: valid scenario {scenario.name!r} "
+        f"({len(scenario.townships)} townships, population {scenario.population:,})"
+    )
     return EXIT_OK
 
 
@@ -97,9 +109,13 @@ def _run(args: argparse.Namespace) -> int:
     from .experiment import simulate
 
     if args.replications is not None and args.replications < 1:
-        raise ScenarioError([InputProblem("--replications", "", args.replications, "expected a positive integer")])
+        raise ScenarioError(
+            [InputProblem("--replications", "", args.replications, "expected a positive integer")]
+        )
     if args.seed is not None and args.seed < 0:
-        raise ScenarioError([InputProblem("--seed", "", args.seed, "expected a non-negative integer")])
+        raise ScenarioError(
+            [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
+        )
     scenario = _load(args)
     results = simulate(
         scenario,
@@ -128,7 +144,9 @@ def _write_table(table, path: Path) -> None:
         else:
             table.to_csv(path, index=False)
     except OSError as exc:
-        raise ScenarioError([InputProblem("--register", "", str(path), f"a writable path ({exc.strerror})")]) from None
+        raise ScenarioError(
+            [InputProblem("--register", "", str(path), f"a writable path ({exc.strerror})")]
+        ) from None
 
 
 def _fmt(x: float) -> str:
@@ -145,7 +163,7 @@ def _format(results) -> str:
     from .vocabulary import KPI_LABELS
 
     sc = results.scenario
-    conf = int(round(sc.run.confidence * 100))
+    conf = round(sc.run.confidence * 100)
     lines = [
         f"{sc.name}: {results.replications} replications, seed {results.seed}, "
         f"{sc.run.horizon_days:g} days after {sc.run.warmup_days:g} days warm-up",
@@ -167,7 +185,8 @@ def _format(results) -> str:
             if row["met"] and not row["met_with_confidence"]:
                 verdict += f" (not with {conf}% confidence)"
             label = row["label"] or KPI_LABELS.get(name, "")
-            lines.append(f"{name:<34}{label:<{24 - _wide(label)}}{goal:>12}{_fmt(row['mean']):>12}  {verdict}")
+            mean = _fmt(row["mean"])
+            lines.append(f"{name:<34}{label:<{24 - _wide(label)}}{goal:>12}{mean:>12}  {verdict}")
     return "\n".join(lines)
 
 

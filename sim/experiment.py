@@ -18,7 +18,9 @@ from .scenario import Scenario
 __all__ = ["Results", "confidence_interval", "simulate"]
 
 
-def confidence_interval(values: np.ndarray | list[float], confidence: float = 0.95) -> tuple[float, float, float]:
+def confidence_interval(
+    values: np.ndarray | list[float], confidence: float = 0.95
+) -> tuple[float, float, float]:
     """Mean and two-sided Student-t interval over replications; NaN values are left out."""
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
@@ -39,7 +41,9 @@ class Results:
     seed: int
     per_replication: pd.DataFrame  # one row per replication, one column per KPI
     summary: pd.DataFrame  # index KPI; columns mean, ci_low, ci_high, std, n
-    targets: pd.DataFrame  # index KPI; columns label, sense, target, mean, ci_low, ci_high, met, ...
+    targets: (
+        pd.DataFrame
+    )  # index KPI; columns label, sense, target, mean, ci_low, ci_high, met, ...
     registers: list[pd.DataFrame] = field(default_factory=list)
     cases: list[pd.DataFrame] = field(default_factory=list)
     timeseries: list[pd.DataFrame] = field(default_factory=list)
@@ -159,7 +163,16 @@ def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame.from_dict(
         rows,
         orient="index",
-        columns=["label", "sense", "target", "mean", "ci_low", "ci_high", "met", "met_with_confidence"],
+        columns=[
+            "label",
+            "sense",
+            "target",
+            "mean",
+            "ci_low",
+            "ci_high",
+            "met",
+            "met_with_confidence",
+        ],
     )
     out.index.name = "kpi"
     return out

@@ -42,7 +42,9 @@ def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ScenarioError([InputProblem(shown, "", InputProblem.MISSING, f"cannot read CSV: {exc}")]) from None  # type: ignore[attr-defined]
+        raise ScenarioError(
+            [InputProblem(shown, "", InputProblem.MISSING, f"cannot read CSV: {exc}")]
+        ) from None  # type: ignore[attr-defined]
     needed = ["case_id", "level", "township", "village", "category", "severity", "outcome"]
     missing = [c for c in needed if c not in table.columns]
     if missing:
@@ -57,20 +59,44 @@ def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
             continue
         where = f"row {int(i) + 2}"  # header is line 1
         if row["level"] not in LEVELS:
-            problems.append(InputProblem(shown, f"{where}, column level", row["level"], f"one of {LEVELS}"))
+            problems.append(
+                InputProblem(shown, f"{where}, column level", row["level"], f"one of {LEVELS}")
+            )
             continue
         if row["township"] not in townships:
-            problems.append(InputProblem(shown, f"{where}, column township", row["township"], "a township of the scenario"))
+            problems.append(
+                InputProblem(
+                    shown,
+                    f"{where}, column township",
+                    row["township"],
+                    "a township of the scenario",
+                )
+            )
             continue
         t = townships[row["township"]]
         if row["village"] and row["village"] not in t.village_ids():
-            problems.append(InputProblem(shown, f"{where}, column village", row["village"], f"a village of {t.name}"))
+            problems.append(
+                InputProblem(
+                    shown, f"{where}, column village", row["village"], f"a village of {t.name}"
+                )
+            )
             continue
         if row["category"] not in scenario.categories:
-            problems.append(InputProblem(shown, f"{where}, column category", row["category"], "a category of the scenario"))
+            problems.append(
+                InputProblem(
+                    shown,
+                    f"{where}, column category",
+                    row["category"],
+                    "a category of the scenario",
+                )
+            )
             continue
         if row["severity"] not in SEVERITIES:
-            problems.append(InputProblem(shown, f"{where}, column severity", row["severity"], f"one of {SEVERITIES}"))
+            problems.append(
+                InputProblem(
+                    shown, f"{where}, column severity", row["severity"], f"one of {SEVERITIES}"
+                )
+            )
             continue
         cases[row["case_id"]] = OpenCases(
             level=row["level"],

@@ -204,7 +204,7 @@ class _Model:
         self.effort_factor = [c.effort_factor for c in sc.categories.values()]
         self.entry_cum = np.cumsum(sc.discovery.self_report_entry.as_tuple()).tolist()
 
-        days = int(math.ceil(self.end_time)) + 2
+        days = math.ceil(self.end_time) + 2
         start = sc.run.start_date
         months = [(start + dt.timedelta(days=k)).month - 1 for k in range(days)]
         season = np.asarray(sc.arrivals.seasonality, dtype=float)
@@ -298,14 +298,14 @@ class _Model:
             k = math.floor((t0 - self.sweep_offset[case.grid]) / self.sweep_interval) + 1
             found = self.sweep_offset[case.grid] + k * self.sweep_interval
             if disc.detect_probability < 1.0:
-                misses = math.floor(
-                    math.log1p(-u[U_DETECT]) / math.log1p(-disc.detect_probability)
-                )
+                misses = math.floor(math.log1p(-u[U_DETECT]) / math.log1p(-disc.detect_probability))
                 found += misses * self.sweep_interval
             yield env.timeout(found - t0)
             self._neglect(case, found - t0)
             if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
-                self._record_step(case, GRID, channel, env.now, env.now, env.now, "resolved_on_the_spot", -1, 0.0)
+                self._record_step(
+                    case, GRID, channel, env.now, env.now, env.now, "resolved_on_the_spot", -1, 0.0
+                )
                 self._conclude(case, "resolved")
                 return
             level = GRID
@@ -346,7 +346,9 @@ class _Model:
         pool = self.pools[level][unit]
         entered = env.now
         if pool is None:
-            self._record_step(case, level, channel, entered, math.nan, entered, "escalated_no_mediator", -1, 0.0)
+            self._record_step(
+                case, level, channel, entered, math.nan, entered, "escalated_no_mediator", -1, 0.0
+            )
             return "escalated_no_mediator"
         spec = self.levels[level]
         mech = self.mech
@@ -354,9 +356,8 @@ class _Model:
         deadline = entered + limit if limit is not None else math.inf
         severity_entered = case.severity
         effort = spec.effort_hours.ppf(case.u[U_LEVEL_BASE + 3 * level + U_EFFORT])
-        effort *= self.effort_factor[case.category]
-        if mech.severity_effort:
-            effort *= spec.severity_effort.of(case.severity)
+        if mech.effort_factors:
+            effort *= self.effort_factor[case.category] * spec.severity_effort.of(case.severity)
         sessions = spec.sessions if (mech.party_delays and spec.party_delay_days) else 1
         per_session = effort / sessions
 
@@ -365,7 +366,7 @@ class _Model:
         case.level = level
         case.step_info = [level, channel, entered, math.nan, severity_entered, effort]
         started = math.nan
-        kind = -1
+        first_kind = -1
         in_window = self.window[0] <= entered < self.window[1]
         for s in range(sessions):
             req = pool.resource.request(priority=1 if s == 0 else 0)
@@ -379,8 +380,19 @@ class _Model:
                     if s == 0:
                         self._neglect(case, env.now - queued)
                     present.change(env.now, -1)
-                    self._record_step(case, level, channel, entered, started, env.now, "escalated_time_limit", kind, effort if s else 0.0)
-                    return "escalated_time_limit"
+                    outcome = self._over_time(level)
+                    self._record_step(
+                        case,
+                        level,
+                        channel,
+                        entered,
+                        started,
+                        env.now,
+                        outcome,
+                        first_kind,
+                        effort if s else 0.0,
+                    )
+                    return outcome
             else:
                 yield req
             now = env.now
@@ -391,6 +403,8 @@ class _Model:
                 case.step_info[3] = now
                 self._neglect(case, now - queued)
             kind = pool.take()
+            if s == 0:
+                first_kind = kind  # the mediator who takes the case answers for it
             if in_window:
                 self.effort_in_window[level] += per_session
             hold = self.calendars[kind].finish(now, per_session) - now
@@ -400,29 +414,56 @@ class _Model:
             busy.change(env.now, -1)
             if s < sessions - 1:
                 gap = spec.party_delay_days.ppf(self.session_u.next())  # type: ignore[union-attr]
-                yield env.timeout(gap)
-                if env.now >= deadline:
+                if env.now + gap >= deadline:
+                    # The parties are still apart when the time limit passes.
+                    yield env.timeout(max(deadline - env.now, 0.0))
                     present.change(env.now, -1)
-                    self._record_step(case, level, channel, entered, started, env.now, "escalated_time_limit", kind, effort)
-                    return "escalated_time_limit"
+                    outcome = self._over_time(level)
+                    self._record_step(
+                        case, level, channel, entered, started, env.now, outcome, first_kind, effort
+                    )
+                    return outcome
+                yield env.timeout(gap)
 
-        p = spec.resolve.full_time.of(case.severity) if kind == 0 else spec.resolve.part_time.of(case.severity)
+        resolve = spec.resolve.full_time if first_kind == 0 else spec.resolve.part_time
+        p = resolve.of(case.severity)
         if mech.overload and self.sc.overload.penalty_per_waiting_case > 0:
             ov = self.sc.overload
             per_mediator = len(pool.resource.queue) / pool.servers
             p *= max(ov.floor, 1.0 - ov.penalty_per_waiting_case * per_mediator)
-        outcome = "resolved" if case.u[U_LEVEL_BASE + 3 * level + U_OUTCOME] < p else "escalated_failed"
+        outcome = (
+            "resolved" if case.u[U_LEVEL_BASE + 3 * level + U_OUTCOME] < p else "escalated_failed"
+        )
         if outcome != "resolved" and level == DISTRICT:
             outcome = "unresolved"
         present.change(env.now, -1)
-        self._record_step(case, level, channel, entered, started, env.now, outcome, kind, effort)
+        self._record_step(
+            case, level, channel, entered, started, env.now, outcome, first_kind, effort
+        )
         return outcome
+
+    @staticmethod
+    def _over_time(level: int) -> str:
+        # Past the time limit a case goes up; at the top there is no level left to take it.
+        return "unresolved" if level == DISTRICT else "escalated_time_limit"
 
     # ----------------------------------------------------------------- records
     def _record_step(self, case, level, channel, entered, started, ended, outcome, kind, effort):
         self.steps.append(
-            (case.id, case.step, level, channel, entered, started, ended, OUT[outcome], kind,
-             effort, case.step_info[4] if case.step_info else case.severity, case.severity)
+            (
+                case.id,
+                case.step,
+                level,
+                channel,
+                entered,
+                started,
+                ended,
+                OUT[outcome],
+                kind,
+                effort,
+                case.step_info[4] if case.step_info else case.severity,
+                case.severity,
+            )
         )
         case.step += 1
         case.level = -1
@@ -434,8 +475,19 @@ class _Model:
 
     def _record_case(self, case: _Case, status: int, concluded: float) -> None:
         self.cases.append(
-            (case.id, case.arisen, case.grid, case.category, case.severity0, case.severity,
-             case.sensitive, case.initial, status, concluded, case.step)
+            (
+                case.id,
+                case.arisen,
+                case.grid,
+                case.category,
+                case.severity0,
+                case.severity,
+                case.sensitive,
+                case.initial,
+                status,
+                concluded,
+                case.step,
+            )
         )
 
     def sampler(self):
@@ -445,7 +497,9 @@ class _Model:
         while env.now <= self.window[1]:
             now = env.now
             for lv in range(N_LEVELS):
-                self.series.append((now, lv, self.present[lv].value, self.waiting[lv].value, self.busy[lv].value))
+                self.series.append(
+                    (now, lv, self.present[lv].value, self.waiting[lv].value, self.busy[lv].value)
+                )
             yield env.timeout(dt_)
 
     def snapshot(self, at: float, name: str):
@@ -461,7 +515,9 @@ class _Model:
         for oc in open_cases(self.sc):
             level = LEVELS.index(oc.level)
             if oc.township is not None:
-                ti = next(i for i, t in enumerate(self.sc.townships) if oc.township in (t.name, t.pinyin))
+                ti = next(
+                    i for i, t in enumerate(self.sc.townships) if oc.township in (t.name, t.pinyin)
+                )
                 villages = [vi for vi, tj in enumerate(d.village_township) if tj == ti]
             else:
                 villages = list(range(len(d.village_names)))
@@ -475,9 +531,18 @@ class _Model:
                 category = (
                     self.category_names.index(oc.category)
                     if oc.category is not None
-                    else min(bisect.bisect_right(self.category_cum, row[U_CATEGORY]), len(self.category_cum) - 1)
+                    else min(
+                        bisect.bisect_right(self.category_cum, row[U_CATEGORY]),
+                        len(self.category_cum) - 1,
+                    )
                 )
-                case = _Case(self.next_id, 0.0, grid, category, ("minor", "major", "serious").index(oc.severity))
+                case = _Case(
+                    self.next_id,
+                    0.0,
+                    grid,
+                    category,
+                    ("minor", "major", "serious").index(oc.severity),
+                )
                 self.next_id += 1
                 case.u = row
                 case.initial = True
@@ -508,8 +573,20 @@ class _Model:
             if case.level >= 0:
                 lv, ch, entered, started, sev_in, effort = case.step_info
                 self.steps.append(
-                    (case.id, case.step, lv, ch, entered, started, math.nan, OUT["open"], -1,
-                     effort, sev_in, case.severity)
+                    (
+                        case.id,
+                        case.step,
+                        lv,
+                        ch,
+                        entered,
+                        started,
+                        math.nan,
+                        OUT["open"],
+                        -1,
+                        effort,
+                        sev_in,
+                        case.severity,
+                    )
                 )
                 self._record_case(case, ST["open"], math.nan)
             else:
@@ -552,8 +629,9 @@ class _Model:
         )
 
 
-def simulate_replication(scenario: Scenario, replication: int = 0, seed: int | None = None) -> Replication:
+def simulate_replication(
+    scenario: Scenario, replication: int = 0, seed: int | None = None
+) -> Replication:
     """Run one replication of ``scenario``; ``seed`` defaults to the scenario's own."""
     seed = scenario.run.seed if seed is None else seed
     return _Model(scenario, replication, seed).run()
-

@@ -134,7 +134,7 @@ class Mechanisms(_Model):
     seasonality: bool = True
     growth: bool = True
     overload: bool = True
-    severity_effort: bool = True
+    effort_factors: bool = True
 
 
 class Township(_Model):
@@ -166,7 +166,10 @@ class Township(_Model):
                 )
             if len(set(self.village_names)) != len(self.village_names):
                 raise ValueError("village_names must be unique within a township")
-        if self.villages_with_full_time is not None and self.villages_with_full_time > self.villages:
+        if (
+            self.villages_with_full_time is not None
+            and self.villages_with_full_time > self.villages
+        ):
             raise ValueError(
                 f"villages_with_full_time ({self.villages_with_full_time}) "
                 f"exceeds villages ({self.villages})"
@@ -220,7 +223,7 @@ class Discovery(_Model):
 
 
 class Channels(_Model):
-    """Reporting delay on each hand-over: 线上 online (平安通) or 线下 offline for sensitive cases."""
+    """Reporting delay on each hand-over: 线上 online (平安通), 线下 offline (sensitive cases)."""
 
     online_delay_days: Distribution = Exponential(dist="exponential", mean=1.0)
     offline_delay_days: Distribution = Exponential(dist="exponential", mean=0.5)
@@ -302,7 +305,10 @@ class Worsening(_Model):
 
 
 class Overload(_Model):
-    """An overloaded mediator settles less: success × max(floor, 1 − penalty × waiting per mediator)."""
+    """An overloaded mediator settles less.
+
+    Success probability × max(floor, 1 − penalty × cases waiting per mediator of the pool).
+    """
 
     penalty_per_waiting_case: float = Field(default=0.0, ge=0, le=1)
     floor: float = Field(default=0.5, ge=0, le=1)
@@ -439,7 +445,8 @@ class Scenario(_Model):
         if dupes:
             raise ValueError(f"township names must be unique; repeated: {', '.join(dupes)}")
         top = self.ladder.district
-        if top.full_time + top.part_time == 0 or top.full_time_coverage == 0 and top.part_time == 0:
+        full_time = top.full_time if top.full_time_coverage > 0 else 0
+        if full_time + top.part_time == 0:
             raise ValueError(
                 "ladder.district must have at least one mediator: "
                 "the top of the ladder cannot pass cases on"
