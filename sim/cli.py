@@ -60,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     # "sim.commands" expose add_parser(subparsers). This keeps `sim` free of imports of the
     # packages built on it (calibration), as the layering asks.
     for entry in entry_points(group="sim.commands"):
-        entry.load()(sub)
+        try:
+            add_parser = entry.load()
+        except ImportError as exc:  # a missing optional piece must not take `sim run` down
+            print(f"sim: warning: command {entry.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
+        add_parser(sub)
     for parser in sub.choices.values():
         parser.add_argument(
             "--debug", action="store_true", help="show tracebacks of internal errors"
