@@ -3,32 +3,45 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = ["InputProblem", "ScenarioError"]
 
 
-@dataclass(frozen=True)
-class InputProblem:
-    """One problem in user input: where it is, what was found, what was expected."""
-
-    source: str  # file name, "--set" or "register"
-    key: str  # dotted key path, or "row N, column C"
-    value: object
-    expected: str
-
-    def __str__(self) -> str:
-        key = f" {self.key}" if self.key else ""
-        value = "" if self.value is _MISSING else f" = {_short(self.value)}"
-        return f"{self.source}:{key}{value}: {self.expected}"
-
-
 class _Missing:
+    """Marks "no value to show" (a missing key, an unreadable file), distinct from ``None``."""
+
     def __repr__(self) -> str:
         return "<missing>"
 
 
 _MISSING = _Missing()
-InputProblem.MISSING = _MISSING  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """One problem in user input: where it is, what was found, what was expected.
+
+    Printed as one line, ``SOURCE: KEY = VALUE: EXPECTED``; the key and the value are left out
+    when there is none (``missing.toml: file not found``, ``--replications = 0: ...``).
+    """
+
+    MISSING: ClassVar[object] = _MISSING
+
+    source: str  # file name, "--set", "--replications", ...
+    key: str  # dotted key path, or "row N, column C", or "" when the whole source is at fault
+    value: object  # the offending value, or InputProblem.MISSING
+    expected: str
+
+    def __str__(self) -> str:
+        text = self.source
+        if self.key:
+            text += f": {self.key}"
+        if self.value is not _MISSING:
+            text += f" = {_short(self.value)}"
+        text += f": {self.expected}"
+        # The CLI promises one line per problem; a stray newline would split it.
+        return " ".join(text.splitlines())
 
 
 def _short(value: object, limit: int = 60) -> str:
