@@ -186,7 +186,6 @@ def _fmt(x: float) -> str:
 
 def _format(results) -> str:
     """A plain-text table: KPI, mean, 95% CI; then targets with met / not met."""
-    from .kpis import NOT_MODELLED
     from .vocabulary import KPI_LABELS
 
     sc = results.scenario
@@ -199,8 +198,8 @@ def _format(results) -> str:
     ]
     for name, row in results.summary.iterrows():
         label = KPI_LABELS.get(name, "")
-        if name in NOT_MODELLED:
-            ci = "not modelled yet"
+        if name in results.not_modelled:
+            ci = "not in this scenario"
         else:
             ci = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
         lines.append(f"{name:<34}{label:<{24 - _wide(label)}}{_fmt(row['mean']):>12}{ci:>26}")

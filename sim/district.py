@@ -123,12 +123,15 @@ def _staffing(scenario: Scenario, district: District) -> dict[str, list[Staffing
             out["village"].append(Staffing(v.full_time if k < n_full else 0, v.part_time))
     # Townships: the level's numbers, unless the township row overrides them.
     tw = ladder.township
+    n_full_townships = round(tw.full_time_coverage * len(scenario.townships))
     out["township"] = [
         Staffing(
-            t.full_time if t.full_time is not None else tw.full_time,
+            t.full_time
+            if t.full_time is not None
+            else (tw.full_time if k < n_full_townships else 0),
             t.part_time if t.part_time is not None else tw.part_time,
         )
-        for t in scenario.townships
+        for k, t in enumerate(scenario.townships)
     ]
     d = ladder.district
     out["district"] = [Staffing(d.full_time if d.full_time_coverage > 0 else 0, d.part_time)]

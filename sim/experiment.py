@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-from .kpis import NOT_MODELLED, kpis
+from .kpis import PETITION_KPIS, kpis
 from .model import simulate_replication
 from .register import case_table, register_table, timeseries_table
 from .scenario import Scenario
@@ -29,7 +29,8 @@ def confidence_interval(
     mean = float(x.mean())
     if len(x) < 2:
         return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    t = float(special.stdtrit(len(x) - 1, 0.5 + confidence / 2))  # Student-t quantile
+    half = t * float(x.std(ddof=1)) / math.sqrt(len(x))
     return mean, mean - half, mean + half
 
 
@@ -52,6 +53,14 @@ class Results:
     @property
     def replications(self) -> int:
         return len(self.per_replication)
+
+    @property
+    def not_modelled(self) -> list[str]:
+        """KPIs whose mechanism this scenario leaves out: reported as null, never as 0."""
+        sc = self.scenario
+        if sc.petitions is None or not sc.mechanisms.petitions:
+            return list(PETITION_KPIS)
+        return []
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape fixed by DESIGN.md (NaN becomes None)."""
@@ -81,7 +90,7 @@ class Results:
                 }
                 for name, row in self.targets.iterrows()
             },
-            "not_modelled": [k for k in NOT_MODELLED if k in self.summary.index],
+            "not_modelled": self.not_modelled,
         }
 
 

@@ -1,8 +1,8 @@
-"""KPIs of one replication, computed from its case table and register (see docs/model.md).
+"""KPIs of one replication, computed from its case table, register and petitions (docs/model.md).
 
 Case KPIs count disputes that arose inside the measurement window (after the warm-up, before
-arrivals stop); cases given as the initial state are excluded. Time averages (utilization) use
-the same window.
+arrivals stop) and came up the ladder (court referrals to stationed rooms are their own stream);
+cases given as the initial state are excluded. Time averages (utilization) use the same window.
 """
 
 from __future__ import annotations
@@ -12,25 +12,28 @@ import math
 import numpy as np
 import pandas as pd
 
+from .costs import cost_table
 from .model import Replication
-from .register import case_table, register_table
-from .vocabulary import KPI_NAMES, LEVELS
+from .register import case_table, petition_table, register_table
+from .vocabulary import KPI_NAMES, LEVELS, VENUES
 
-__all__ = ["NOT_MODELLED", "kpis"]
+__all__ = ["PETITION_KPIS", "kpis"]
 
-# KPIs whose mechanism is not in the model yet: reported as NaN (null in JSON), never as 0.
-NOT_MODELLED = (
+# The "1减2降1升" indicators: NaN (null in JSON) when the scenario has no petitions section.
+PETITION_KPIS = (
     "petitions_per_year",
     "skip_level_petitions_per_year",
     "repeat_petitions_per_year",
+    "new_backlog_rate",
     "backlog_resolution_rate",
+    "petitioned_share",
 )
+_RESOLVED = ["resolved", "resolved_on_the_spot"]
 
 
-def _share(mask: pd.Series | np.ndarray, among: pd.Series | np.ndarray) -> float:
-    among = np.asarray(among, dtype=bool)
+def _share(mask: np.ndarray, among: np.ndarray) -> float:
     n = int(among.sum())
-    return float(np.asarray(mask, dtype=bool)[among].sum() / n) if n else math.nan
+    return float(mask[among].sum() / n) if n else math.nan
 
 
 def kpis(
@@ -44,30 +47,36 @@ def kpis(
     register = register_table(rep, cases) if register is None else register
     lo, hi = rep.window
     years = (hi - lo) / 365.0
-    in_window = (~cases["initial"]) & (cases["arisen"] >= lo) & (cases["arisen"] < hi)
+    in_window = (
+        (~cases["initial"])
+        & (cases["arisen"] >= lo)
+        & (cases["arisen"] < hi)
+        & (cases["origin"] == "ladder")
+    )
     c = cases[in_window]
     r = register[register["case_id"].isin(c["case_id"])]
 
-    # Where each dispute was resolved: the level of its last step.
+    # Where each dispute ended: the venue and outcome of its last step.
     last = r.drop_duplicates("case_id", keep="last").set_index("case_id")
-    final_level = last["level"].reindex(c["case_id"]).to_numpy()
-    final_outcome = last["outcome"].reindex(c["case_id"]).to_numpy()
-    resolved = (c["status"] == "resolved").to_numpy()
-    concluded = c["status"].isin(["resolved", "unresolved"]).to_numpy()
+    final_level = last["level"].astype(object).reindex(c["case_id"]).to_numpy()
+    final_outcome = last["outcome"].astype(object).reindex(c["case_id"]).to_numpy()
+    status = c["status"].astype(str).to_numpy()
+    resolved = status == "resolved"
+    concluded = np.isin(status, ["resolved", "unresolved", "petitioned"])
     minor = (c["severity_initial"] == "minor").to_numpy()
     major = c["severity_initial"].isin(["major", "serious"]).to_numpy()
-    level_rank = {lv: i for i, lv in enumerate(LEVELS)}
-    rank = np.array([level_rank.get(x, 99) if isinstance(x, str) else 99 for x in final_level])
+    village_or_below = np.isin(final_level, ["grid", "village", "enterprise"])
+    township_or_below = village_or_below | (final_level == "township")
 
     out: dict[str, float] = dict.fromkeys(KPI_NAMES, math.nan)
-    out["disputes"] = len(c) / years
-    out["minor_kept_in_village"] = _share(resolved & (rank <= 1), minor & concluded)
-    out["major_kept_in_township"] = _share(resolved & (rank <= 2), major & concluded)
     everyone = np.ones(len(c), dtype=bool)
-    for lv in LEVELS:
-        out[f"resolved_share.{lv}"] = _share(resolved & (final_level == lv), everyone)
-    out["resolved_share.sector"] = 0.0 if len(c) else math.nan  # no sector committees yet
-    out["unresolved_share"] = _share((c["status"] == "unresolved").to_numpy(), everyone)
+    out["disputes"] = len(c) / years
+    # 小事不出村 / 大事不出镇: enterprise committees sit inside the village's ground.
+    out["minor_kept_in_village"] = _share(resolved & village_or_below, minor & concluded)
+    out["major_kept_in_township"] = _share(resolved & township_or_below, major & concluded)
+    for venue in VENUES:
+        out[f"resolved_share.{venue}"] = _share(resolved & (final_level == venue), everyone)
+    out["unresolved_share"] = _share(status == "unresolved", everyone)
     out["open_share"] = _share(~concluded, everyone)
     out["on_the_spot_share"] = _share(final_outcome == "resolved_on_the_spot", everyone)
 
@@ -75,42 +84,70 @@ def kpis(
     out["days_to_resolution.mean"] = float(days.mean()) if len(days) else math.nan
     out["days_to_resolution.p90"] = float(np.quantile(days, 0.9)) if len(days) else math.nan
 
-    # Resolved within the time limit of the level that resolved it (no limit: within).
-    limits = {
-        lv: (sc.ladder.level(lv).time_limit_days if sc.mechanisms.time_limits else None)
-        for lv in LEVELS
-    }
-    res_last = last.loc[c["case_id"][resolved]] if resolved.any() else last.iloc[:0]
-    within = []
-    for lv, entered, ended in zip(
-        res_last["level"], res_last["entered"], res_last["ended"], strict=True
-    ):
-        limit = limits.get(lv)
-        within.append(limit is None or ended - entered <= limit + 1e-9)
-    out["resolved_within_limit"] = float(np.mean(within)) if within else math.nan
+    # Resolved within the time limit of the venue that resolved it (no limit: within).
+    limits = _time_limits(rep)
+    res_last = last[last["outcome"].isin(_RESOLVED) & last.index.isin(c["case_id"])]
+    if len(res_last):
+        limit = res_last["level"].astype(object).map(limits).astype(float).fillna(np.inf)
+        took = res_last["ended"] - res_last["entered"]
+        out["resolved_within_limit"] = float((took <= limit + 1e-9).mean())
     out["escalations_by_time_limit"] = float((r["outcome"] == "escalated_time_limit").sum()) / years
 
-    for li, lv in enumerate(LEVELS):
-        avail = rep.available_hours[li]
-        out[f"utilization.{lv}"] = rep.effort_hours[li] / avail if avail > 0 else math.nan
-        steps = register[
-            (register["level"] == lv)
-            & (register["entered"] >= lo)
-            & (register["entered"] < hi)
-            & register["started"].notna()
-            & ~register["initial"]
-        ]
+    window_steps = register[
+        (register["entered"] >= lo) & (register["entered"] < hi) & ~register["initial"]
+    ]
+    for venue in VENUES:
+        avail = rep.available_hours[venue]
+        out[f"utilization.{venue}"] = rep.effort_hours[venue] / avail if avail > 0 else math.nan
+        steps = window_steps[(window_steps["level"] == venue) & window_steps["started"].notna()]
         waits = (steps["started"] - steps["entered"]).to_numpy()
-        out[f"waiting_days.{lv}"] = float(waits.mean()) if len(waits) else math.nan
+        out[f"waiting_days.{venue}"] = float(waits.mean()) if len(waits) else math.nan
 
-    # Cost per year: salaries and allowances of the staff, rewards for cases resolved.
-    costs = sc.costs
-    full = rep.district.full_time_mediators()
-    part = rep.district.part_time_mediators()
-    salaries = sum(full[lv] * costs.full_time_salary_yuan.of(lv) for lv in LEVELS)
-    allowances = sum(part[lv] * costs.part_time_allowance_yuan.of(lv) for lv in LEVELS)
-    resolved_at = pd.Series(final_level[resolved]).value_counts()
-    rewards = sum(resolved_at.get(lv, 0) * costs.case_reward_yuan.of(lv) for lv in LEVELS) / years
-    out["annual_cost_yuan"] = float(salaries + allowances + rewards + costs.purchased_services_yuan)
-    out["full_time_mediators"] = float(sum(full.values()))
+    if sc.petitions is not None and sc.mechanisms.petitions:
+        out.update(_petition_kpis(rep, status, years))
+    out["expert_cases_per_year"] = (
+        float(r[r["expert"] & (r["entered"] >= lo) & (r["entered"] < hi)].shape[0]) / years
+    )
+
+    out["annual_cost_yuan"] = float(cost_table(rep, register)["yuan_per_year"].sum())
+    out["full_time_mediators"] = float(
+        sum(f for venue in VENUES if venue != "joint" for f, _ in rep.staffing[venue])
+    )
     return out
+
+
+def _time_limits(rep: Replication) -> dict[str, float]:
+    sc = rep.scenario
+    if not sc.mechanisms.time_limits:
+        return {}
+    limits = {lv: sc.ladder.level(lv).time_limit_days for lv in LEVELS}
+    limits["enterprise"] = sc.enterprise.time_limit_days
+    if sc.district_centre.joint is not None:
+        limits["joint"] = sc.district_centre.joint.time_limit_days
+    # Sector committees and rooms may differ by unit: take the most lenient as the bound.
+    for venue, table in (("sector", sc.sectors), ("stationed_room", sc.stationed_rooms)):
+        given = [c.time_limit_days for c in table.values() if c.time_limit_days is not None]
+        if given:
+            limits[venue] = max(given)
+    return {k: v for k, v in limits.items() if v is not None}
+
+
+def _petition_kpis(rep: Replication, status: np.ndarray, years: float) -> dict[str, float]:
+    """The "1减2降1升" indicators over the measurement window."""
+    lo, hi = rep.window
+    pets = petition_table(rep)
+    filed = pets[(pets["filed"] >= lo) & (pets["filed"] < hi)]
+    backlog_in = pets["backlog_entered"]
+    new_backlog = int(((backlog_in >= lo) & (backlog_in < hi)).sum())
+    closed_backlog = int(
+        (pets["backlog_entered"].notna() & (pets["closed"] >= lo) & (pets["closed"] < hi)).sum()
+    )
+    at_risk = rep.backlog_at_start + new_backlog
+    return {
+        "petitions_per_year": len(filed) / years,
+        "skip_level_petitions_per_year": float(filed["skip_level"].sum()) / years,
+        "repeat_petitions_per_year": float(filed["repeat"].sum()) / years,
+        "new_backlog_rate": new_backlog / len(filed) if len(filed) else math.nan,
+        "backlog_resolution_rate": closed_backlog / at_risk if at_risk else math.nan,
+        "petitioned_share": float((status == "petitioned").mean()) if len(status) else math.nan,
+    }

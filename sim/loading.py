@@ -176,10 +176,16 @@ def _origins_of(table: Mapping[str, Any], source: str, prefix: KeyPath = ()) -> 
 
 
 def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; any other value (arrays included) replaces the base value."""
+    """Tables merge key by key; any other value (arrays included) replaces the base value.
+
+    A distribution (a table with ``dist``) is one value: a child that names its own ``dist``
+    replaces the parent's whole spec rather than mixing, say, a lognormal's keys into a gamma.
+    """
     out = dict(base)
     for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if isinstance(value, Mapping) and "dist" in value:
+            out[key] = value
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _deep_merge(dict(out[key]), value)
         else:
             out[key] = value

@@ -1,13 +1,18 @@
-"""The ladder model (三级四步) in SimPy: one process per dispute, one resource per mediator pool.
+"""The mediation model (大调解) in SimPy: one process per dispute, one resource per mediator pool.
 
 A dispute arises in a grid, is found by the weekly sweep (排查) or reported directly, may be
-settled on the spot (当场调处), and otherwise climbs grid → village → township → district until
-it is resolved or fails at the top. At each level it queues for a mediator of that unit, gets
-``sessions`` sessions of effort in the mediator's working hours with elapsed time for the parties
-between them, and escalates when mediation fails or the level's time limit passes.
+settled on the spot (当场调处), and otherwise climbs grid → village → township → district
+(三级四步) until it is resolved or fails at the top. At each level it queues for a mediator of
+that unit, gets ``sessions`` sessions of effort in the mediator's working hours with elapsed time
+for the parties between them, and escalates when mediation fails or the level's time limit
+passes. Around the ladder (each switchable in ``mechanisms``): enterprise committees take
+disputes inside firms; the district centre sends sector disputes to their sector committee and
+hard ones to joint mediation by several departments at once; stationed rooms take court
+referrals; experts join major cases; a party whose patience runs out petitions (信访), and
+petitions unresolved in time become backlog cases (积案) that district leaders take (包案).
 
 All randomness comes from named streams (:mod:`sim.streams`); most of it is carried by the case
-as a row of uniforms drawn at its arrival, so that variants of a scenario run with the same seed
+as rows of uniforms drawn at its arrival, so that variants of a scenario run with the same seed
 see the same disputes (common random numbers).
 """
 
@@ -24,19 +29,39 @@ import simpy
 from .calendar import WorkingCalendar
 from .district import District
 from .initial_state import open_cases
-from .scenario import Level, Scenario
+from .scenario import Scenario
 from .streams import UniformRows, Uniforms, stream
-from .vocabulary import LEVELS, OUTCOMES
+from .vocabulary import LEVELS, OUTCOMES, VENUES
 
-__all__ = ["Replication", "simulate_replication"]
+__all__ = [
+    "CHANNELS",
+    "ORIGINS",
+    "PETITION_OUTCOMES",
+    "STATUSES",
+    "Replication",
+    "simulate_replication",
+]
 
-GRID, VILLAGE, TOWNSHIP, DISTRICT = range(4)
+GRID, VILLAGE, TOWNSHIP, DISTRICT, SECTOR, ENTERPRISE, ROOM, JOINT = range(8)
 N_LEVELS = len(LEVELS)
+N_VENUES = len(VENUES)
 OUT = {name: i for i, name in enumerate(OUTCOMES)}
-CHANNELS = ("sweep", "self_report", "online", "offline", "initial", "direct")
+CHANNELS = (
+    "sweep",
+    "self_report",
+    "online",
+    "offline",
+    "initial",
+    "direct",
+    "in_firm",
+    "referral",
+)
 CH = {name: i for i, name in enumerate(CHANNELS)}
-STATUSES = ("resolved", "unresolved", "open", "pending")
+STATUSES = ("resolved", "unresolved", "open", "pending", "petitioned")
 ST = {name: i for i, name in enumerate(STATUSES)}
+ORIGINS = ("ladder", "court_referral")
+PETITION_OUTCOMES = ("closed", "closed_by_hearing", "open")
+RESOLVED = ("resolved", "resolved_on_the_spot")
 
 # Layout of the row of uniforms each case carries (stream "case"). Append only: a new
 # mechanism takes a new stream instead, so that existing numbers never move.
@@ -46,10 +71,18 @@ U_LEVEL_BASE = 12  # then per level: effort, outcome, hand-over delay
 U_EFFORT, U_OUTCOME, U_HANDOVER = range(3)
 U_WIDTH = U_LEVEL_BASE + 3 * N_LEVELS
 
+# Second row (stream "policy"): the mechanisms of issue 3 around the ladder.
+P_SECTOR_DIRECT, P_ENTERPRISE, P_ENTERPRISE_PICK, P_JOINT, P_SUMMON = range(5)
+P_DEPARTMENTS = 5  # three uniforms to pick departments
+P_PATIENCE, P_SKIP, P_PETITION_TIME, P_PETITION_OUTCOME, P_HEARING = range(8, 13)
+P_REPEAT, P_REPEAT_DELAY, P_EXPERT = range(13, 16)
+P_VENUE_BASE = 16  # then per venue sector, enterprise, stationed room, joint: effort, outcome
+P_WIDTH = P_VENUE_BASE + 2 * 4
+
 
 @dataclass
 class Replication:
-    """Raw output of one replication: tables as numpy-backed record lists, plus gauges."""
+    """Raw output of one replication: record lists and gauges, turned into tables elsewhere."""
 
     scenario: Scenario
     district: District
@@ -59,11 +92,15 @@ class Replication:
     end_time: float
     cases: list[tuple]
     steps: list[tuple]
+    petitions: list[tuple]
     timeseries: list[tuple]
-    areas: dict[str, dict[str, float]]  # per level: present/waiting/busy area over the window
-    areas_total: dict[str, float]  # per level: present area over the whole run
-    effort_hours: list[float]  # per level, sessions started in the window
-    available_hours: list[float]  # per level, mediator working hours in the window
+    unit_names: dict[str, list[str]]  # per venue
+    areas: dict[str, dict[str, float]]  # per venue: present/waiting/busy area over the window
+    areas_total: dict[str, float]  # per venue: present area over the whole run
+    effort_hours: dict[str, float]  # per venue, sessions started in the window
+    available_hours: dict[str, float]  # per venue, mediator working hours in the window
+    staffing: dict[str, list[tuple[int, int]]]  # per venue: (full-time, part-time) per unit
+    backlog_at_start: int  # backlog cases open when the window opens
     events: int
 
 
@@ -96,6 +133,18 @@ class _Pool:
         self.free = [full_time, part_time]
         self.servers = full_time + part_time
 
+    def request(self, priority: int, case: _Case):
+        return self.resource.request(priority=priority)
+
+    def cancel(self, req) -> None:
+        req.cancel()
+
+    def release(self, req) -> None:
+        self.resource.release(req)
+
+    def queue_length(self) -> int:
+        return len(self.resource.queue)
+
     def take(self) -> int:
         kind = 0 if self.free[0] > 0 else 1
         self.free[kind] -= 1
@@ -105,23 +154,79 @@ class _Pool:
         self.free[kind] += 1
 
 
+class _JointPool:
+    """Staff of several departments; a joint case holds one of each of its departments at once.
+
+    A request is granted only when every department it names has a free member, and then all
+    at once (no case ever holds some and waits for others), so joint mediation cannot deadlock.
+    Waiting requests are scanned in order (continuing sessions first, then first come).
+    """
+
+    def __init__(self, env: simpy.Environment, staff: list[int]):
+        self.env = env
+        self.free = list(staff)
+        self.servers = max(1, min(staff)) if staff else 1
+        self.waiting: list[tuple[int, int, simpy.Event, tuple[int, ...]]] = []
+        self._seq = 0
+
+    def request(self, priority: int, case: _Case) -> simpy.Event:
+        event = self.env.event()
+        self._seq += 1
+        bisect.insort(self.waiting, (priority, self._seq, event, case.departments))
+        self._dispatch()
+        return event
+
+    def cancel(self, req: simpy.Event) -> None:
+        self.waiting = [w for w in self.waiting if w[2] is not req]
+
+    def release(self, req: simpy.Event) -> None:
+        for d in req.value:
+            self.free[d] += 1
+        self._dispatch()
+
+    def queue_length(self) -> int:
+        return len(self.waiting)
+
+    def take(self) -> int:
+        return 0  # department staff count as full-time
+
+    def give_back(self, kind: int) -> None:
+        pass
+
+    def _dispatch(self) -> None:
+        still = []
+        for item in self.waiting:
+            depts = item[3]
+            if all(self.free[d] > 0 for d in depts):
+                for d in depts:
+                    self.free[d] -= 1
+                item[2].succeed(depts)
+            else:
+                still.append(item)
+        self.waiting = still
+
+
 class _Case:
     """State of one dispute; behaviour lives in the model."""
 
     __slots__ = (
         "arisen",
         "category",
+        "departments",
         "grid",
         "id",
         "initial",
-        "level",
         "neglect",
+        "origin",
+        "p",
+        "patience_at",
         "sensitive",
         "severity",
         "severity0",
         "step",
         "step_info",
         "u",
+        "venue",
         "worsen_at",
     )
 
@@ -134,12 +239,16 @@ class _Case:
         self.severity0 = severity
         self.sensitive = False
         self.initial = False
+        self.origin = 0
         self.neglect = 0.0
         self.worsen_at: list[float] = []
-        self.level = -1  # level it is at now, -1 while in transit or undiscovered
+        self.patience_at = math.inf
+        self.departments: tuple[int, ...] = ()
+        self.venue = -1  # venue it is at now, -1 while in transit or undiscovered
         self.step = 0
         self.step_info: list = []
         self.u: list[float] = []
+        self.p: list[float] = []
 
 
 class _Model:
@@ -155,11 +264,13 @@ class _Model:
         self.end_time = self.window[1] + (run.drain_limit_days if run.drain else 0.0)
 
         self.case_rows = UniformRows(stream(seed, replication, "case"), U_WIDTH)
+        self.policy_rows = UniformRows(stream(seed, replication, "policy"), P_WIDTH)
         self.arrival_u = Uniforms(stream(seed, replication, "arrivals"))
         self.session_u = Uniforms(stream(seed, replication, "party_delay"))
         self.initial_rows = UniformRows(stream(seed, replication, "initial_state"), U_WIDTH)
+        self.initial_policy = UniformRows(stream(seed, replication, "initial_policy"), P_WIDTH)
+        self.backlog_u = Uniforms(stream(seed, replication, "backlog"))
 
-        self.levels: list[Level] = [scenario.ladder.level(lv) for lv in LEVELS]
         weekday = run.start_date.weekday()
         cals = scenario.calendars
         if self.mech.working_calendar:
@@ -167,30 +278,104 @@ class _Model:
                 WorkingCalendar(cals.full_time, weekday),
                 WorkingCalendar(cals.part_time, weekday),
             ]
+            self.expert_calendar = WorkingCalendar(scenario.experts.calendar, weekday)
         else:
             self.calendars = [WorkingCalendar.round_the_clock()] * 2
-        self.pools: list[list[_Pool | None]] = []
-        for lv in LEVELS:
-            self.pools.append(
-                [
-                    _Pool(self.env, s.full_time, s.part_time) if s.number_of_servers > 0 else None
-                    for s in self.district.staffing[lv]
-                ]
-            )
-        self.present = [_Gauge() for _ in LEVELS]
-        self.waiting = [_Gauge() for _ in LEVELS]
-        self.busy = [_Gauge() for _ in LEVELS]
-        self.effort_in_window = [0.0] * N_LEVELS
+            self.expert_calendar = WorkingCalendar.round_the_clock()
+        self._build_venues()
+        self.present = [_Gauge() for _ in VENUES]
+        self.waiting = [_Gauge() for _ in VENUES]
+        self.busy = [_Gauge() for _ in VENUES]
+        self.effort_in_window = [0.0] * N_VENUES
         self.snapshots: dict[str, list[list[float]]] = {}
 
         self._prepare_sampling_tables()
         self.cases: list[tuple] = []
         self.steps: list[tuple] = []
+        self.petitions: list[tuple] = []
         self.series: list[tuple] = []
         self.active: dict[int, _Case] = {}
+        self.open_petitions: dict[int, list] = {}
+        self.backlog_open = 0
+        self.backlog_at_start = 0
         self.next_id = 0
+        self.next_petition = 0
 
     # ----------------------------------------------------------------- set-up helpers
+    def _build_venues(self) -> None:
+        """Pools, specs and unit names of every venue (ladder levels and committees)."""
+        sc, env, mech = self.sc, self.env, self.mech
+        self.specs: list[list] = []
+        self.pools: list[list[_Pool | _JointPool | None]] = []
+        self.unit_names: dict[str, list[str]] = {}
+        self.staffing: dict[str, list[tuple[int, int]]] = {}
+
+        def add(venue: str, names: list[str], specs: list, staff: list[tuple[int, int]]) -> None:
+            self.unit_names[venue] = names
+            self.specs.append(specs)
+            self.staffing[venue] = staff
+            self.pools.append([_Pool(env, f, p) if f + p > 0 else None for f, p in staff])
+
+        for lv in LEVELS:
+            staff = [(s.full_time, s.part_time) for s in self.district.staffing[lv]]
+            spec = sc.ladder.level(lv)
+            add(lv, self.district.unit_names(lv), [spec] * len(staff), staff)
+        sectors = sc.sectors if mech.sector_committees else {}
+        add(
+            "sector",
+            list(sectors),
+            list(sectors.values()),
+            [(c.full_time, c.part_time) for c in sectors.values()],
+        )
+        committees = sc.enterprise.committees if mech.enterprise_committees else {}
+        add(
+            "enterprise",
+            list(committees),
+            [sc.enterprise] * len(committees),
+            [(c.full_time, c.part_time) for c in committees.values()],
+        )
+        rooms = sc.stationed_rooms if mech.stationed_rooms else {}
+        add(
+            "stationed_room",
+            list(rooms),
+            list(rooms.values()),
+            [(r.full_time, r.part_time) for r in rooms.values()],
+        )
+        centre = sc.district_centre
+        self.departments = list(centre.departments)
+        dept_staff = [d.staff for d in centre.departments.values()]
+        joint_on = mech.joint_mediation and centre.joint is not None and len(dept_staff) >= 2
+        self.unit_names["joint"] = ["joint"] if joint_on else []
+        self.specs.append([centre.joint] if joint_on else [])
+        self.staffing["joint"] = [(sum(dept_staff), 0)] if joint_on else []
+        self.pools.append([_JointPool(env, dept_staff)] if joint_on else [])
+        self.joint_on = joint_on
+
+        self.sector_of_category = [
+            list(sectors).index(c.sector) if c.sector in sectors else -1
+            for c in sc.categories.values()
+        ]
+        self.enterprise_cum = (
+            (
+                np.cumsum([c.weight for c in committees.values()])
+                / sum(c.weight for c in committees.values())
+            ).tolist()
+            if committees
+            else []
+        )
+        experts = sc.experts
+        self.experts_on = mech.experts and experts.members > 0
+        self.expert_pool = simpy.Resource(env, experts.members) if self.experts_on else None
+        self.expert_at = {VENUES.index(v) for v in experts.at} if self.experts_on else set()
+        self.expert_steps_in_window = 0
+        self.petitions_on = mech.petitions and sc.petitions is not None
+        pet = sc.petitions
+        self.leaders = (
+            simpy.Resource(env, pet.leader_cases)
+            if self.petitions_on and pet is not None and pet.leader_cases > 0
+            else None
+        )
+
     def _prepare_sampling_tables(self) -> None:
         sc, d = self.sc, self.district
         pops = np.asarray(d.village_population, dtype=float)
@@ -202,6 +387,12 @@ class _Model:
         self.severity_cum = np.cumsum([sev.minor, sev.major, sev.serious]).tolist()
         self.sensitive_share = [c.sensitive_share for c in sc.categories.values()]
         self.effort_factor = [c.effort_factor for c in sc.categories.values()]
+        self.enterprise_share = [
+            c.enterprise_share if self.enterprise_cum else 0.0 for c in sc.categories.values()
+        ]
+        self.category_departments = [
+            tuple(self.departments.index(x) for x in c.departments) for c in sc.categories.values()
+        ]
         self.entry_cum = np.cumsum(sc.discovery.self_report_entry.as_tuple()).tolist()
 
         days = math.ceil(self.end_time) + 2
@@ -226,7 +417,7 @@ class _Model:
             m *= (1.0 + self.growth) ** (t / 365.0)
         return m
 
-    # ----------------------------------------------------------------- processes
+    # ----------------------------------------------------------------- arrivals
     def arrivals(self):
         """Non-homogeneous Poisson arrivals over the district, by thinning."""
         env = self.env
@@ -245,13 +436,33 @@ class _Model:
             if accept * rate_max > self.base_rate * self._rate_multiplier(t):
                 continue
             yield env.timeout(t - env.now)
-            self._new_case(t)
+            case = self._make_case(t, self.case_rows.next(), self.policy_rows.next())
+            env.process(self.journey(case))
 
-    def _new_case(self, t: float) -> None:
-        row = self.case_rows.next()
+    def referrals(self, room: int, rate_per_year: float):
+        """Court-referred cases (诉调衔接) to one stationed room: Poisson, own streams."""
+        name = self.unit_names["stationed_room"][room]
+        times = Uniforms(stream(self.seed, self.replication, f"referrals:{name}"))
+        rows = UniformRows(stream(self.seed, self.replication, f"referral_cases:{name}"), U_WIDTH)
+        policy = UniformRows(
+            stream(self.seed, self.replication, f"referral_policy:{name}"), P_WIDTH
+        )
+        rate = rate_per_year / 365.0
+        t = 0.0
+        while True:
+            t += -math.log1p(-times.next()) / rate
+            if t >= self.window[1]:
+                return
+            yield self.env.timeout(t - self.env.now)
+            case = self._make_case(t, rows.next(), policy.next())
+            case.origin = ORIGINS.index("court_referral")
+            self.env.process(self._at_room(case, room))
+
+    def _make_case(self, t: float, row: list[float], prow: list[float]) -> _Case:
         d = self.district
-        village = bisect.bisect_right(self.village_cum, row[U_VILLAGE])
-        village = min(village, len(d.village_grids) - 1)
+        village = min(
+            bisect.bisect_right(self.village_cum, row[U_VILLAGE]), len(d.village_grids) - 1
+        )
         grids = d.village_grids[village]
         grid = grids[min(int(row[U_GRID] * len(grids)), len(grids) - 1)]
         category = min(
@@ -261,10 +472,12 @@ class _Model:
         case = _Case(self.next_id, t, grid, category, severity)
         self.next_id += 1
         case.u = row
+        case.p = prow
         case.sensitive = row[U_SENSITIVE] < self.sensitive_share[category]
         self._set_worsening(case)
+        self._set_patience(case)
         self.active[case.id] = case
-        self.env.process(self.journey(case))
+        return case
 
     def _set_worsening(self, case: _Case) -> None:
         if not self.mech.worsening:
@@ -280,6 +493,11 @@ class _Model:
             at += -math.log1p(-case.u[ui]) / r
             case.worsen_at.append(at)
 
+    def _set_patience(self, case: _Case) -> None:
+        if self.petitions_on:
+            mean = self.sc.petitions.patience_days.of(case.severity0)  # type: ignore[union-attr]
+            case.patience_at = case.arisen - mean * math.log1p(-case.p[P_PATIENCE])
+
     def _neglect(self, case: _Case, days: float) -> None:
         """Time left unattended; a dispute may worsen one step per threshold passed."""
         case.neglect += days
@@ -288,10 +506,26 @@ class _Model:
             if case.severity < 2:
                 case.severity += 1
 
+    # ----------------------------------------------------------------- journeys
     def journey(self, case: _Case):
         env, sc, mech = self.env, self.sc, self.mech
-        u = case.u
+        u, p = case.u, case.p
         disc = sc.discovery
+        # Disputes inside a firm go first to an enterprise committee (企业/商会调委会).
+        if p[P_ENTERPRISE] < self.enterprise_share[case.category]:
+            unit = min(
+                bisect.bisect_right(self.enterprise_cum, p[P_ENTERPRISE_PICK]),
+                len(self.enterprise_cum) - 1,
+            )
+            outcome = yield from self._mediate(case, ENTERPRISE, unit, CH["in_firm"])
+            if outcome in RESOLVED:
+                return self._conclude(case, "resolved")
+            if outcome == "petitioned":
+                return
+            yield from self._handover(case, case.u[U_LEVEL_BASE + U_HANDOVER])
+            target = self.sc.enterprise.escalate_to
+            yield from self._climb(case, LEVELS.index(target), self._channel(case))
+            return
         if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
             channel = CH["sweep"]
             t0 = env.now
@@ -304,10 +538,18 @@ class _Model:
             self._neglect(case, found - t0)
             if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
                 self._record_step(
-                    case, GRID, channel, env.now, env.now, env.now, "resolved_on_the_spot", -1, 0.0
+                    case,
+                    GRID,
+                    case.grid,
+                    channel,
+                    env.now,
+                    env.now,
+                    env.now,
+                    "resolved_on_the_spot",
+                    -1,
+                    0.0,
                 )
-                self._conclude(case, "resolved")
-                return
+                return self._conclude(case, "resolved")
             level = GRID
         else:
             channel = CH["self_report"] if mech.sweeps or disc.sweep_share < 1 else CH["direct"]
@@ -315,75 +557,189 @@ class _Model:
                 delay = disc.self_report_delay_days.ppf(u[U_REPORT_DELAY])
                 yield env.timeout(delay)
                 self._neglect(case, delay)
+            # Residents of some sectors go straight to that sector's committee.
+            sector = self.sector_of_category[case.category]
+            if sector >= 0 and p[P_SECTOR_DIRECT] < self.specs[SECTOR][sector].direct_share:
+                yield from self._final(case, SECTOR, sector, CH["direct"])
+                return
             level = min(bisect.bisect_right(self.entry_cum, u[U_ENTRY]), DISTRICT)
         yield from self._climb(case, level, channel)
 
+    def _channel(self, case: _Case) -> int:
+        return CH["offline"] if case.sensitive else CH["online"]
+
+    def _handover(self, case: _Case, u: float):
+        """The reporting delay of a hand-over (逐级报告移交), by channel."""
+        if self.mech.handover_delays:
+            ch = self.sc.channels
+            dist = ch.offline_delay_days if case.sensitive else ch.online_delay_days
+            delay = dist.ppf(u)
+            if delay > 0:
+                yield self.env.timeout(delay)
+                self._neglect(case, delay)
+
     def _climb(self, case: _Case, level: int, channel: int):
-        """Mediate at ``level`` and above until resolved or failed at the top."""
-        env = self.env
+        """Mediate at ``level`` and above until resolved, failed at the top or petitioned."""
         while True:
-            outcome = yield from self._mediate(case, level, channel)
-            if outcome in ("resolved", "resolved_on_the_spot"):
-                self._conclude(case, "resolved")
-                return
             if level == DISTRICT:
-                self._conclude(case, "unresolved")
+                yield from self._district_centre(case, channel, summoned=False)
                 return
-            channel = CH["offline"] if case.sensitive else CH["online"]
-            if self.mech.handover_delays:
-                ch = self.sc.channels
-                dist = ch.offline_delay_days if case.sensitive else ch.online_delay_days
-                delay = dist.ppf(case.u[U_LEVEL_BASE + 3 * level + U_HANDOVER])
-                if delay > 0:
-                    yield env.timeout(delay)
-                    self._neglect(case, delay)
+            unit = self.district.unit_of(LEVELS[level], case.grid)
+            outcome = yield from self._mediate(case, level, unit, channel)
+            if outcome in RESOLVED:
+                return self._conclude(case, "resolved")
+            if outcome == "petitioned":
+                return
+            if self.env.now >= case.patience_at:  # gives up after a failed step
+                yield from self._petition(case, level)
+                return
+            yield from self._handover(case, case.u[U_LEVEL_BASE + 3 * level + U_HANDOVER])
+            channel = self._channel(case)
+            if level == TOWNSHIP and self._summons(case):
+                yield from self._district_centre(case, channel, summoned=True)
+                return
             level += 1
 
-    def _mediate(self, case: _Case, level: int, channel: int):
-        """One step at one level; returns its outcome name."""
+    def _summons(self, case: _Case) -> bool:
+        """点将约访: the township asks the district centre for named departments."""
+        if not self.joint_on:
+            return False
+        prob = self.sc.district_centre.summon_probability.of(case.severity)
+        return case.p[P_SUMMON] < prob
+
+    def _district_centre(self, case: _Case, channel: int, summoned: bool):
+        """One window (一窗受理): sector committee, joint mediation or the district committee."""
+        sector = self.sector_of_category[case.category]
+        if sector >= 0:
+            yield from self._final(case, SECTOR, sector, channel)
+            return
+        centre = self.sc.district_centre
+        if self.joint_on and (summoned or case.p[P_JOINT] < centre.joint_share.of(case.severity)):
+            case.departments = self._pick_departments(case)
+            yield from self._final(case, JOINT, 0, channel)
+            return
+        yield from self._final(case, DISTRICT, 0, channel)
+
+    def _pick_departments(self, case: _Case) -> tuple[int, ...]:
+        k = self.sc.district_centre.departments_per_case
+        named = list(self.category_departments[case.category])
+        staff = [d.staff for d in self.sc.district_centre.departments.values()]
+        chosen = named[:k]
+        draw = 0
+        while len(chosen) < k:  # the rest by staff weight, without replacement
+            left = [i for i in range(len(staff)) if i not in chosen]
+            weights = np.cumsum([staff[i] for i in left])
+            u = case.p[P_DEPARTMENTS + min(draw, 2)]
+            u = (u * (draw + 1)) % 1.0 if draw > 2 else u
+            chosen.append(
+                left[min(bisect.bisect_right((weights / weights[-1]).tolist(), u), len(left) - 1)]
+            )
+            draw += 1
+        return tuple(sorted(chosen))
+
+    def _final(self, case: _Case, venue: int, unit: int, channel: int):
+        """A venue at the top: failure leaves the case unresolved."""
+        outcome = yield from self._mediate(case, venue, unit, channel)
+        if outcome in RESOLVED:
+            self._conclude(case, "resolved")
+        elif outcome != "petitioned":
+            self._conclude(case, "unresolved")
+
+    def _at_room(self, case: _Case, room: int):
+        """A court referral at a stationed room (派驻调解工作室); failure goes back to court."""
+        outcome = yield from self._mediate(case, ROOM, room, CH["referral"])
+        if outcome in RESOLVED:
+            self._conclude(case, "resolved")
+        elif outcome != "petitioned":
+            self._conclude(case, "unresolved")
+
+    # ----------------------------------------------------------------- mediation
+    def _uniforms(self, case: _Case, venue: int) -> tuple[float, float]:
+        if venue < N_LEVELS:
+            base = U_LEVEL_BASE + 3 * venue
+            return case.u[base + U_EFFORT], case.u[base + U_OUTCOME]
+        base = P_VENUE_BASE + 2 * (venue - N_LEVELS)
+        return case.p[base], case.p[base + 1]
+
+    def _top(self, venue: int) -> bool:
+        return venue >= DISTRICT and venue != ENTERPRISE
+
+    def _mediate(self, case: _Case, venue: int, unit: int, channel: int):
+        """One step at one venue and unit; returns its outcome name."""
         env = self.env
-        unit = self.district.unit_of(LEVELS[level], case.grid)
-        pool = self.pools[level][unit]
+        pool = self.pools[venue][unit]
         entered = env.now
         if pool is None:
             self._record_step(
-                case, level, channel, entered, math.nan, entered, "escalated_no_mediator", -1, 0.0
+                case,
+                venue,
+                unit,
+                channel,
+                entered,
+                math.nan,
+                entered,
+                "escalated_no_mediator",
+                -1,
+                0.0,
             )
             return "escalated_no_mediator"
-        spec = self.levels[level]
+        spec = self.specs[venue][unit]
         mech = self.mech
         limit = spec.time_limit_days if mech.time_limits else None
         deadline = entered + limit if limit is not None else math.inf
-        severity_entered = case.severity
-        effort = spec.effort_hours.ppf(case.u[U_LEVEL_BASE + 3 * level + U_EFFORT])
+        # The party gives up (and petitions) if waiting outlasts their patience.
+        give_up = min(deadline, case.patience_at)
+        u_effort, u_outcome = self._uniforms(case, venue)
+        effort = spec.effort_hours.ppf(u_effort)
         if mech.effort_factors:
             effort *= self.effort_factor[case.category] * spec.severity_effort.of(case.severity)
         sessions = spec.sessions if (mech.party_delays and spec.party_delay_days) else 1
         per_session = effort / sessions
+        expert = venue in self.expert_at and case.p[P_EXPERT] < self.sc.experts.required.of(
+            case.severity
+        )
 
-        present, waiting, busy = self.present[level], self.waiting[level], self.busy[level]
+        present, waiting, busy = self.present[venue], self.waiting[venue], self.busy[venue]
         present.change(entered, +1)
-        case.level = level
-        case.step_info = [level, channel, entered, math.nan, severity_entered, effort]
+        case.venue = venue
+        case.step_info = [venue, unit, channel, entered, math.nan, case.severity, effort]
         started = math.nan
         first_kind = -1
         in_window = self.window[0] <= entered < self.window[1]
+        if expert and in_window:
+            self.expert_steps_in_window += 1
         for s in range(sessions):
-            req = pool.resource.request(priority=1 if s == 0 else 0)
+            req = pool.request(1 if s == 0 else 0, case)
             waiting.change(env.now, +1)
             queued = env.now
-            if deadline < math.inf:
-                yield req | env.timeout(max(deadline - env.now, 0.0))
+            if give_up < math.inf:
+                yield req | env.timeout(max(give_up - env.now, 0.0))
                 if not req.triggered:
-                    req.cancel()
+                    pool.cancel(req)
                     waiting.change(env.now, -1)
                     if s == 0:
                         self._neglect(case, env.now - queued)
                     present.change(env.now, -1)
-                    outcome = self._over_time(level)
+                    if env.now >= case.patience_at and case.patience_at <= deadline:
+                        self._record_step(
+                            case,
+                            venue,
+                            unit,
+                            channel,
+                            entered,
+                            started,
+                            env.now,
+                            "petitioned",
+                            first_kind,
+                            effort if s else 0.0,
+                        )
+                        env.process(self._petition(case, venue))
+                        return "petitioned"
+                    outcome = self._over_time(venue)
                     self._record_step(
                         case,
-                        level,
+                        venue,
+                        unit,
                         channel,
                         entered,
                         started,
@@ -400,73 +756,181 @@ class _Model:
             busy.change(now, +1)
             if s == 0:
                 started = now
-                case.step_info[3] = now
+                case.step_info[4] = now
                 self._neglect(case, now - queued)
             kind = pool.take()
             if s == 0:
                 first_kind = kind  # the mediator who takes the case answers for it
             if in_window:
-                self.effort_in_window[level] += per_session
-            hold = self.calendars[kind].finish(now, per_session) - now
-            yield env.timeout(hold)
+                self.effort_in_window[venue] += per_session
+            end = self.calendars[kind].finish(now, per_session)
+            if expert:
+                # Mediator first, then the expert: one order for all, so no cycle of waits.
+                ereq = self.expert_pool.request()  # type: ignore[union-attr]
+                yield ereq
+                end = max(
+                    self.calendars[kind].finish(env.now, per_session),
+                    self.expert_calendar.finish(env.now, per_session),
+                )
+                yield env.timeout(end - env.now)
+                self.expert_pool.release(ereq)  # type: ignore[union-attr]
+            else:
+                yield env.timeout(end - now)
             pool.give_back(kind)
-            pool.resource.release(req)
+            pool.release(req)
             busy.change(env.now, -1)
             if s < sessions - 1:
-                gap = spec.party_delay_days.ppf(self.session_u.next())  # type: ignore[union-attr]
+                gap = spec.party_delay_days.ppf(self.session_u.next())
                 if env.now + gap >= deadline:
                     # The parties are still apart when the time limit passes.
                     yield env.timeout(max(deadline - env.now, 0.0))
                     present.change(env.now, -1)
-                    outcome = self._over_time(level)
+                    outcome = self._over_time(venue)
                     self._record_step(
-                        case, level, channel, entered, started, env.now, outcome, first_kind, effort
+                        case,
+                        venue,
+                        unit,
+                        channel,
+                        entered,
+                        started,
+                        env.now,
+                        outcome,
+                        first_kind,
+                        effort,
                     )
                     return outcome
                 yield env.timeout(gap)
 
         resolve = spec.resolve.full_time if first_kind == 0 else spec.resolve.part_time
         p = resolve.of(case.severity)
+        if expert:
+            p = min(1.0, p + self.sc.experts.resolve_bonus)
         if mech.overload and self.sc.overload.penalty_per_waiting_case > 0:
             ov = self.sc.overload
-            per_mediator = len(pool.resource.queue) / pool.servers
+            per_mediator = pool.queue_length() / pool.servers
             p *= max(ov.floor, 1.0 - ov.penalty_per_waiting_case * per_mediator)
-        outcome = (
-            "resolved" if case.u[U_LEVEL_BASE + 3 * level + U_OUTCOME] < p else "escalated_failed"
-        )
-        if outcome != "resolved" and level == DISTRICT:
+        if u_outcome < p:
+            outcome = "resolved"
+        elif venue == ROOM and spec.return_to_court:
+            outcome = "returned_to_court"
+        elif self._top(venue):
             outcome = "unresolved"
+        else:
+            outcome = "escalated_failed"
         present.change(env.now, -1)
         self._record_step(
-            case, level, channel, entered, started, env.now, outcome, first_kind, effort
+            case,
+            venue,
+            unit,
+            channel,
+            entered,
+            started,
+            env.now,
+            outcome,
+            first_kind,
+            effort,
+            expert,
         )
         return outcome
 
-    @staticmethod
-    def _over_time(level: int) -> str:
+    def _over_time(self, venue: int) -> str:
         # Past the time limit a case goes up; at the top there is no level left to take it.
-        return "unresolved" if level == DISTRICT else "escalated_time_limit"
+        return "unresolved" if self._top(venue) else "escalated_time_limit"
+
+    # ----------------------------------------------------------------- petitions (信访)
+    def _petition(self, case: _Case, venue: int, repeat: bool = False):
+        """The party leaves the ladder and petitions; unresolved petitions become backlog."""
+        pet = self.sc.petitions
+        env = self.env
+        if not repeat:
+            self._conclude(case, "petitioned")
+        # 越级: a petition skipping the level where the dispute stood.
+        skip = (
+            case.p[P_SKIP] < pet.skip_level_share
+            if not repeat
+            else self.backlog_u.next() < pet.skip_level_share
+        )
+        pid = self.next_petition
+        self.next_petition += 1
+        record = [pid, case.id, env.now, min(venue, DISTRICT), skip, repeat, math.nan, math.nan, -1]
+        self.open_petitions[pid] = record
+        u_time = case.p[P_PETITION_TIME] if not repeat else self.backlog_u.next()
+        u_out = case.p[P_PETITION_OUTCOME] if not repeat else self.backlog_u.next()
+        handling = pet.handling_days.ppf(u_time)
+        if handling <= pet.backlog_after_days and u_out < pet.resolve_probability:
+            yield env.timeout(handling)
+            return self._close_petition(case, record, "closed")
+        yield env.timeout(pet.backlog_after_days)
+        # 积案: into the registry; a district leader takes it (包案) when one is free.
+        record[6] = env.now
+        self.backlog_open += 1
+        hearing = (
+            case.p[P_HEARING] < pet.hearing_share
+            if not repeat
+            else self.backlog_u.next() < pet.hearing_share
+        )
+        leader = self.leaders.request() if self.leaders is not None else None
+        if leader is None:
+            return  # no leader cases: the backlog case stays open
+        yield leader
+        reviews = 0
+        how = ""
+        while not how:
+            yield env.timeout(pet.review_interval_days)
+            reviews += 1
+            if self.backlog_u.next() < pet.review_resolve_probability:
+                how = "closed"
+            elif (
+                hearing
+                and reviews >= pet.hearing_after_reviews
+                and self.backlog_u.next() < pet.hearing_finality
+            ):
+                how = "closed_by_hearing"  # 听证终结
+        # 每月评估: struck off (销号) at the next monthly evaluation.
+        every = pet.evaluation_interval_days
+        yield env.timeout(math.ceil(env.now / every) * every - env.now)
+        self.leaders.release(leader)  # type: ignore[union-attr]
+        self.backlog_open -= 1
+        self._close_petition(case, record, how)
+
+    def _close_petition(self, case: _Case, record: list, how: str) -> None:
+        record[7] = self.env.now
+        record[8] = PETITION_OUTCOMES.index(how)
+        del self.open_petitions[record[0]]
+        self.petitions.append(tuple(record))
+        pet = self.sc.petitions
+        u_repeat = case.p[P_REPEAT] if not record[5] else self.backlog_u.next()
+        if u_repeat < pet.repeat_probability:  # 重复信访: the closed case comes back
+            self.env.process(self._repeat(case, record[3], first=not record[5]))
+
+    def _repeat(self, case: _Case, venue: int, first: bool):
+        u = case.p[P_REPEAT_DELAY] if first else self.backlog_u.next()
+        yield self.env.timeout(self.sc.petitions.repeat_delay_days.ppf(u))  # type: ignore[union-attr]
+        if self.env.now < self.end_time:
+            yield from self._petition(case, venue, repeat=True)
 
     # ----------------------------------------------------------------- records
-    def _record_step(self, case, level, channel, entered, started, ended, outcome, kind, effort):
+    def _record_step(
+        self,
+        case,
+        venue,
+        unit,
+        channel,
+        entered,
+        started,
+        ended,
+        outcome,
+        kind,
+        effort,
+        expert=False,
+    ):
+        info = case.step_info
         self.steps.append(
-            (
-                case.id,
-                case.step,
-                level,
-                channel,
-                entered,
-                started,
-                ended,
-                OUT[outcome],
-                kind,
-                effort,
-                case.step_info[4] if case.step_info else case.severity,
-                case.severity,
-            )
-        )
+            (case.id, case.step, venue, unit, channel, entered, started, ended, OUT[outcome], kind,
+             effort, info[5] if info else case.severity, case.severity, expert)
+        )  # fmt: skip
         case.step += 1
-        case.level = -1
+        case.venue = -1
         case.step_info = []
 
     def _conclude(self, case: _Case, status: str) -> None:
@@ -475,30 +939,19 @@ class _Model:
 
     def _record_case(self, case: _Case, status: int, concluded: float) -> None:
         self.cases.append(
-            (
-                case.id,
-                case.arisen,
-                case.grid,
-                case.category,
-                case.severity0,
-                case.severity,
-                case.sensitive,
-                case.initial,
-                status,
-                concluded,
-                case.step,
-            )
-        )
+            (case.id, case.arisen, case.grid, case.category, case.severity0, case.severity,
+             case.sensitive, case.initial, status, concluded, case.step, case.origin)
+        )  # fmt: skip
 
     def sampler(self):
-        """Per-level queue length, busy mediators and cases present, every sample interval."""
+        """Per venue: cases present, waiting and mediators busy, every sample interval."""
         env = self.env
         dt_ = self.sc.run.sample_interval_days
         while env.now <= self.window[1]:
             now = env.now
-            for lv in range(N_LEVELS):
+            for v in range(N_VENUES):
                 self.series.append(
-                    (now, lv, self.present[lv].value, self.waiting[lv].value, self.busy[lv].value)
+                    (now, v, self.present[v].value, self.waiting[v].value, self.busy[v].value)
                 )
             yield env.timeout(dt_)
 
@@ -506,9 +959,11 @@ class _Model:
         yield self.env.timeout(at)
         now = self.env.now
         self.snapshots[name] = [
-            [g[lv].integral(now) for lv in range(N_LEVELS)]
+            [g[v].integral(now) for v in range(N_VENUES)]
             for g in (self.present, self.waiting, self.busy)
         ]
+        if name == "start":
+            self.backlog_at_start = self.backlog_open
 
     def seed_initial_state(self) -> None:
         d = self.district
@@ -536,18 +991,15 @@ class _Model:
                         len(self.category_cum) - 1,
                     )
                 )
-                case = _Case(
-                    self.next_id,
-                    0.0,
-                    grid,
-                    category,
-                    ("minor", "major", "serious").index(oc.severity),
-                )
+                severity = ("minor", "major", "serious").index(oc.severity)
+                case = _Case(self.next_id, 0.0, grid, category, severity)
                 self.next_id += 1
                 case.u = row
+                case.p = self.initial_policy.next()
                 case.initial = True
                 case.sensitive = row[U_SENSITIVE] < self.sensitive_share[category]
                 self._set_worsening(case)
+                self._set_patience(case)
                 self.active[case.id] = case
                 self.env.process(self._climb(case, level, CH["initial"]))
 
@@ -555,62 +1007,53 @@ class _Model:
         env = self.env
         self.seed_initial_state()
         env.process(self.arrivals())
+        for room, spec in enumerate(self.specs[ROOM]):
+            if spec.referrals_per_year > 0:
+                env.process(self.referrals(room, spec.referrals_per_year))
         env.process(self.sampler())
         env.process(self.snapshot(self.window[0], "start"))
         env.process(self.snapshot(self.window[1], "end"))
         events = 0
-        # Count events as we go: cheap and lets the benchmark report events per dispute.
         step = env.step
         end = self.end_time
-        try:
-            while env.peek() <= end:
-                step()
-                events += 1
-        except simpy.core.EmptySchedule:
-            pass
-        finish = min(env.now, end) if env.peek() == math.inf else end
+        while env.peek() <= end:
+            step()
+            events += 1
+        finish = end if env.peek() < math.inf else min(env.now, end)
         for case in list(self.active.values()):
-            if case.level >= 0:
-                lv, ch, entered, started, sev_in, effort = case.step_info
+            if case.venue >= 0:
+                venue, unit, ch, entered, started, sev_in, effort = case.step_info
                 self.steps.append(
-                    (
-                        case.id,
-                        case.step,
-                        lv,
-                        ch,
-                        entered,
-                        started,
-                        math.nan,
-                        OUT["open"],
-                        -1,
-                        effort,
-                        sev_in,
-                        case.severity,
-                    )
-                )
+                    (case.id, case.step, venue, unit, ch, entered, started, math.nan, OUT["open"],
+                     -1, effort, sev_in, case.severity, False)
+                )  # fmt: skip
+                case.step += 1  # the open row is a step too
                 self._record_case(case, ST["open"], math.nan)
             else:
                 self._record_case(case, ST["pending"], math.nan)
+        for record in self.open_petitions.values():
+            record[8] = PETITION_OUTCOMES.index("open")
+            self.petitions.append(tuple(record))
         return self._result(finish, events)
 
     def _result(self, finish: float, events: int) -> Replication:
         start, end = self.snapshots["start"], self.snapshots["end"]
         areas = {
-            lv: {
-                name: end[gi][li] - start[gi][li]
+            venue: {
+                name: end[gi][vi] - start[gi][vi]
                 for gi, name in enumerate(("present", "waiting", "busy"))
             }
-            for li, lv in enumerate(LEVELS)
+            for vi, venue in enumerate(VENUES)
         }
-        areas_total = {lv: self.present[li].integral(finish) for li, lv in enumerate(LEVELS)}
+        areas_total = {venue: self.present[vi].integral(finish) for vi, venue in enumerate(VENUES)}
         span_weeks = (self.window[1] - self.window[0]) / 7.0
-        available = []
-        for lv in LEVELS:
+        available = {}
+        for venue in VENUES:
             hours = 0.0
-            for s in self.district.staffing[lv]:
-                hours += s.full_time * self.calendars[0].hours_per_week
-                hours += s.part_time * self.calendars[1].hours_per_week
-            available.append(hours * span_weeks)
+            for full, part in self.staffing[venue]:
+                hours += full * self.calendars[0].hours_per_week
+                hours += part * self.calendars[1].hours_per_week
+            available[venue] = hours * span_weeks
         return Replication(
             scenario=self.sc,
             district=self.district,
@@ -620,11 +1063,15 @@ class _Model:
             end_time=finish,
             cases=self.cases,
             steps=self.steps,
+            petitions=self.petitions,
             timeseries=self.series,
+            unit_names=self.unit_names,
             areas=areas,
             areas_total=areas_total,
-            effort_hours=self.effort_in_window,
+            effort_hours=dict(zip(VENUES, self.effort_in_window, strict=True)),
             available_hours=available,
+            staffing=self.staffing,
+            backlog_at_start=self.backlog_at_start,
             events=events,
         )
 

@@ -8,10 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .model import CHANNELS, STATUSES, Replication
-from .vocabulary import KINDS, LEVELS, OUTCOMES, SEVERITIES
+from .model import CHANNELS, ORIGINS, PETITION_OUTCOMES, STATUSES, Replication
+from .vocabulary import KINDS, LEVELS, OUTCOMES, SEVERITIES, VENUES
 
-__all__ = ["REGISTER_COLUMNS", "case_table", "register_table", "timeseries_table"]
+__all__ = [
+    "REGISTER_COLUMNS",
+    "case_table",
+    "petition_table",
+    "register_table",
+    "timeseries_table",
+]
 
 REGISTER_COLUMNS = (
     "case_id",
@@ -36,15 +42,22 @@ REGISTER_COLUMNS = (
     "arisen_date",
     "entered_date",
     "ended_date",
+    "unit",
+    "expert",
+    "origin",
 )
 
 _STEP_FIELDS = (
-    "case_id", "step", "level_i", "channel_i", "entered", "started", "ended", "outcome_i",
-    "kind_i", "effort_hours", "severity_entered_i", "severity_i",
+    "case_id", "step", "level_i", "unit_i", "channel_i", "entered", "started", "ended",
+    "outcome_i", "kind_i", "effort_hours", "severity_entered_i", "severity_i", "expert",
 )  # fmt: skip
 _CASE_FIELDS = (
     "case_id", "arisen", "grid_i", "category_i", "severity_initial_i", "severity_i",
-    "sensitive", "initial", "status_i", "concluded", "steps",
+    "sensitive", "initial", "status_i", "concluded", "steps", "origin_i",
+)  # fmt: skip
+_PETITION_FIELDS = (
+    "petition_id", "case_id", "filed", "level_i", "skip_level", "repeat", "backlog_entered",
+    "closed", "outcome_i",
 )  # fmt: skip
 
 
@@ -84,6 +97,7 @@ def case_table(rep: Replication) -> pd.DataFrame:
             "status": _cat(raw["status_i"], STATUSES),
             "concluded": raw["concluded"].astype(float),
             "steps": raw["steps"].astype("int64"),
+            "origin": _cat(raw["origin_i"], ORIGINS),
         }
     )
     return out.sort_values("case_id", ignore_index=True)
@@ -100,7 +114,7 @@ def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.Da
         {
             "case_id": raw["case_id"].astype("int64"),
             "step": raw["step"].astype("int64"),
-            "level": _cat(raw["level_i"], LEVELS),
+            "level": _cat(raw["level_i"], VENUES),
             "township": info["township"].to_numpy(),
             "village": info["village"].to_numpy(),
             "grid": info["grid"].to_numpy(),
@@ -117,6 +131,9 @@ def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.Da
             "mediator_kind": _kind(raw["kind_i"]),
             "effort_hours": raw["effort_hours"].astype(float),
             "initial": info["initial"].to_numpy(),
+            "unit": _unit_names(rep, raw),
+            "expert": raw["expert"].astype(bool),
+            "origin": info["origin"].to_numpy(),
         }
     )
     for col in ("arisen", "entered", "ended"):
@@ -125,11 +142,43 @@ def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.Da
     return out[list(REGISTER_COLUMNS)]
 
 
+def _unit_names(rep: Replication, raw: pd.DataFrame) -> np.ndarray:
+    """The name of the unit (grid, village, township, committee) of each step."""
+    names = np.empty(len(raw), dtype=object)
+    venue = raw["level_i"].to_numpy()
+    unit = raw["unit_i"].to_numpy()
+    for vi, v in enumerate(VENUES):
+        here = venue == vi
+        if here.any():
+            table = np.asarray(rep.unit_names[v] or [v], dtype=object)
+            names[here] = table[unit[here]]
+    return names
+
+
+def petition_table(rep: Replication) -> pd.DataFrame:
+    """One row per petition (信访), first or repeat; backlog entry and closing when they happen."""
+    raw = pd.DataFrame.from_records(rep.petitions, columns=_PETITION_FIELDS)
+    out = pd.DataFrame(
+        {
+            "petition_id": raw["petition_id"].astype("int64"),
+            "case_id": raw["case_id"].astype("int64"),
+            "filed": raw["filed"].astype(float),
+            "level": _cat(raw["level_i"], LEVELS),
+            "skip_level": raw["skip_level"].astype(bool),
+            "repeat": raw["repeat"].astype(bool),
+            "backlog_entered": raw["backlog_entered"].astype(float),
+            "closed": raw["closed"].astype(float),
+            "outcome": _cat(raw["outcome_i"], PETITION_OUTCOMES),
+        }
+    )
+    return out.sort_values("petition_id", ignore_index=True)
+
+
 def timeseries_table(rep: Replication) -> pd.DataFrame:
     """Per level, sampled every ``run.sample_interval_days``: cases present, waiting, busy."""
     raw = pd.DataFrame.from_records(
         rep.timeseries, columns=["time", "level_i", "present", "waiting", "busy"]
     )
-    raw.insert(1, "level", _cat(raw.pop("level_i"), LEVELS))
+    raw.insert(1, "level", _cat(raw.pop("level_i"), VENUES))
     raw["date"] = _dates(rep, raw["time"])
     return raw

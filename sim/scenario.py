@@ -20,15 +20,25 @@ __all__ = [
     "Calendar",
     "Category",
     "Channels",
+    "Committee",
     "Costs",
+    "Department",
     "Discovery",
+    "DistrictCentre",
+    "Enterprise",
+    "EnterpriseCommittee",
+    "Experts",
+    "Grades",
     "InitialState",
     "Level",
     "Mechanisms",
     "OpenCases",
+    "Petitions",
     "Quotas",
     "RunSettings",
     "Scenario",
+    "SectorCommittee",
+    "StationedRoom",
     "Target",
     "Township",
 ]
@@ -95,12 +105,16 @@ class LevelShares(_Model):
 
 
 class LevelAmounts(_Model):
-    """A non-negative amount per level (yuan)."""
+    """A non-negative amount per level or committee type (yuan)."""
 
     grid: float = Field(default=0.0, ge=0)
     village: float = Field(default=0.0, ge=0)
     township: float = Field(default=0.0, ge=0)
     district: float = Field(default=0.0, ge=0)
+    sector: float = Field(default=0.0, ge=0)
+    enterprise: float = Field(default=0.0, ge=0)
+    stationed_room: float = Field(default=0.0, ge=0)
+    joint: float = Field(default=0.0, ge=0)
 
     def of(self, level: str) -> float:
         return float(getattr(self, level))
@@ -135,6 +149,12 @@ class Mechanisms(_Model):
     growth: bool = True
     overload: bool = True
     effort_factors: bool = True
+    sector_committees: bool = True
+    enterprise_committees: bool = True
+    stationed_rooms: bool = True
+    joint_mediation: bool = True
+    experts: bool = True
+    petitions: bool = True
 
 
 class Township(_Model):
@@ -209,6 +229,8 @@ class Category(_Model):
     sensitive_share: float = Field(default=0.0, ge=0, le=1)
     effort_factor: float = Field(default=1.0, gt=0)
     sector: str | None = None
+    enterprise_share: float = Field(default=0.0, ge=0, le=1)
+    departments: list[str] = Field(default_factory=list)
 
 
 class Discovery(_Model):
@@ -288,6 +310,153 @@ class Ladder(_Model):
         return getattr(self, name)
 
 
+class Committee(Level):
+    """A committee outside the village-township ladder: sector, stationed room (staff per unit)."""
+
+    label: str = ""
+
+
+class SectorCommittee(Committee):
+    """行业性专业性调委会: takes its sector's disputes at district level (quota ≥ 3 full-time)."""
+
+    direct_share: float = Field(
+        default=0.0, ge=0, le=1, description="share of its sector's disputes applied for directly"
+    )
+
+
+class EnterpriseCommittee(_Model):
+    """企业 / 商会调委会: a development-zone, firm or chamber-of-commerce committee."""
+
+    label: str = ""
+    kind: Literal["development_zone", "firm", "chamber"] = "firm"
+    weight: float = Field(default=1.0, gt=0, description="relative share of in-firm disputes")
+    full_time: int = Field(default=0, ge=0)
+    part_time: int = Field(default=0, ge=0)
+
+
+class Enterprise(_Model):
+    """Disputes inside firms go first to an enterprise committee, then up the ladder."""
+
+    committees: dict[str, EnterpriseCommittee] = Field(default_factory=dict)
+    effort_hours: Distribution = Exponential(dist="exponential", mean=4.0)
+    severity_effort: SeverityFactors = SeverityFactors()
+    sessions: int = Field(default=1, ge=1, le=50)
+    party_delay_days: Distribution | None = None
+    time_limit_days: float | None = Field(default=None, gt=0)
+    resolve: ResolveProbabilities = ResolveProbabilities(
+        full_time=SeverityProbabilities(minor=0.7, major=0.5, serious=0.3),
+        part_time=SeverityProbabilities(minor=0.6, major=0.4, serious=0.2),
+    )
+    escalate_to: Literal["village", "township", "district"] = "township"
+
+
+class StationedRoom(Committee):
+    """派驻调解工作室 (court, police station, petition office): quota ≥ 2 full-time.
+
+    Court-referred cases (诉调衔接) arrive as their own Poisson stream.
+    """
+
+    referrals_per_year: float = Field(default=0.0, ge=0)
+    return_to_court: bool = True
+
+
+class Department(_Model):
+    """A department whose staff join joint mediation (联合调处) at the district centre."""
+
+    label: str = ""
+    staff: int = Field(ge=1)
+
+
+class DistrictCentre(_Model):
+    """社会矛盾纠纷调处化解中心: one window; triage to sector, joint mediation or committee."""
+
+    departments: dict[str, Department] = Field(default_factory=dict)
+    joint_share: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    summon_probability: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    departments_per_case: int = Field(default=2, ge=2)
+    joint: Level | None = None
+
+    @model_validator(mode="after")
+    def _joint_needs_departments(self) -> DistrictCentre:
+        wanted = max(
+            (
+                *self.joint_share.model_dump().values(),
+                *self.summon_probability.model_dump().values(),
+            )
+        )
+        if wanted > 0:
+            if self.joint is None:
+                raise ValueError(
+                    "joint mediation is asked for (joint_share or summon_probability)"
+                    " but district_centre.joint is not given"
+                )
+            if len(self.departments) < self.departments_per_case:
+                raise ValueError(
+                    f"joint mediation needs {self.departments_per_case} departments per case; "
+                    f"{len(self.departments)} are listed in district_centre.departments"
+                )
+        return self
+
+
+class Experts(_Model):
+    """人民调解咨询专家库 / 巡回调解团: experts joining major and serious cases."""
+
+    members: int = Field(default=0, ge=0)
+    calendar: Calendar = Calendar(hours_per_day=4, days_per_week=5, day_start_hour=14)
+    required: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    at: list[Literal["township", "district", "sector", "joint"]] = Field(
+        default_factory=lambda: ["district", "sector"]
+    )
+    resolve_bonus: float = Field(default=0.0, ge=0, le=1)
+    fee_per_case_yuan: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _members_if_required(self) -> Experts:
+        if max(self.required.model_dump().values()) > 0 and self.members == 0:
+            raise ValueError("experts.required asks for experts but experts.members is 0")
+        return self
+
+
+class Petitions(_Model):
+    """信访: a party whose patience runs out leaves the ladder and petitions; backlog (积案)."""
+
+    patience_days: SeverityFactors = SeverityFactors(minor=90.0, major=60.0, serious=45.0)
+    skip_level_share: float = Field(default=0.2, ge=0, le=1)
+    handling_days: Distribution = Exponential(dist="exponential", mean=30.0)
+    resolve_probability: float = Field(default=0.5, ge=0, le=1)
+    backlog_after_days: float = Field(default=90.0, gt=0)
+    leader_cases: int = Field(default=10, ge=0)
+    review_interval_days: float = Field(default=30.0, gt=0)
+    review_resolve_probability: float = Field(default=0.2, ge=0, le=1)
+    hearing_share: float = Field(default=0.3, ge=0, le=1)
+    hearing_after_reviews: int = Field(default=2, ge=1)
+    hearing_finality: float = Field(default=0.7, ge=0, le=1)
+    evaluation_interval_days: float = Field(default=30.0, gt=0)
+    repeat_probability: float = Field(default=0.1, ge=0, le=1)
+    repeat_delay_days: Distribution = Exponential(dist="exponential", mean=120.0)
+
+
+class Grades(_Model):
+    """等级评定: mediator grades and their multipliers on the per-case reward (以奖代补)."""
+
+    shares: dict[str, float] = Field(default_factory=lambda: {"standard": 1.0})
+    reward_multiplier: dict[str, float] = Field(default_factory=lambda: {"standard": 1.0})
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Grades:
+        _check_sum(self.shares, "grade shares")
+        missing = set(self.shares) - set(self.reward_multiplier)
+        if missing:
+            raise ValueError(f"reward_multiplier is missing grades {sorted(missing)}")
+        if any(v < 0 for v in self.reward_multiplier.values()):
+            raise ValueError("reward multipliers must be non-negative")
+        return self
+
+    @property
+    def mean_multiplier(self) -> float:
+        return sum(share * self.reward_multiplier[g] for g, share in self.shares.items())
+
+
 class Worsening(_Model):
     """A dispute left unattended can worsen one severity step (minor → major → serious)."""
 
@@ -347,7 +516,9 @@ class Costs(_Model):
     full_time_salary_yuan: LevelAmounts = LevelAmounts()
     part_time_allowance_yuan: LevelAmounts = LevelAmounts()
     case_reward_yuan: LevelAmounts = LevelAmounts()
+    grades: Grades = Grades()
     purchased_services_yuan: float = Field(default=0.0, ge=0)
+    gold_mediator_awards_yuan: float = Field(default=0.0, ge=0, description="金牌调解员 yearly")
 
 
 class Quotas(_Model):
@@ -398,6 +569,12 @@ class Scenario(_Model):
     ladder: Ladder
     worsening: Worsening = Worsening()
     overload: Overload = Overload()
+    sectors: dict[str, SectorCommittee] = Field(default_factory=dict)
+    enterprise: Enterprise = Enterprise()
+    stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
+    district_centre: DistrictCentre = DistrictCentre()
+    experts: Experts = Experts()
+    petitions: Petitions | None = None
     targets: dict[str, Target] = Field(default_factory=dict)
     costs: Costs = Costs()
     quotas: Quotas = Quotas()
@@ -451,6 +628,22 @@ class Scenario(_Model):
                 "ladder.district must have at least one mediator: "
                 "the top of the ladder cannot pass cases on"
             )
+        for key, cat in self.categories.items():
+            if cat.sector is not None and cat.sector not in self.sectors and self.sectors:
+                raise ValueError(
+                    f"categories.{key}.sector = {cat.sector!r}: no such sector committee "
+                    f"(sectors: {', '.join(self.sectors) or 'none'})"
+                )
+            for dept in cat.departments:
+                if dept not in self.district_centre.departments:
+                    raise ValueError(
+                        f"categories.{key}.departments: {dept!r} is not a department "
+                        "of district_centre.departments"
+                    )
+            if cat.enterprise_share > 0 and not self.enterprise.committees:
+                raise ValueError(
+                    f"categories.{key}.enterprise_share > 0 but enterprise.committees is empty"
+                )
         by_name = {t.name: t for t in self.townships} | {t.pinyin: t for t in self.townships}
         for i, oc in enumerate(self.initial_state.open_cases):
             where = f"initial_state.open_cases[{i}]"

@@ -14,6 +14,7 @@ __all__ = [
     "OUTCOMES",
     "SEVERITIES",
     "SEVERITY_LABELS",
+    "VENUES",
 ]
 
 # 三级四步: grid → village → township → district (网格 → 村 → 乡镇 → 区)
@@ -25,6 +26,13 @@ LEVEL_LABELS: dict[str, str] = {
     "district": "区",
     "sector": "行业性专业性调委会",
 }
+
+# Where a step of a case takes place: the ladder levels, then the committees around them
+# (行业性专业性调委会, 企业调委会, 派驻调解工作室, 联合调处).
+VENUES: tuple[str, ...] = (*LEVELS, "sector", "enterprise", "stationed_room", "joint")
+LEVEL_LABELS.update(
+    {"enterprise": "企业调委会", "stationed_room": "派驻调解工作室", "joint": "联合调处"}
+)
 
 # 小事 / 大事 / 重大疑难: minor, major, serious
 SEVERITIES: tuple[str, ...] = ("minor", "major", "serious")
@@ -42,10 +50,12 @@ OUTCOMES: tuple[str, ...] = (
     "escalated_no_mediator",  # the level has no mediator here, passed straight up
     "unresolved",  # failed at the top of the ladder: litigation or petition
     "open",  # still at this level when the run ended
+    "petitioned",  # 信访: the party's patience ran out; the case left the ladder
+    "returned_to_court",  # 诉调衔接: a stationed room sends a failed referral back to court
 )
 
 _RESOLVED_SHARE = tuple(f"resolved_share.{lv}" for lv in (*LEVELS, "sector"))
-_UTILIZATION = tuple(f"utilization.{lv}" for lv in LEVELS)
+_UTILIZATION = tuple(f"utilization.{v}" for v in VENUES)
 
 KPI_NAMES: tuple[str, ...] = (
     "disputes",
@@ -60,11 +70,15 @@ KPI_NAMES: tuple[str, ...] = (
     "resolved_within_limit",
     "escalations_by_time_limit",
     *_UTILIZATION,
-    *(f"waiting_days.{lv}" for lv in LEVELS),
+    *(f"waiting_days.{v}" for v in VENUES),
     "petitions_per_year",
     "skip_level_petitions_per_year",
     "repeat_petitions_per_year",
+    "new_backlog_rate",
     "backlog_resolution_rate",
+    "petitioned_share",
+    *(f"resolved_share.{v}" for v in ("enterprise", "stationed_room", "joint")),
+    "expert_cases_per_year",
     "annual_cost_yuan",
     "full_time_mediators",
 )
@@ -74,7 +88,7 @@ KPI_LABELS: dict[str, str] = {
     "disputes": "纠纷数/年",
     "minor_kept_in_village": "小事不出村",
     "major_kept_in_township": "大事不出镇",
-    **{f"resolved_share.{lv}": f"{LEVEL_LABELS[lv]}化解" for lv in (*LEVELS, "sector")},
+    **{f"resolved_share.{v}": f"{LEVEL_LABELS[v]}化解" for v in VENUES},
     "unresolved_share": "未化解",
     "open_share": "未办结",
     "on_the_spot_share": "当场调处",
@@ -82,12 +96,15 @@ KPI_LABELS: dict[str, str] = {
     "days_to_resolution.p90": "化解天数P90",
     "resolved_within_limit": "期限内化解",
     "escalations_by_time_limit": "超期上交/年",
-    **{f"utilization.{lv}": f"{LEVEL_LABELS[lv]}负荷" for lv in LEVELS},
-    **{f"waiting_days.{lv}": f"{LEVEL_LABELS[lv]}等待天数" for lv in LEVELS},
+    **{f"utilization.{v}": f"{LEVEL_LABELS[v]}负荷" for v in VENUES},
+    **{f"waiting_days.{v}": f"{LEVEL_LABELS[v]}等待天数" for v in VENUES},
     "petitions_per_year": "信访/年",
     "skip_level_petitions_per_year": "越级信访/年",
     "repeat_petitions_per_year": "重复信访/年",
+    "new_backlog_rate": "新增积案率",
     "backlog_resolution_rate": "积案化解率",
+    "petitioned_share": "转信访",
+    "expert_cases_per_year": "专家参与/年",
     "annual_cost_yuan": "年度成本(元)",
     "full_time_mediators": "专职调解员",
 }
