@@ -76,6 +76,14 @@ def kpis(
     out["major_kept_in_township"] = _share(resolved & township_or_below, major & concluded)
     for venue in VENUES:
         out[f"resolved_share.{venue}"] = _share(resolved & (final_level == venue), everyone)
+    # Court referrals (诉调衔接) are their own stream: the room's share is over referrals.
+    referrals = cases[
+        (cases["origin"] == "court_referral") & (cases["arisen"] >= lo) & (cases["arisen"] < hi)
+    ]
+    if len(referrals):
+        out["resolved_share.stationed_room"] = float((referrals["status"] == "resolved").mean())
+    elif not rep.staffing["stationed_room"]:
+        out["resolved_share.stationed_room"] = 0.0
     out["unresolved_share"] = _share(status == "unresolved", everyone)
     out["open_share"] = _share(~concluded, everyone)
     out["on_the_spot_share"] = _share(final_outcome == "resolved_on_the_spot", everyone)

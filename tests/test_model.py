@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,7 +34,7 @@ def small_runs(small):
 
 # --------------------------------------------------------------------------- conservation
 def test_every_case_is_accounted_for(small_runs):
-    for rep, cases, register in small_runs:
+    for _rep, cases, register in small_runs:
         assert cases["case_id"].is_unique
         assert set(cases["status"].astype(str)) <= set(STATUSES)
         # Ids run 0..n-1: no case created without a row, none recorded twice.
@@ -155,7 +157,7 @@ def test_more_township_mediators_never_worsen_township_waits():
     for n in (1, 2, 3, 4):
         res = sim.simulate(_loaded(f"ladder.township.full_time={n}"), replications=4, seed=21)
         waits.append(res.summary.loc["waiting_days.township", "mean"])
-    assert all(b <= a + 1e-12 for a, b in zip(waits, waits[1:], strict=False)), waits
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(waits)), waits
     assert waits[0] > 2 * waits[-1], "the effect must be visible, not flat"
 
 
@@ -242,8 +244,9 @@ def test_initial_state_counts_enter_at_their_level(small):
     scenario = sim.load_scenario(
         SMALL,
         [
-            'initial_state.open_cases=[{level="township", township="甲镇", count=12, severity="major"},'
-            ' {level="village", township="Yixiang", village="Yixiang-V02", count=3}]'
+            'initial_state.open_cases=[{level="township", township="甲镇", count=12, '
+            'severity="major"}, {level="village", township="Yixiang", village="Yixiang-V02", '
+            "count=3}]"
         ],
     )
     rep = sim.simulate_replication(scenario, 0, seed=1)
