@@ -1,0 +1,744 @@
+"""Fitting a scenario's parameters to a register, each with an interval.
+
+What the register identifies, and how it is fitted:
+
+- **Arrivals** (``arrivals.*``): disputes that arose in the period, counted per calendar-month
+  slice, in a Poisson GLM with the population as exposure, one coefficient per month of the
+  year (seasonality; needs all 12 months) and a linear trend in log rate (growth; needs two
+  years). Intervals come from draws of the coefficients from their asymptotic normal law.
+  Per-township and per-township-and-category rates (exact Poisson intervals) go to the report:
+  a scenario has one district rate scaled by population.
+- **Shares** (categories, severities, sweep vs direct report, on-the-spot settlement, entry level
+  of direct reports, sensitive share): binomial proportions with Jeffreys intervals.
+- **Resolution** (``ladder.<level>.resolve.<kind>.<severity>``): the share of mediated steps
+  that ended resolved, pooled over places and categories (Jeffreys intervals). Per category and
+  per village the shares are shrunk by empirical-Bayes beta-binomial (:mod:`.shrinkage`) and
+  reported; a scenario has no per-category or per-village probability.
+- **Durations** (:mod:`.durations`): time at each level with the open steps right-censored,
+  four families by AIC. Hand-over delays (``channels.*``) and direct-report delays.
+
+What it cannot identify, and the report says so: the time a case spends at a level mixes
+queueing, the mediator's working hours, sessions and the parties' delays, so it equals effort
+only in a scenario with round-the-clock calendars, one session and no queue; staffing, time
+limits, worsening and overload are not fitted and come from the base scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from sim.scenario import Scenario
+from sim.vocabulary import KINDS, LEVELS, SEVERITIES
+
+from .durations import DurationFit, fit_durations
+from .reading import Register
+from .shrinkage import jeffreys_interval, shrink, shrink_hierarchy
+
+__all__ = ["MONTHS", "Calibration", "DurationMode", "calibrate_register", "case_rows"]
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MEDIATED = ("resolved", "escalated_failed", "unresolved")  # a mediation that concluded here
+ESCALATIONS = ("escalated_failed", "escalated_time_limit", "escalated_no_mediator")
+DurationMode = Literal["auto", "elapsed", "effort", "none"]
+_DAY = pd.Timedelta(days=1)
+
+
+@dataclass
+class Calibration:
+    """Everything fitted from one register: parameters with intervals, and what is written."""
+
+    scenario: Scenario  # the base
+    register: Register
+    start: pd.Timestamp  # arrivals are counted in [start, end)
+    end: pd.Timestamp
+    as_of: pd.Timestamp  # open steps are censored here
+    level: float
+    parameters: pd.DataFrame  # key, group, estimate, ci_low, ci_high, n, written, note
+    settings: dict[str, Any]  # dotted scenario key → fitted value to write
+    cases: pd.DataFrame
+    townships: pd.DataFrame
+    township_categories: pd.DataFrame
+    resolution_by_category: pd.DataFrame
+    villages: pd.DataFrame
+    township_resolution: pd.DataFrame
+    durations: dict[str, DurationFit] = field(default_factory=dict)  # written/scaled fits
+    elapsed: dict[str, DurationFit] = field(default_factory=dict)  # days at level, as seen
+    delays: dict[str, DurationFit] = field(default_factory=dict)
+    duration_mode: str = "none"
+    glm_summary: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def period_days(self) -> float:
+        return (self.end - self.start) / _DAY
+
+    def parameter(self, key: str) -> pd.Series:
+        return self.parameters.set_index("key").loc[key]
+
+
+class _Params:
+    """Collects parameter rows and the settings to write."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.settings: dict[str, Any] = {}
+
+    def add(
+        self,
+        key: str,
+        group: str,
+        est: float,
+        lo: float,
+        hi: float,
+        n: float,
+        *,
+        write: Any = None,
+        note: str = "",
+    ) -> None:
+        self.rows.append(
+            {
+                "key": key,
+                "group": group,
+                "estimate": float(est),
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+                "n": float(n),
+                "written": write is not None,
+                "note": note,
+            }
+        )
+        if write is not None:
+            self.settings[key] = write
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            self.rows,
+            columns=["key", "group", "estimate", "ci_low", "ci_high", "n", "written", "note"],
+        )
+
+
+def case_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per case from its first step: where, what, how it came in, when it arose."""
+    first = table.sort_values(["case_id", "step"]).groupby("case_id", sort=False).head(1)
+    out = first[
+        [
+            "case_id",
+            "township",
+            "village",
+            "category",
+            "severity_initial",
+            "sensitive",
+            "initial",
+            "channel",
+            "level",
+            "outcome",
+            "severity",
+        ]
+    ].copy()
+    out = out.rename(
+        columns={
+            "channel": "channel0",
+            "level": "level0",
+            "outcome": "outcome0",
+            "severity": "severity0",
+        }
+    )
+    out["arisen"] = first["arisen_date"].fillna(first["entered_date"]).to_numpy()
+    out["entered0"] = first["entered_date"].to_numpy()
+    out["arisen_known"] = first["arisen_date"].notna().to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _default_period(cases: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    arisen = cases.loc[~cases["initial"], "arisen"]
+    return arisen.min().floor("D"), arisen.max().floor("D") + _DAY
+
+
+def calibrate_register(
+    register: Register,
+    scenario: Scenario,
+    *,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    level: float = 0.9,
+    durations: DurationMode = "auto",
+    seed: int = 0,
+) -> Calibration:
+    """Fit the parameters the register identifies; everything else stays as in ``scenario``.
+
+    ``start``/``end`` bound the period in which arrivals are counted (default: first day a case
+    arose to the day after the last); ``as_of`` is when the register was taken (default: its
+    latest date), at which open steps are censored.
+    """
+    table = register.table
+    if table.empty:
+        from sim.errors import InputProblem, ScenarioError
+
+        raise ScenarioError(
+            [InputProblem(register.source, "", InputProblem.MISSING, "no usable rows to fit")]
+        )
+    cases = case_rows(table)
+    d_start, d_end = _default_period(cases)
+    t0 = pd.Timestamp(start) if start is not None else d_start
+    t1 = pd.Timestamp(end) if end is not None else d_end
+    latest = pd.concat([table["entered_date"], table["ended_date"]]).max()
+    stamp = pd.Timestamp(as_of) if as_of is not None else max(latest, t1)
+    params = _Params()
+    notes: list[str] = []
+
+    arrivals_in = cases[(~cases["initial"]) & (cases["arisen"] >= t0) & (cases["arisen"] < t1)]
+    glm_text, townships, township_cats = _fit_arrivals(
+        arrivals_in, scenario, t0, t1, level, params, notes
+    )
+    _fit_shares(arrivals_in, cases, scenario, level, params, notes)
+    mediated = table[table["level"].isin(LEVELS) & table["outcome"].isin(MEDIATED)]
+    _fit_resolution(mediated, scenario, level, params, notes)
+    by_category = _resolution_by_category(mediated, level)
+    villages, township_res = _village_shrinkage(mediated, level)
+    mode, fits, elapsed = _fit_level_durations(
+        table, scenario, stamp, level, durations, seed, params, notes
+    )
+    delays = _fit_delays(table, cases, level, seed, params, notes)
+    notes.extend(_identifiability_notes(scenario, mode))
+    return Calibration(
+        scenario=scenario,
+        register=register,
+        start=t0,
+        end=t1,
+        as_of=stamp,
+        level=level,
+        parameters=params.frame(),
+        settings=params.settings,
+        cases=cases,
+        townships=townships,
+        township_categories=township_cats,
+        resolution_by_category=by_category,
+        villages=villages,
+        township_resolution=township_res,
+        durations=fits,
+        elapsed=elapsed,
+        delays=delays,
+        duration_mode=mode,
+        glm_summary=glm_text,
+        notes=notes,
+    )
+
+
+# --- Arrivals ------------------------------------------------------------------------------
+
+
+def _month_slices(t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
+    """The period cut at calendar-month boundaries: each slice has one seasonal multiplier."""
+    rows = []
+    cursor = t0
+    while cursor < t1:
+        nxt = min((cursor + pd.offsets.MonthBegin(1)).floor("D"), t1)
+        if nxt <= cursor:  # cursor on a month's first day: MonthBegin already moved on
+            nxt = min(cursor + pd.offsets.MonthBegin(1), t1)
+        rows.append(
+            {"from": cursor, "to": nxt, "month": cursor.month - 1, "days": (nxt - cursor) / _DAY}
+        )
+        cursor = nxt
+    return pd.DataFrame(rows)
+
+
+def _poisson_interval(k: np.ndarray, exposure: np.ndarray, level: float):
+    """Exact (Garwood) interval for a Poisson rate k / exposure."""
+    k = np.asarray(k, float)
+    tail = (1 - level) / 2
+    lo = np.where(k > 0, stats.chi2.ppf(tail, 2 * k) / 2, 0.0)
+    hi = stats.chi2.ppf(1 - tail, 2 * k + 2) / 2
+    return lo / exposure, hi / exposure
+
+
+def _fit_arrivals(cases, scenario, t0, t1, level, params: _Params, notes):
+    slices = _month_slices(t0, t1)
+    pop = float(scenario.population)
+    index = np.searchsorted(slices["from"].to_numpy(), cases["arisen"].to_numpy(), side="right")
+    slices["count"] = np.bincount(index - 1, minlength=len(slices))[: len(slices)]
+    # Exposure in (1000 residents × years): the GLM's rates are then per 1000 per year.
+    slices["exposure"] = slices["days"] / 365.0 * pop / 1000.0
+    slices = slices[slices["days"] > 0].reset_index(drop=True)
+    months_seen = sorted(set(slices["month"]))
+    span_years = (t1 - t0) / _DAY / 365.0
+    seasonal = len(months_seen) == 12
+    trend = span_years >= 2.0
+    base = np.asarray(scenario.arrivals.seasonality, float)
+    base = base / base.mean()
+
+    if seasonal:
+        X = (
+            pd.get_dummies(slices["month"].map(lambda m: MONTHS[m]))
+            .reindex(columns=list(MONTHS), fill_value=False)
+            .astype(float)
+        )
+        offset = np.zeros(len(slices))
+    else:
+        X = pd.DataFrame({"rate": np.ones(len(slices))})
+        offset = np.log(base[slices["month"].to_numpy()])
+        notes.append(
+            f"Seasonality not fitted: the period covers {len(months_seen)} of 12 months; "
+            "the base scenario's monthly multipliers are kept."
+        )
+    t_ref = 0.0
+    if trend:
+        mid = slices["from"] + (slices["to"] - slices["from"]) / 2
+        X["trend"] = ((mid - t0) / _DAY / 365.0).to_numpy()
+        t_ref = span_years  # rates are written as at the end of the period
+    else:
+        notes.append(
+            f"Growth not fitted: the period is {span_years:.2f} years; a trend needs two years "
+            "of data to be told apart from seasonality. The base growth_per_year is kept."
+        )
+    model = sm.GLM(
+        slices["count"].to_numpy(float),
+        X,
+        family=sm.families.Poisson(),
+        exposure=slices["exposure"].to_numpy(),
+        offset=offset,
+    )
+    result = model.fit()
+    coef = result.params.to_numpy()
+    cov = result.cov_params().to_numpy()
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    n = len(cases)
+    k = len(coef)
+    beta_col = list(X.columns).index("trend") if trend else None
+
+    def log_interval(value: float, grad: np.ndarray) -> tuple[float, float]:
+        """Delta method on the log scale: exp(log v ± z·se), se² = ∇ᵀ Σ ∇."""
+        se = math.sqrt(max(float(grad @ cov @ grad), 0.0))
+        return value * math.exp(-z * se), value * math.exp(z * se)
+
+    # Monthly log rates (per 1000 per year) at the reference time; the district rate is their
+    # mean, as sim normalises the twelve multipliers to mean 1.
+    shift = coef[beta_col] * t_ref if beta_col is not None else 0.0
+    log_m = coef[:12] + shift if seasonal else coef[0] + shift + np.log(base)
+    weights = np.exp(log_m) / np.exp(log_m).sum()
+    rate = float(np.exp(log_m).mean())
+    grad = np.zeros(k)
+    if seasonal:
+        grad[:12] = weights
+    else:
+        grad[0] = 1.0
+    if beta_col is not None:
+        grad[beta_col] = t_ref
+    params.add(
+        "arrivals.rate_per_1000_per_year",
+        "arrivals",
+        rate,
+        *log_interval(rate, grad),
+        n,
+        write=_r(rate),
+        note="at the end of the period" if trend else "",
+    )
+    if seasonal:
+        shape = np.exp(log_m) / rate
+        for m in range(12):
+            g = -weights.copy()
+            g[m] += 1.0
+            g_full = np.zeros(k)
+            g_full[:12] = g
+            count = int(slices.loc[slices["month"] == m, "count"].sum())
+            params.add(
+                f"arrivals.seasonality.{MONTHS[m]}",
+                "arrivals",
+                shape[m],
+                *log_interval(float(shape[m]), g_full),
+                count,
+            )
+            params.rows[-1]["written"] = True
+        params.settings["arrivals.seasonality"] = [_r(x, 4) for x in shape]
+    if beta_col is not None:
+        b, se = coef[beta_col], math.sqrt(cov[beta_col, beta_col])
+        params.add(
+            "arrivals.growth_per_year",
+            "arrivals",
+            math.expm1(b),
+            math.expm1(b - z * se),
+            math.expm1(b + z * se),
+            n,
+            write=_r(math.expm1(b), 4),
+        )
+
+    # Per township and per township × category: report only (a scenario has one rate).
+    years = span_years
+    pops = {t.name: t.population for t in scenario.townships}
+    counts = cases.groupby("township").size().reindex(list(pops), fill_value=0)
+    exposure = np.array([pops[t] for t in counts.index]) / 1000.0 * years
+    lo, hi = _poisson_interval(counts.to_numpy(), exposure, level)
+    townships = pd.DataFrame(
+        {
+            "township": counts.index,
+            "population": [pops[t] for t in counts.index],
+            "cases": counts.to_numpy(),
+            "rate_per_1000_per_year": counts.to_numpy() / exposure,
+            "ci_low": lo,
+            "ci_high": hi,
+        }
+    )
+    cats = list(scenario.categories)
+    tc = (
+        cases.groupby(["township", "category"])
+        .size()
+        .reindex(pd.MultiIndex.from_product([list(pops), cats]), fill_value=0)
+    )
+    exp_tc = np.array([pops[t] for t, _ in tc.index]) / 1000.0 * years
+    lo, hi = _poisson_interval(tc.to_numpy(), exp_tc, level)
+    township_cats = pd.DataFrame(
+        {
+            "township": [t for t, _ in tc.index],
+            "category": [c for _, c in tc.index],
+            "cases": tc.to_numpy(),
+            "rate_per_1000_per_year": tc.to_numpy() / exp_tc,
+            "ci_low": lo,
+            "ci_high": hi,
+        }
+    )
+    return str(result.summary()), townships, township_cats
+
+
+# --- Shares --------------------------------------------------------------------------------
+
+
+def _shares(
+    params: _Params, group: str, prefix: str, counts: pd.Series, level: float, suffix: str = ""
+) -> None:
+    """Shares that sum to one (key ``prefix.<name>suffix``), each with a Jeffreys interval."""
+    n = float(counts.sum())
+    if n <= 0:
+        return
+    lo, hi = jeffreys_interval(counts.to_numpy(float), np.full(len(counts), n), level)
+    est = counts.to_numpy(float) / n
+    written = _sum_to_one(est)
+    for i, name in enumerate(counts.index):
+        params.add(f"{prefix}.{name}{suffix}", group, est[i], lo[i], hi[i], n, write=written[i])
+
+
+def _sum_to_one(shares: np.ndarray) -> list[float]:
+    """Round to 6 decimals and put the rounding error on the largest, so they sum to 1."""
+    out = [round(float(x), 6) for x in shares]
+    big = int(np.argmax(out))
+    out[big] = round(1.0 - sum(out[:big]) - sum(out[big + 1 :]), 6)
+    return out
+
+
+def _fit_shares(arrivals, cases, scenario, level, params: _Params, notes) -> None:
+    cats = list(scenario.categories)
+    _shares(
+        params,
+        "categories",
+        "categories",
+        arrivals["category"].value_counts().reindex(cats, fill_value=0),
+        level,
+        suffix=".share",
+    )
+    _shares(
+        params,
+        "severity",
+        "severity",
+        arrivals["severity_initial"].value_counts().reindex(SEVERITIES, fill_value=0),
+        level,
+    )
+
+    known = arrivals[arrivals["sensitive"].notna()]
+    if len(known):
+        for c in cats:
+            here = known[known["category"] == c]
+            if len(here):
+                k = float(here["sensitive"].astype(bool).sum())
+                lo, hi = jeffreys_interval(k, len(here), level)
+                params.add(
+                    f"categories.{c}.sensitive_share",
+                    "categories",
+                    k / len(here),
+                    float(lo),
+                    float(hi),
+                    len(here),
+                    write=_r(k / len(here), 4),
+                )
+
+    channel0 = arrivals["channel0"]
+    if channel0.notna().any():
+        found = arrivals[channel0.isin(["sweep", "self_report", "direct"])]
+        swept = found["channel0"] == "sweep"
+        if len(found):
+            k = float(swept.sum())
+            lo, hi = jeffreys_interval(k, len(found), level)
+            params.add(
+                "discovery.sweep_share",
+                "discovery",
+                k / len(found),
+                float(lo),
+                float(hi),
+                len(found),
+                write=_r(k / len(found), 4),
+            )
+        sweeps = found[swept]
+        for sev in SEVERITIES:
+            here = sweeps[sweeps["severity0"] == sev]
+            if len(here):
+                k = float((here["outcome0"] == "resolved_on_the_spot").sum())
+                lo, hi = jeffreys_interval(k, len(here), level)
+                params.add(
+                    f"discovery.on_the_spot.{sev}",
+                    "discovery",
+                    k / len(here),
+                    float(lo),
+                    float(hi),
+                    len(here),
+                    write=_r(k / len(here), 4),
+                )
+        direct = found[~swept]
+        entry = direct["level0"].value_counts().reindex(LEVELS, fill_value=0)
+        if entry.sum() > 0:
+            _shares(params, "discovery", "discovery.self_report_entry", entry, level)
+    else:
+        notes.append(
+            "No channel column (报送渠道): the sweep share, on-the-spot settlement and the entry "
+            "level of direct reports are not fitted; the base values are kept."
+        )
+
+
+# --- Resolution ----------------------------------------------------------------------------
+
+
+def _fit_resolution(mediated: pd.DataFrame, scenario, level, params: _Params, notes) -> None:
+    """Share resolved per level × mediator kind × severity, pooled over places and categories."""
+    ok = mediated["outcome"] == "resolved"
+    has_kind = mediated["mediator_kind"].notna().mean() >= 0.5 if len(mediated) else False
+    if not has_kind:
+        notes.append(
+            "Mediator kind (调解员类别) missing on most mediated steps: resolution is fitted per "
+            "level and severity, and the same value is written for full-time and part-time."
+        )
+    for lv in LEVELS:
+        for sev in SEVERITIES:
+            at = (mediated["level"] == lv) & (mediated["severity"] == sev)
+            for kind in KINDS:
+                here = at & (mediated["mediator_kind"] == kind) if has_kind else at
+                n = int(here.sum())
+                key = f"ladder.{lv}.resolve.{kind}.{sev}"
+                if n == 0:
+                    continue
+                k = float((here & ok).sum())
+                lo, hi = jeffreys_interval(k, n, level)
+                params.add(key, "resolution", k / n, float(lo), float(hi), n, write=_r(k / n, 4))
+    if (mediated["outcome"] == "unresolved").any():
+        notes.append(
+            "An 'unresolved' step at the district counts as a failed mediation; the register "
+            "does not say whether it failed or ran out of time."
+        )
+
+
+def _resolution_by_category(mediated: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Per level × severity × category, shrunk toward the level × severity share."""
+    if mediated.empty:
+        return pd.DataFrame()
+    g = (
+        mediated.assign(ok=mediated["outcome"] == "resolved")
+        .groupby(["level", "severity", "category"], observed=True)["ok"]
+        .agg(["sum", "count"])
+        .reset_index()
+    )
+    parent = g.groupby(["level", "severity"])[["sum", "count"]].transform("sum")
+    means = parent["sum"] / parent["count"]
+    shrunk = shrink(g["sum"], g["count"], means.to_numpy(), level=level)
+    return pd.concat([g[["level", "severity", "category"]], shrunk], axis=1)
+
+
+def _village_shrinkage(mediated: pd.DataFrame, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Share resolved at grid and village level per village, shrunk toward its township."""
+    low = mediated[mediated["level"].isin(["grid", "village"])]
+    if low.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    data = (
+        low.assign(ok=low["outcome"] == "resolved")
+        .groupby(["township", "village"], observed=True)["ok"]
+        .agg(k="sum", n="count")
+        .reset_index()
+    )
+    towns, villages = shrink_hierarchy(data, level)
+    return villages, towns
+
+
+# --- Durations -----------------------------------------------------------------------------
+
+
+def _elapsed_identifiable(scenario: Scenario, lv: str) -> bool:
+    """Time at a level equals effort when work runs round the clock in one session."""
+    mech, cals = scenario.mechanisms, scenario.calendars
+    round_clock = not mech.working_calendar or all(
+        c.hours_per_day >= 24 and c.days_per_week == 7 for c in (cals.full_time, cals.part_time)
+    )
+    spec = scenario.ladder.level(lv)
+    one_session = not mech.party_delays or spec.sessions == 1 or spec.party_delay_days is None
+    return round_clock and one_session
+
+
+def _effort_divisor(steps: pd.DataFrame, scenario: Scenario, lv: str) -> np.ndarray:
+    """The base scenario's effort_factor × severity_effort of each step (1 if switched off)."""
+    if not scenario.mechanisms.effort_factors:
+        return np.ones(len(steps))
+    cat = steps["category"].map({k: c.effort_factor for k, c in scenario.categories.items()})
+    sev_f = scenario.ladder.level(lv).severity_effort
+    sev = steps["severity"].map({s: sev_f.of(i) for i, s in enumerate(SEVERITIES)})
+    return (cat.fillna(1.0) * sev.fillna(1.0)).to_numpy(float)
+
+
+def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: _Params, notes):
+    elapsed: dict[str, DurationFit] = {}
+    fits: dict[str, DurationFit] = {}
+    has_effort = table["effort_hours"].fillna(0).gt(0).any()
+    if mode == "auto":
+        if has_effort:
+            mode = "effort"
+        elif all(_elapsed_identifiable(scenario, lv) for lv in LEVELS):
+            mode = "elapsed"
+        else:
+            mode = "none"
+    for i, lv in enumerate(LEVELS):
+        at = table[(table["level"] == lv)]
+        steps = at[at["outcome"].isin([*MEDIATED, "open", "escalated_time_limit"])]
+        if steps.empty:
+            continue
+        end = steps["ended_date"].where(steps["outcome"] != "open", as_of)
+        days = ((end - steps["entered_date"]) / _DAY).to_numpy(float)
+        cens = steps["outcome"].isin(["open", "escalated_time_limit"]).to_numpy()
+        fit = fit_durations(f"days at {lv}", days, cens, level=level, seed=seed + i)
+        if fit is not None:
+            elapsed[lv] = fit
+            s = fit.fits[fit.chosen]
+            params.add(
+                f"elapsed_days.{lv}.mean",
+                "durations (report)",
+                s.summary["mean"],
+                *s.ci["mean"],
+                fit.n,
+                note=f"{fit.chosen}; {fit.n_censored} open",
+            )
+        if mode == "elapsed":
+            divisor = _effort_divisor(steps, scenario, lv)
+            hours = days * 24.0 / divisor
+            wfit = fit_durations(
+                f"effort at {lv}", hours, cens, unit="hours", level=level, seed=seed + 10 + i
+            )
+        elif mode == "effort":
+            done = steps[steps["outcome"].isin(MEDIATED) & steps["effort_hours"].gt(0)]
+            hours = done["effort_hours"].to_numpy(float) / _effort_divisor(done, scenario, lv)
+            wfit = fit_durations(
+                f"effort at {lv}", hours, None, unit="hours", level=level, seed=seed + 10 + i
+            )
+        else:
+            wfit = None
+        if wfit is None:
+            continue
+        fits[lv] = wfit
+        spec = wfit.spec()
+        if wfit.written is None or spec is None:
+            continue
+        chosen = wfit.fits[wfit.written]
+        key = f"ladder.{lv}.effort_hours"
+        for q in ("mean", "median", "p90", "cv"):
+            params.add(
+                f"{key}.{q}",
+                "durations",
+                chosen.summary[q],
+                *chosen.ci[q],
+                wfit.n,
+                note=wfit.written,
+            )
+        params.settings[key] = spec
+    if mode == "none":
+        notes.append(
+            "Effort hours not fitted: the register has no effort column (投入工时) and the base "
+            "scenario has working calendars or several sessions, so the time at a level mixes "
+            "queueing, working hours, sessions and party delays. The base effort_hours are kept; "
+            "the days at each level are fitted and shown for comparison."
+        )
+    elif mode == "elapsed":
+        notes.append(
+            "Effort hours are read from the time at each level (×24 h, ÷ the base scenario's "
+            "effort factors): right when calendars run round the clock, with one session and "
+            "no queue, as in the base scenario. Queueing, if any, inflates them."
+        )
+    else:
+        notes.append(
+            "Effort hours fitted from the register's effort column (投入工时) of concluded steps, "
+            "÷ the base scenario's effort factors; open steps have no recorded effort, so long "
+            "mediations still under way are under-represented."
+        )
+    return mode, fits, elapsed
+
+
+def _fit_delays(table, cases, level, seed, params: _Params, notes) -> dict[str, DurationFit]:
+    out: dict[str, DurationFit] = {}
+    t = table.sort_values(["case_id", "step"])
+    nxt = t.groupby("case_id", sort=False).shift(-1)
+    handed = t["outcome"].isin(ESCALATIONS) & nxt["entered_date"].notna()
+    gap = ((nxt["entered_date"] - t["ended_date"]) / _DAY)[handed]
+    if table["channel"].notna().any():
+        channel = nxt.loc[handed, "channel"]
+    else:
+        sensitive = t.loc[handed, "sensitive"].fillna(False).astype(bool)
+        channel = np.where(sensitive, "offline", "online")
+    channel = pd.Series(np.asarray(channel, dtype=object), index=gap.index)
+    for i, ch in enumerate(("online", "offline")):
+        x = gap[channel == ch].to_numpy(float)
+        fit = fit_durations(f"hand-over delay, {ch}", x, None, level=level, seed=seed + 20 + i)
+        if fit is None:
+            continue
+        out[ch] = fit
+        key = f"channels.{ch}_delay_days"
+        _add_spec(params, key, fit)
+    self_rep = cases[cases["channel0"].isin(["self_report", "direct"]) & cases["arisen_known"]]
+    x = ((self_rep["entered0"] - self_rep["arisen"]) / _DAY).to_numpy(float)
+    fit = fit_durations("direct-report delay", x, None, level=level, seed=seed + 30)
+    if fit is not None:
+        out["self_report"] = fit
+        _add_spec(params, "discovery.self_report_delay_days", fit)
+    sweeps = cases[(cases["channel0"] == "sweep") & cases["arisen_known"]]
+    x = ((sweeps["entered0"] - sweeps["arisen"]) / _DAY).to_numpy(float)
+    fit = fit_durations("time to be found by a sweep", x, None, level=level, seed=seed + 31)
+    if fit is not None:
+        out["sweep"] = fit  # report only: set by the sweep interval and detect probability
+    notes.append(
+        "Hand-over delays count only hand-overs already received at the next level; one still "
+        "in transit when the register was taken is not seen (a small downward bias)."
+    )
+    return out
+
+
+def _add_spec(params: _Params, key: str, fit: DurationFit) -> None:
+    if fit.written is None:
+        return
+    chosen = fit.fits[fit.written]
+    for q in ("mean", "median", "p90"):
+        params.add(
+            f"{key}.{q}", "delays", chosen.summary[q], *chosen.ci[q], fit.n, note=fit.written
+        )
+    params.settings[key] = fit.spec()
+
+
+def _identifiability_notes(scenario: Scenario, mode: str) -> list[str]:
+    return [
+        "Not fitted, kept from the base scenario: staffing, calendars, sessions and party "
+        "delays, time limits, worsening, overload, costs, targets, sweep interval and detect "
+        "probability (a register shows when a case was found, not how many sweeps missed it).",
+        "Per-township and per-category arrival rates, and per-category and per-village "
+        "resolution shares, are in this report only: a scenario has one district rate scaled "
+        "by population and one resolution probability per level, mediator kind and severity.",
+    ]
+
+
+def _r(x: float, digits: int = 5) -> float:
+    """Round for a readable scenario file: 5 significant digits carry far more than the CI."""
+    return float(f"{x:.{digits}g}") if math.isfinite(x) else x

@@ -1,0 +1,126 @@
+"""Writing the calibrated scenario: the base scenario's table with the fitted keys set.
+
+The base file's ``extends`` chain is merged, so the written file stands alone; it is validated
+with the same code as ``sim validate`` before it is written, so a fit can never produce a file
+the simulator refuses. A scenario's schema has no place for provenance, so it goes into a
+comment header: which register (path and SHA-256), which period, when fitted, and each fitted
+value with its interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from sim.errors import InputProblem, ScenarioError
+from sim.loading import read_scenario_table, validate_table
+from sim.scenario import Scenario
+
+from .fitting import Calibration
+
+__all__ = ["calibrated_table", "provenance_header", "write_scenario"]
+
+
+def _set(table: dict[str, Any], key: str, value: Any, defaults: Mapping[str, Any]) -> None:
+    """Set a dotted key; a table the base file leaves out starts from the scenario's value."""
+    parts = key.split(".")
+    node, dnode = table, defaults
+    for part in parts[:-1]:
+        dnode = dnode.get(part, {}) if isinstance(dnode, Mapping) else {}
+        if not isinstance(node.get(part), dict):
+            node[part] = dict(dnode) if isinstance(dnode, Mapping) else {}
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def _plain(value: Any) -> Any:
+    """Pydantic dumps as TOML-writable data (no None: TOML has no null)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def calibrated_table(
+    calibration: Calibration, base_path: str | Path, out_path: str | Path, name: str | None = None
+) -> dict[str, Any]:
+    """The base scenario's table with every fitted key set, ready to validate and write."""
+    base_path, out_path = Path(base_path), Path(out_path)
+    table = read_scenario_table(base_path)
+    defaults = _plain(calibration.scenario.model_dump(by_alias=True))
+    for key, value in calibration.settings.items():
+        _set(table, key, value, defaults)
+    table["name"] = name or f"{calibration.scenario.name}-calibrated"
+    stem = Path(calibration.register.source).name
+    table["description"] = (
+        f"Calibrated to register {stem} ({calibration.start:%Y-%m-%d} – "
+        f"{calibration.end:%Y-%m-%d}); base: {calibration.scenario.description or base_path.name}"
+    )
+    table.pop("source_file", None)
+    state = table.get("initial_state")
+    if isinstance(state, dict) and isinstance(state.get("register_file"), str):
+        # The path was relative to the base file; keep it pointing at the same file.
+        target = Path(state["register_file"])
+        if not target.is_absolute():
+            target = base_path.resolve().parent / target
+        state["register_file"] = os.path.relpath(target, out_path.resolve().parent)
+    return table
+
+
+def provenance_header(calibration: Calibration, base_path: str | Path) -> str:
+    """Comment lines: where the numbers came from, with each fitted value's interval."""
+    reg = calibration.register
+    pct = round(calibration.level * 100)
+    lines = [
+        "Calibrated scenario written by `sim calibrate` (package calibration).",
+        f"register: {reg.source}",
+        f"register sha256: {reg.sha256}",
+        f"rows read {reg.rows_read}, used {len(reg.table)}, quarantined {reg.bad_rows}; "
+        f"cases {len(calibration.cases)}",
+        f"period (arrivals counted): {calibration.start:%Y-%m-%d} to {calibration.end:%Y-%m-%d} "
+        f"(exclusive); register as of {calibration.as_of:%Y-%m-%d %H:%M}",
+        f"base scenario: {base_path}",
+        f"date of fit: {dt.date.today().isoformat()}",
+        f"durations: {calibration.duration_mode}; intervals are {pct}% "
+        "(Jeffreys for shares, GLM / Fisher information for rates and durations)",
+        "",
+        f"Fitted values written below, with their {pct}% intervals:",
+    ]
+    params = calibration.parameters
+    for row in params.itertuples(index=False):
+        if row.group.endswith("(report)"):
+            continue
+        note = f"  ({row.note})" if row.note else ""
+        lines.append(
+            f"  {row.key} = {row.estimate:.4g}  [{row.ci_low:.4g}, {row.ci_high:.4g}]  "
+            f"n={row.n:.0f}{note}"
+        )
+    lines += ["", "Notes:"] + [f"  - {n}" for n in calibration.notes]
+    return "".join(f"# {line}".rstrip() + "\n" for line in lines)
+
+
+def write_scenario(
+    calibration: Calibration,
+    base_path: str | Path,
+    out_path: str | Path,
+    name: str | None = None,
+) -> Scenario:
+    """Validate the calibrated table as ``sim validate`` would, then write it with its header."""
+    out_path = Path(out_path)
+    table = calibrated_table(calibration, base_path, out_path, name)
+    scenario = validate_table(table, str(out_path))
+    text = provenance_header(calibration, base_path) + "\n" + tomli_w.dumps(table)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(
+            [InputProblem("--out", "", str(out_path), f"a writable path ({exc.strerror})")]
+        ) from None
+    return scenario
