@@ -41,7 +41,14 @@ from .durations import DurationFit, fit_durations
 from .reading import Register
 from .shrinkage import jeffreys_interval, shrink, shrink_hierarchy
 
-__all__ = ["MONTHS", "Calibration", "DurationMode", "calibrate_register", "case_rows"]
+__all__ = [
+    "MONTHS",
+    "Calibration",
+    "DurationMode",
+    "calibrate_register",
+    "case_rows",
+    "month_slices",
+]
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MEDIATED = ("resolved", "escalated_failed", "unresolved")  # a mediation that concluded here
@@ -235,7 +242,7 @@ def calibrate_register(
 # --- Arrivals ------------------------------------------------------------------------------
 
 
-def _month_slices(t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
+def month_slices(t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
     """The period cut at calendar-month boundaries: each slice has one seasonal multiplier."""
     rows = []
     cursor = t0
@@ -244,7 +251,12 @@ def _month_slices(t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
         if nxt <= cursor:  # cursor on a month's first day: MonthBegin already moved on
             nxt = min(cursor + pd.offsets.MonthBegin(1), t1)
         rows.append(
-            {"from": cursor, "to": nxt, "month": cursor.month - 1, "days": (nxt - cursor) / _DAY}
+            {
+                "begin": cursor,
+                "finish": nxt,
+                "month": cursor.month - 1,
+                "days": (nxt - cursor) / _DAY,
+            }
         )
         cursor = nxt
     return pd.DataFrame(rows)
@@ -260,9 +272,9 @@ def _poisson_interval(k: np.ndarray, exposure: np.ndarray, level: float):
 
 
 def _fit_arrivals(cases, scenario, t0, t1, level, params: _Params, notes):
-    slices = _month_slices(t0, t1)
+    slices = month_slices(t0, t1)
     pop = float(scenario.population)
-    index = np.searchsorted(slices["from"].to_numpy(), cases["arisen"].to_numpy(), side="right")
+    index = np.searchsorted(slices["begin"].to_numpy(), cases["arisen"].to_numpy(), side="right")
     slices["count"] = np.bincount(index - 1, minlength=len(slices))[: len(slices)]
     # Exposure in (1000 residents × years): the GLM's rates are then per 1000 per year.
     slices["exposure"] = slices["days"] / 365.0 * pop / 1000.0
@@ -290,7 +302,7 @@ def _fit_arrivals(cases, scenario, t0, t1, level, params: _Params, notes):
         )
     t_ref = 0.0
     if trend:
-        mid = slices["from"] + (slices["to"] - slices["from"]) / 2
+        mid = slices["begin"] + (slices["finish"] - slices["begin"]) / 2
         X["trend"] = ((mid - t0) / _DAY / 365.0).to_numpy()
         t_ref = span_years  # rates are written as at the end of the period
     else:
