@@ -17,6 +17,7 @@ from .loading import bundled_scenario_path, load_scenario
 from .model import Replication, simulate_replication
 from .register import case_table, register_table, timeseries_table
 from .scenario import Scenario
+from .sweep import load_sweep, sweep
 from .vocabulary import KPI_NAMES, LEVELS
 
 __all__ = [
@@ -31,9 +32,11 @@ __all__ = [
     "case_table",
     "kpis",
     "load_scenario",
+    "load_sweep",
     "register_table",
     "simulate",
     "simulate_replication",
+    "sweep",
     "timeseries_table",
 ]
 

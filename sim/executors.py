@@ -31,6 +31,7 @@ __all__ = [
     "ProcessExecutor",
     "SerialExecutor",
     "available_cores",
+    "check_options",
     "make_executor",
 ]
 
@@ -204,10 +205,8 @@ class DaskExecutor(Executor):
             self._cluster.close()
 
 
-def make_executor(
-    kind: str = "processes", workers: int | None = None, scheduler: str | None = None
-) -> Executor:
-    """Build the executor called ``kind``; bad options are input problems (exit status 2)."""
+def check_options(kind: str, workers: int | None, scheduler: str | None) -> None:
+    """Raise :class:`ScenarioError` for bad executor options, before any work starts."""
     problems = []
     if kind not in EXECUTORS:
         problems.append(
@@ -221,6 +220,13 @@ def make_executor(
         )
     if problems:
         raise ScenarioError(problems)
+
+
+def make_executor(
+    kind: str = "processes", workers: int | None = None, scheduler: str | None = None
+) -> Executor:
+    """Build the executor called ``kind``; bad options are input problems (exit status 2)."""
+    check_options(kind, workers, scheduler)
     if kind == "serial":
         return SerialExecutor()
     if kind == "processes":

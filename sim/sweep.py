@@ -33,7 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputProblem, ScenarioError
-from .executors import make_executor
+from .executors import check_options, make_executor
 from .experiment import confidence_interval, simulate
 from .loading import load_scenario, read_scenario_table
 from .scenario import Scenario
@@ -43,19 +43,29 @@ from .vocabulary import KPI_NAMES
 __all__ = [
     "Axis",
     "Point",
+    "SpecModel",
     "SweepPlan",
     "SweepSpec",
     "Variant",
+    "blame",
     "build_scenarios",
+    "flatten_keys",
+    "is_axis_leaf",
+    "is_number",
+    "is_value_leaf",
     "load_sweep",
+    "lookup_key",
     "paired_differences",
     "plan_sweep",
     "read_toml",
     "run_points",
     "run_replication",
     "select_kpis",
+    "spec_hash",
+    "spec_problems",
     "summarise_sweep",
     "sweep",
+    "targets_of",
 ]
 
 _MISSING = InputProblem.MISSING
@@ -64,11 +74,11 @@ _MISSING = InputProblem.MISSING
 # --- The sweep file ------------------------------------------------------------------------
 
 
-class _Spec(BaseModel):
+class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
-class Variant(_Spec):
+class Variant(SpecModel):
     """A named set of overrides: one row of a "list of named variants" sweep."""
 
     name: str = Field(min_length=1)
@@ -76,7 +86,7 @@ class Variant(_Spec):
     set_: dict[str, Any] = Field(default_factory=dict, alias="set")
 
 
-class SweepSpec(_Spec):
+class SweepSpec(SpecModel):
     """The sweep file, as written (axes are checked and expanded by :func:`plan_sweep`)."""
 
     name: str | None = None
@@ -213,7 +223,7 @@ def _allowed(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     return [f.alias or n for n, f in fields.items()]
 
 
-def _flatten(
+def flatten_keys(
     node: Mapping[str, Any], is_leaf: Callable[[Any], bool], prefix: str = ""
 ) -> dict[str, Any]:
     """``{"ladder": {"township": {"full_time": [1, 2]}}}`` → ``{"ladder.township.full_time":
@@ -222,7 +232,7 @@ def _flatten(
     for key, value in node.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, Mapping) and not is_leaf(value):
-            out |= _flatten(value, is_leaf, path)
+            out |= flatten_keys(value, is_leaf, path)
         else:
             out[path] = value
     return out
@@ -231,16 +241,16 @@ def _flatten(
 _AXIS_TABLE_KEYS = {"from", "to", "step", "num", "scale"}
 
 
-def _is_axis_leaf(value: Any) -> bool:
+def is_axis_leaf(value: Any) -> bool:
     return not isinstance(value, Mapping) or bool(set(value) & _AXIS_TABLE_KEYS) or not value
 
 
-def _is_value_leaf(value: Any) -> bool:
+def is_value_leaf(value: Any) -> bool:
     # A table with `dist` is a distribution: one value, not keys to set one by one.
     return not isinstance(value, Mapping) or "dist" in value or not value
 
 
-def _is_number(x: Any) -> bool:
+def is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
@@ -279,7 +289,7 @@ def _axis(key: str, raw: Any, source: str) -> tuple[Axis | None, list[InputProbl
             return None, [
                 InputProblem(source, where, _MISSING, "scale cannot be combined with from/to")
             ]
-        if not isinstance(factors, list) or not factors or not all(_is_number(f) for f in factors):
+        if not isinstance(factors, list) or not factors or not all(is_number(f) for f in factors):
             return None, [
                 InputProblem(
                     source, f"{where}.scale", factors, "expected a non-empty array of numbers"
@@ -290,11 +300,11 @@ def _axis(key: str, raw: Any, source: str) -> tuple[Axis | None, list[InputProbl
     problems = [
         InputProblem(source, f"{where}.{k}", v, "expected a number")
         for k, v in (("from", lo), ("to", hi))
-        if not _is_number(v)
+        if not is_number(v)
     ]
     if step is not None and num is not None:
         problems.append(InputProblem(source, where, _MISSING, "give step or num, not both"))
-    if step is not None and (not _is_number(step) or step <= 0):
+    if step is not None and (not is_number(step) or step <= 0):
         problems.append(InputProblem(source, f"{where}.step", step, "expected a positive number"))
     if num is not None and (not isinstance(num, int) or isinstance(num, bool) or num < 1):
         problems.append(InputProblem(source, f"{where}.num", num, "expected a positive integer"))
@@ -338,7 +348,7 @@ def select_kpis(patterns: Iterable[str], source: str, key: str = "kpis") -> list
     return [k for k in KPI_NAMES if k in chosen]  # the model's order, whatever the file's
 
 
-def _lookup(data: Any, key: str) -> Any:
+def lookup_key(data: Any, key: str) -> Any:
     """The value at a dotted key of a scenario dump (array elements by index or name)."""
     node = data
     for part in key.split("."):
@@ -359,17 +369,26 @@ def _lookup(data: Any, key: str) -> Any:
     return node
 
 
-def _remap(
+def blame(
     exc: ScenarioError, source: str, where: str, value: Any, key: str | None
 ) -> list[InputProblem]:
-    """Problems of an override, blamed on the sweep file's entry that made it."""
+    """Problems of overrides, blamed on the entry of the sweep file that made them.
+
+    With ``key`` (one override: an axis value), the problem is reported at ``where`` with the
+    file's ``value``; without (a table of overrides: ``set``, a variant), at ``where.KEY``.
+    Problems of the base scenario itself are passed through unchanged.
+    """
     out = []
     for p in exc.problems:
-        if p.source == "--set" or p.source.endswith("(with --set)"):
-            expected = p.expected if p.key in (key, "", None) else f"{p.key}: {p.expected}"
-            out.append(InputProblem(source, where, value, expected))
-        else:
+        if not (p.source == "--set" or p.source.endswith("(with --set)")):
             out.append(p)
+        elif key is None:
+            out.append(
+                InputProblem(source, f"{where}.{p.key}" if p.key else where, p.value, p.expected)
+            )
+        else:
+            expected = p.expected if p.key in (key, "") else f"{p.key}: {p.expected}"
+            out.append(InputProblem(source, where, value, expected))
     return out
 
 
@@ -406,18 +425,11 @@ def plan_sweep(
         )
 
     problems: list[InputProblem] = []
-    fixed = _flatten(parsed.set_, _is_value_leaf)
+    fixed = flatten_keys(parsed.set_, is_value_leaf)
     try:
         base_scenario = _try_load(base, list(fixed.items()))
     except ScenarioError as exc:
-        if not fixed:
-            raise
-        for key, value in fixed.items():  # blame the one entry of `set` at fault
-            try:
-                _try_load(base, [(key, value)])
-            except ScenarioError as one:
-                problems += _remap(one, source, f"set.{key}", value, key)
-        raise ScenarioError(problems or exc.problems) from None
+        raise ScenarioError(blame(exc, source, "set", _MISSING, None)) from None
     base_dump = base_scenario.model_dump(by_alias=True)
 
     names = [v.name for v in parsed.variants]
@@ -426,24 +438,21 @@ def plan_sweep(
             problems.append(
                 InputProblem(source, f"variants[{i}].name", variant.name, "names must be unique")
             )
-        changes = _flatten(variant.set_, _is_value_leaf)
-        for key, value in changes.items():
-            try:
-                _try_load(base, [*fixed.items(), (key, value)])
-            except ScenarioError as exc:
-                problems += _remap(
-                    exc, source, f"variants[{i}] ({variant.name}).set.{key}", value, key
-                )
+        changes = flatten_keys(variant.set_, is_value_leaf)
+        try:  # a variant's keys go together (e.g. severity shares that sum to 1)
+            _try_load(base, [*fixed.items(), *changes.items()])
+        except ScenarioError as exc:
+            problems += blame(exc, source, f"variants[{i}] ({variant.name}).set", _MISSING, None)
 
     axes: list[Axis] = []
-    for key, raw in _flatten(parsed.axes, _is_axis_leaf).items():
+    for key, raw in flatten_keys(parsed.axes, is_axis_leaf).items():
         axis, found = _axis(key, raw, source)
         problems += found
         if axis is None:
             continue
         if axis.scale:
-            base_value = _lookup(base_dump, key)
-            if not _is_number(base_value):
+            base_value = lookup_key(base_dump, key)
+            if not is_number(base_value):
                 problems.append(
                     InputProblem(
                         source,
@@ -458,7 +467,7 @@ def plan_sweep(
             try:
                 _try_load(base, [*fixed.items(), (key, applied)])
             except ScenarioError as exc:
-                problems += _remap(exc, source, f"axes.{key}", value, key)
+                problems += blame(exc, source, f"axes.{key}", value, key)
         axes.append(axis)
     try:
         kpis = select_kpis(parsed.kpis, source)
@@ -482,7 +491,7 @@ def plan_sweep(
         seed=base_scenario.run.seed if parsed.seed is None else parsed.seed,
         kpis=kpis,
         baseline=baseline,
-        targets=_targets(base_scenario),
+        targets=targets_of(base_scenario),
     )
     plan.spec_hash = spec_hash(plan)
     return plan
@@ -491,7 +500,7 @@ def plan_sweep(
 def _scaled(base_dump: Mapping[str, Any], axis: Axis, value: Any) -> Any:
     if not axis.scale:
         return value
-    base_value = _lookup(base_dump, axis.key)
+    base_value = lookup_key(base_dump, axis.key)
     out = base_value * value
     # A count (mediators) stays a count: 2 × 1.5 = 3; 2 × 1.2 is rounded to 2.
     return round(out) if isinstance(base_value, int) else round(float(out), 12)
@@ -510,7 +519,7 @@ def _expand(
         overrides = dict(fixed)
         labels: dict[str, Any] = {}
         if variant is not None:
-            overrides |= _flatten(variant.set_, _is_value_leaf)
+            overrides |= flatten_keys(variant.set_, is_value_leaf)
             labels["variant"] = variant.name
         for axis, value in zip(axes, combo, strict=True):
             overrides[axis.key] = _scaled(base_dump, axis, value)
@@ -525,7 +534,7 @@ def _baseline(choice: str | Mapping[str, Any] | None, points: list[Point], sourc
     if isinstance(choice, str):
         found = [p.id for p in points if choice in (p.id, p.labels.get("variant"))]
     else:
-        want = _flatten(choice, _is_value_leaf)
+        want = flatten_keys(choice, is_value_leaf)
         found = [
             p.id
             for p in points
@@ -548,7 +557,7 @@ def _baseline(choice: str | Mapping[str, Any] | None, points: list[Point], sourc
     return found[0]
 
 
-def _targets(scenario: Scenario) -> dict[str, dict[str, Any]]:
+def targets_of(scenario: Scenario) -> dict[str, dict[str, Any]]:
     return {
         name: {"value": t.value, "sense": t.sense, "label": t.label}
         for name, t in scenario.targets.items()
@@ -562,7 +571,7 @@ def build_scenarios(base: Path, points: Sequence[Point], source: str) -> list[Sc
         try:
             scenarios.append(_try_load(base, list(p.overrides.items())))
         except ScenarioError as exc:
-            problems += _remap(exc, source, f"point {p.id} {p.labels}", _MISSING, None)
+            problems += blame(exc, source, f"point {p.id}", _MISSING, None)
     if problems:
         raise ScenarioError(problems)
     return scenarios
@@ -616,6 +625,7 @@ def run_points(
     Each point is written the moment its last replication arrives. Ctrl-C stops cleanly:
     running replications finish or are dropped, finished points stay, a message says so.
     """
+    check_options(executor, workers, scheduler)
     store = SweepStore(out)
     store.start(plan.manifest(), resume)
     done = store.done_points(plan.spec_hash)

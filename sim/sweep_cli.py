@@ -284,7 +284,9 @@ def _warmup(args: argparse.Namespace) -> int:
     _check_positive("--replications", args.replications)
     _check_positive("--batch", args.batch)
     if args.seed is not None and args.seed < 0:
-        raise ScenarioError([InputProblem("--seed", "", args.seed, "expected a non-negative integer")])
+        raise ScenarioError(
+            [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
+        )
     scenario = load_for_command(args)
     result = detect_warmup(
         scenario,
@@ -323,7 +325,9 @@ def _advise(args: argparse.Namespace) -> int:
         scenario, rel_precision=args.precision, pilot=args.pilot, seed=args.seed, kpis=kpis
     )
     if args.json_out:
-        _write_json({"scenario": scenario.name, "kpis": _records(table.reset_index())}, args.json_out)
+        _write_json(
+            {"scenario": scenario.name, "kpis": _records(table.reset_index())}, args.json_out
+        )
         if args.json_out == "-":
             return EXIT_OK
     shown = table.copy()
