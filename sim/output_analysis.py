@@ -178,7 +178,9 @@ def advise_replications(
         x = x[~np.isnan(x)]
         mean = float(x.mean()) if len(x) else math.nan
         std = float(x.std(ddof=1)) if len(x) > 1 else math.nan
-        half = float(stats.t.ppf(q, len(x) - 1) * std / math.sqrt(len(x))) if len(x) > 1 else math.nan
+        half = (
+            float(stats.t.ppf(q, len(x) - 1) * std / math.sqrt(len(x))) if len(x) > 1 else math.nan
+        )
         need = replications_needed(x, rel_precision, confidence)
         rows[name] = {
             "mean": mean,

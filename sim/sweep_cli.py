@@ -301,7 +301,7 @@ def _warmup(args: argparse.Namespace) -> int:
                 "scenario": scenario.name,
                 "suggested_warmup_days": result.suggested_days,
                 "scenario_warmup_days": scenario.run.warmup_days,
-                "levels": _records(result.table),
+                "levels": _records(result.table.reset_index()),
             },
             args.json_out,
         )
