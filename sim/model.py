@@ -227,6 +227,7 @@ class _Case:
         "step_info",
         "u",
         "venue",
+        "waiting_req",
         "worsen_at",
     )
 
@@ -249,6 +250,7 @@ class _Case:
         self.step_info: list = []
         self.u: list[float] = []
         self.p: list[float] = []
+        self.waiting_req = None  # the request it queues on, while it queues
 
 
 class _Model:
@@ -708,49 +710,44 @@ class _Model:
         in_window = self.window[0] <= entered < self.window[1]
         if expert and in_window:
             self.expert_steps_in_window += 1
+        if give_up < math.inf:
+            # One timer per step, not a condition per session: it interrupts the case only if
+            # the case is still queueing for this step when it fires.
+            proc = env.active_process
+            timer = env.timeout(max(give_up - entered, 0.0))
+            step = case.step  # a timer left from an earlier step must not touch a later one
+            timer.callbacks.append(lambda _: self._interrupt_waiting(case, proc, step))
         for s in range(sessions):
             req = pool.request(1 if s == 0 else 0, case)
             waiting.change(env.now, +1)
             queued = env.now
-            if give_up < math.inf:
-                yield req | env.timeout(max(give_up - env.now, 0.0))
-                if not req.triggered:
-                    pool.cancel(req)
-                    waiting.change(env.now, -1)
-                    if s == 0:
-                        self._neglect(case, env.now - queued)
-                    present.change(env.now, -1)
-                    if env.now >= case.patience_at and case.patience_at <= deadline:
-                        self._record_step(
-                            case,
-                            venue,
-                            unit,
-                            channel,
-                            entered,
-                            started,
-                            env.now,
-                            "petitioned",
-                            first_kind,
-                            effort if s else 0.0,
-                        )
-                        env.process(self._petition(case, venue))
-                        return "petitioned"
-                    outcome = self._over_time(venue)
-                    self._record_step(
-                        case,
-                        venue,
-                        unit,
-                        channel,
-                        entered,
-                        started,
-                        env.now,
-                        outcome,
-                        first_kind,
-                        effort if s else 0.0,
-                    )
-                    return outcome
-            else:
+            case.waiting_req = req
+            try:
                 yield req
+            except simpy.Interrupt:
+                case.waiting_req = None
+                if req.triggered:  # granted in the same instant: give it back
+                    pool.release(req)
+                else:
+                    pool.cancel(req)
+                waiting.change(env.now, -1)
+                if s == 0:
+                    self._neglect(case, env.now - queued)
+                present.change(env.now, -1)
+                done = effort if s else 0.0
+                if env.now >= case.patience_at and case.patience_at <= deadline:
+                    self._record_step(
+                        case, venue, unit, channel, entered, started, env.now, "petitioned",
+                        first_kind, done,
+                    )  # fmt: skip
+                    env.process(self._petition(case, venue))
+                    return "petitioned"
+                outcome = self._over_time(venue)
+                self._record_step(
+                    case, venue, unit, channel, entered, started, env.now, outcome, first_kind, done
+                )
+                return outcome
+            case.waiting_req = None
             now = env.now
             waiting.change(now, -1)
             busy.change(now, +1)
@@ -832,6 +829,12 @@ class _Model:
             expert,
         )
         return outcome
+
+    @staticmethod
+    def _interrupt_waiting(case: _Case, proc: simpy.Process, step: int) -> None:
+        req = case.waiting_req
+        if req is not None and not req.triggered and case.step == step and proc.is_alive:
+            proc.interrupt("time limit or patience")
 
     def _over_time(self, venue: int) -> str:
         # Past the time limit a case goes up; at the top there is no level left to take it.
