@@ -26,6 +26,7 @@ limits, worsening and overload are not fitted and come from the base scenario.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +54,10 @@ __all__ = [
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MEDIATED = ("resolved", "escalated_failed", "unresolved")  # a mediation that concluded here
 ESCALATIONS = ("escalated_failed", "escalated_time_limit", "escalated_no_mediator")
+# Steps whose mediation had not concluded when they ended: still open when the register was
+# taken, passed up by the time limit, or left by a party who petitioned (where the model has
+# petitions). Their time at the level is a lower bound on the mediation's: right-censored.
+CENSORED = ("open", "escalated_time_limit", "petitioned")
 DurationMode = Literal["auto", "elapsed", "effort", "none"]
 _DAY = pd.Timedelta(days=1)
 
@@ -317,7 +322,12 @@ def _fit_arrivals(cases, scenario, t0, t1, level, params: _Params, notes):
         exposure=slices["exposure"].to_numpy(),
         offset=offset,
     )
-    result = model.fit()
+    with warnings.catch_warnings():
+        # Twelve month coefficients on twelve or thirteen slices is a saturated model:
+        # statsmodels warns about separation and a zero residual df, harmless for a Poisson
+        # GLM whose scale is fixed at 1.
+        warnings.simplefilter("ignore")
+        result = model.fit()
     coef = result.params.to_numpy()
     cov = result.cov_params().to_numpy()
     z = float(stats.norm.ppf(0.5 + level / 2))
@@ -619,12 +629,12 @@ def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: _Par
             mode = "none"
     for i, lv in enumerate(LEVELS):
         at = table[(table["level"] == lv)]
-        steps = at[at["outcome"].isin([*MEDIATED, "open", "escalated_time_limit"])]
+        steps = at[at["outcome"].isin([*MEDIATED, *CENSORED])]
         if steps.empty:
             continue
         end = steps["ended_date"].where(steps["outcome"] != "open", as_of)
         days = ((end - steps["entered_date"]) / _DAY).to_numpy(float)
-        cens = steps["outcome"].isin(["open", "escalated_time_limit"]).to_numpy()
+        cens = steps["outcome"].isin(CENSORED).to_numpy()
         fit = fit_durations(f"days at {lv}", days, cens, level=level, seed=seed + i)
         if fit is not None:
             elapsed[lv] = fit

@@ -487,7 +487,7 @@ def _canonical_table(rows: list[_Row], headers: dict[str, str]) -> pd.DataFrame:
         table["step"] = table.groupby("case_id").cumcount()
     table["step"] = table["step"].astype("int64")
     table["effort_hours"] = pd.to_numeric(table["effort_hours"], errors="coerce").astype(float)
-    table["initial"] = table["initial"].fillna(False).astype(bool)
+    table["initial"] = table["initial"].map(lambda v: v is True)  # absent or empty: not initial
     table["sensitive"] = table["sensitive"].astype("boolean")
     for col in ("grid", "channel", "mediator_kind", "severity_initial"):
         table[col] = table[col].astype(object).where(table[col].notna(), None)
