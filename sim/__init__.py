@@ -11,7 +11,7 @@ The public API mirrors the ``sim`` command::
 from __future__ import annotations
 
 from .errors import InputProblem, ScenarioError
-from .experiment import Results, simulate
+from .experiment import Results, load_results, simulate
 from .kpis import kpis
 from .loading import bundled_scenario_path, load_scenario
 from .model import Replication, simulate_replication
@@ -31,6 +31,7 @@ __all__ = [
     "bundled_scenario_path",
     "case_table",
     "kpis",
+    "load_results",
     "load_scenario",
     "load_sweep",
     "register_table",

@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--register", metavar="PATH", help="write the register of replication 0 (CSV or .parquet)"
     )
+    run.add_argument(
+        "--out", metavar="DIR", help="save all results and tables to DIR (read by `sim report`)"
+    )
     run.set_defaults(func=_run)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
@@ -148,10 +151,17 @@ def _run(args: argparse.Namespace) -> int:
         scenario,
         replications=args.replications,
         seed=args.seed,
-        keep_tables=args.register is not None,
+        keep_tables=args.register is not None or args.out is not None,
     )
     if args.register:
         _write_table(results.registers[0], Path(args.register))
+    if args.out:
+        try:
+            results.save(args.out)
+        except OSError as exc:
+            raise ScenarioError(
+                [InputProblem("--out", "", args.out, f"a writable folder ({exc.strerror})")]
+            ) from None
     if args.json_out == "-":
         json.dump(results.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from .costs import cost_table
 from .kpis import PETITION_KPIS, kpis
 from .model import simulate_replication
-from .register import case_table, register_table, timeseries_table
+from .register import case_table, petition_table, register_table, timeseries_table
 from .scenario import Scenario
 
-__all__ = ["Results", "confidence_interval", "simulate"]
+__all__ = ["Results", "confidence_interval", "load_results", "simulate"]
+
+_TABLES = ("registers", "cases", "timeseries", "petitions", "costs")
 
 
 def confidence_interval(
@@ -48,7 +54,37 @@ class Results:
     registers: list[pd.DataFrame] = field(default_factory=list)
     cases: list[pd.DataFrame] = field(default_factory=list)
     timeseries: list[pd.DataFrame] = field(default_factory=list)
+    petitions: list[pd.DataFrame] = field(default_factory=list)
+    costs: list[pd.DataFrame] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write everything to ``folder`` (JSON, CSV and Parquet) for ``sim report``.
+
+        Written to a sibling temporary folder first and renamed into place, so a reader never
+        sees half a result.
+        """
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        (tmp / "tables").mkdir(parents=True)
+        (tmp / "results.json").write_text(
+            json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        (tmp / "scenario.json").write_text(
+            self.scenario.model_dump_json(by_alias=True, indent=2), encoding="utf-8"
+        )
+        self.per_replication.to_parquet(tmp / "per_replication.parquet")
+        self.summary.to_csv(tmp / "summary.csv")
+        self.targets.to_csv(tmp / "targets.csv")
+        for name in _TABLES:
+            for k, table in enumerate(getattr(self, name)):
+                table.to_parquet(tmp / "tables" / f"{name}_{k}.parquet", index=False)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+        return folder
 
     @property
     def replications(self) -> int:
@@ -109,6 +145,7 @@ def simulate(
     n = scenario.run.replications if replications is None else replications
     seed = scenario.run.seed if seed is None else seed
     rows, registers, cases_list, series, events = [], [], [], [], []
+    petitions, costs = [], []
     for k in range(first_replication, first_replication + n):
         rep = simulate_replication(scenario, replication=k, seed=seed)
         cases = case_table(rep)
@@ -119,6 +156,8 @@ def simulate(
             registers.append(register)
             cases_list.append(cases)
             series.append(timeseries_table(rep))
+            petitions.append(petition_table(rep))
+            costs.append(cost_table(rep, register))
     per_rep = pd.DataFrame(rows)
     per_rep.index.name = "replication"
     summary = summarise(per_rep, scenario.run.confidence)
@@ -131,7 +170,35 @@ def simulate(
         registers=registers,
         cases=cases_list,
         timeseries=series,
+        petitions=petitions,
+        costs=costs,
         events=events,
+    )
+
+
+def load_results(folder: str | Path) -> Results:
+    """Read back what :meth:`Results.save` wrote."""
+    folder = Path(folder)
+    meta = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    scenario = Scenario.model_validate_json((folder / "scenario.json").read_text(encoding="utf-8"))
+    per_rep = pd.read_parquet(folder / "per_replication.parquet")
+    summary = pd.read_csv(folder / "summary.csv", index_col="kpi")
+    targets = pd.read_csv(folder / "targets.csv", index_col="kpi")
+    targets["label"] = targets["label"].fillna("")
+    tables: dict[str, list[pd.DataFrame]] = {}
+    for name in _TABLES:
+        files = sorted(
+            (folder / "tables").glob(f"{name}_*.parquet"),
+            key=lambda p: int(p.stem.rsplit("_", 1)[1]),
+        )
+        tables[name] = [pd.read_parquet(f) for f in files]
+    return Results(
+        scenario=scenario,
+        seed=int(meta["seed"]),
+        per_replication=per_rep,
+        summary=summary,
+        targets=targets,
+        **tables,
     )
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 import sim
@@ -112,3 +113,14 @@ def test_bad_run_options_exit_2(args, capsys):
 def test_validate_ok(capsys):
     assert main(["validate", str(SMALL)]) == 0
     assert "valid scenario" in capsys.readouterr().out
+
+
+def test_out_folder_round_trips(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(SMALL), "-r", "2", "--seed", "4", "--out", str(out)]) == 0
+    back = sim.load_results(out)
+    fresh = sim.simulate(sim.load_scenario(SMALL), replications=2, seed=4, keep_tables=True)
+    pd.testing.assert_frame_equal(back.summary, fresh.summary, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(back.registers[1], fresh.registers[1])
+    assert back.scenario == fresh.scenario
+    assert list(back.targets.index) == list(fresh.targets.index)
