@@ -476,10 +476,16 @@ def screen(scenario: Scenario) -> Screen:
         rows.append(r.row)
         pres = r.p_resolve[None, :]
         resolved[venue][:] += mm * pres
-        resolved_t[venue][:] += (tm + mm * r.t_done) * pres
         p_fail = (1.0 - r.p_time_limit) - pres
         out_m = mm * (p_fail + r.p_time_limit)
-        out_t = (tm + mm * r.t_done) * p_fail + (tm + mm * r.t_limit) * r.p_time_limit
+        # An overloaded pool has infinite time on a branch of zero weight: 0 · ∞ counts as 0.
+        with np.errstate(invalid="ignore"):
+            done_t = np.nan_to_num(tm + mm * r.t_done, nan=0.0, posinf=np.inf)
+            limit_t = np.nan_to_num(tm + mm * r.t_limit, nan=0.0, posinf=np.inf)
+            resolved_t[venue][:] += np.nan_to_num(done_t * pres, nan=0.0, posinf=np.inf)
+            out_t = np.nan_to_num(done_t * p_fail, nan=0.0, posinf=np.inf) + np.nan_to_num(
+                limit_t * r.p_time_limit, nan=0.0, posinf=np.inf
+            )
         if top:
             unresolved[:] += out_m
             return zero, zero
