@@ -1,188 +1,623 @@
-"""Paired benchmark: one Qujiang year (A) against the reference SimPy network (B).
+"""The benchmark suite of issue 8: paired ratios against peers, agreement, Qujiang, scaling, sweep.
 
-Runs ../shared/bench/pairbench.py (A B A B ..., whole processes, medians and pair-by-pair ratios)
-with A = ``python bench/qujiang_year.py`` and B = ``python <shared>/simpy_model.py
---township-servers 3 --district-servers 32``, then runs a few more A B pairs (``--captures``) to
-keep their JSON (events, disputes, in-process seconds). Writes bench/results/latest.json and
-latest.md.
+Parts (``--only`` picks some, comma-separated):
 
-Usage: python bench/run.py [-n 5] [--warmup 1] [--captures 3] [--years 1] [--shared DIR]
+- ``pairs``: the project's model with every mechanism off (bench/reduced_model.py on
+  bench/reference.toml) in rounds with the reference SimPy and heapq scripts of ../shared/bench
+  on the full reference network, and with SimPy, heapq and Ciw on the 2-township network
+  (``--townships 2 --district-servers 4``); Ciw on the full network with ``--ciw-full``.
+- ``agreement``: per-level mean time at a node and share resolved, reduced model vs reference
+  SimPy vs ``sim.analytic.ladder_theory`` (Erlang C), over several seeds, with a warm-up.
+- ``qujiang``: the full-featured Qujiang year (bench/qujiang_year.py) in rounds with the
+  reduced model on a network of the same size (20 townships, ≈4,200 disputes a year) and the
+  reference SimPy script.
+- ``scaling``: the reduced model over 1, 2, 5, 10 simulated years and district size ×1, ×10
+  (×85, a province of 25,500 villages, with ``--province``); wall time, peak RSS, log-log slope.
+- ``sweep``: replications per second of ``sim.simulate_replication`` in a process pool of 1
+  and 2 workers.
+
+Every timed run is a child process; a round runs each engine once, in turn (A B C A B C …,
+after ``--warmup`` untimed rounds), so that all engines see the same machine load; ratios are
+taken round by round and their median reported. Each child prints its JSON (in-process
+``wall_s``: model build + run, imports excluded); its whole-process wall time, CPU time and peak
+RSS come from ``os.wait4``. Writes bench/results/latest.json and latest.md.
+
+Usage: python -m bench [-n 3] [--only pairs,agreement,qujiang,scaling,sweep] [--province]
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import datetime as dt
+import importlib.util
 import json
+import math
 import os
 import platform
-import re
-import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "bench"
-REFERENCE_ARGS = ["--township-servers", "3", "--district-servers", "32"]
-# pairbench prints text rows "<name> <min> <median> <max>"; this is the parser for them.
-ROW = re.compile(r"^(A/B|A|B) (wall s|cpu s|peak MiB|wall|cpu)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
+DEFAULT_SHARED = ROOT.parent / "shared" / "bench"
+PARTS = ("pairs", "agreement", "qujiang", "scaling", "sweep")
+LEVELS = ("grid", "village", "township", "district")
+STABLE = ["--township-servers", "3", "--district-servers", "32"]
+SMALL_NET = ["--townships", "2", "--district-servers", "4"]  # township servers 3 as STABLE
+# The reference network at Qujiang's size: 20 townships, 300 villages, 14 per 1,000 a year =
+# 4,200 disputes (Qujiang: ≈4,100 with its warm-up); 1 township and 11 district mediators keep
+# utilisation at 0.80 and 0.88, as in the stable variant.
+QUJIANG_SIZE = ["--set", "arrivals.rate_per_1000_per_year=14", "--township-servers", "1"]
+QUJIANG_SIZE += ["--district-servers", "11"]
+TARGETS = {
+    "reduced / SimPy (in-process)": ("<=", 1.3),
+    "Ciw / reduced, 2-township network (in-process)": (">=", 8.0),
+    "Qujiang year / reduced, same size (in-process)": ("<=", 3.0),
+    "province district-year peak RSS MiB": ("<=", 4096.0),
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("-n", type=int, default=5, help="timed pairs (default 5)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up pairs (default 1)")
-    p.add_argument("--years", type=float, default=1.0, help="simulated years for A and B")
-    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="folder of pairbench.py")
-    p.add_argument("--scenario", default=None, help="scenario for A (default: bundled Qujiang)")
-    p.add_argument(
-        "--captures", type=int, default=3, help="A B runs kept for in-process figures (default 3)"
-    )
+    p.add_argument("-n", type=int, default=3, help="timed rounds per comparison (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up rounds (default 1)")
+    p.add_argument("--only", default=",".join(PARTS), help="comma-separated parts to run")
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the reference scripts")
     p.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
-    return p.parse_args(argv)
+    p.add_argument("--ciw-full", action="store_true", help="also Ciw on the full network (slow)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds for the agreement check")
+    p.add_argument("--agree-years", type=float, default=3.0, help="years per agreement run")
+    p.add_argument("--agree-warmup", type=float, default=365.0, help="agreement warm-up, days")
+    p.add_argument("--province", action="store_true", help="scaling: also ×85 (minutes, GBs)")
+    p.add_argument("--sweep-reps", type=int, default=24, help="replications per sweep timing")
+    p.add_argument("--sweep-scenario", type=Path, default=ROOT / "scenarios" / "small.toml")
+    args = p.parse_args(argv)
+    args.parts = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        p.error(f"unknown part(s) {sorted(unknown)}; expected some of {', '.join(PARTS)}")
+    return args
 
 
-def commands(args: argparse.Namespace, shared: Path) -> dict[str, list[str]]:
-    a = [sys.executable, str(HERE / "qujiang_year.py"), "--years", str(args.years)]
-    if args.scenario:
-        a += ["--scenario", str(args.scenario)]
-    b = [sys.executable, str(shared / "simpy_model.py"), *REFERENCE_ARGS]
-    return {"A": a, "B": [*b, "--years", str(args.years)]}
+# ------------------------------------------------------------------------- running children
+def run_child(argv: list[str]) -> dict[str, Any]:
+    """Run one command; its JSON plus whole-process wall, CPU and peak RSS (os.wait4)."""
+    t = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as errfile:
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, text=True)
+        out = p.stdout.read()  # type: ignore[union-attr]
+        _, status, ru = os.wait4(p.pid, 0)  # not p.wait(): wait4 also gives the child's rusage
+        errfile.seek(0)
+        err = errfile.read()
+    wall = time.perf_counter() - t
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        sys.exit(f"bench: command failed ({rc}): {' '.join(argv)}\n{err[-2000:]}")
+    kib = ru.ru_maxrss / (1024 if sys.platform == "darwin" else 1)
+    res = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    return {
+        "proc_wall_s": wall,
+        "proc_cpu_s": ru.ru_utime + ru.ru_stime,
+        "proc_peak_mib": kib / 1024.0,
+        "json": res,
+    }
 
 
-def pairbench(shared: Path, cmds: dict[str, list[str]], n: int, warmup: int) -> dict[str, Any]:
-    argv = [sys.executable, str(shared / "pairbench.py"), "-n", str(n), "--warmup", str(warmup)]
-    argv += ["--a", shlex.join(cmds["A"]), "--b", shlex.join(cmds["B"])]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    if "non-zero exit codes" in out:
-        sys.exit(f"a benchmarked command failed:\n{out}")
-    stats: dict[str, dict[str, float]] = {}
-    for line in out.splitlines():
-        m = ROW.match(line)
-        if m:
-            key = f"{m[1]} {m[2]}"
-            values = map(float, m.group(3, 4, 5))
-            stats[key] = dict(zip(("min", "median", "max"), values, strict=True))
-    if "A/B wall" not in stats:
-        sys.exit(f"could not read pairbench output:\n{out}")
-    return {"argv": argv, "text": out, "stats": stats}
+def rounds(cmds: dict[str, list[str]], n: int, warmup: int) -> dict[str, list[dict[str, Any]]]:
+    """``warmup`` untimed then ``n`` timed rounds; a round runs every command once, in turn."""
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in cmds}
+    for r in range(warmup + n):
+        for name, argv in cmds.items():
+            res = run_child(argv)
+            print(f"  {name:22s} in-process {res['json']['wall_s']:8.3f} s", flush=True)
+            if r >= warmup:
+                out[name].append(res)
+    return out
 
 
-def capture(argv: list[str]) -> dict[str, Any]:
-    """One more run of a command, keeping the JSON it prints (its in-process figures)."""
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarize_rounds(runs: dict[str, list[dict[str, Any]]], base: str) -> dict[str, dict[str, Any]]:
+    """Per engine: medians of its figures and round-by-round ratios engine / ``base``."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, rs in runs.items():
+        j = rs[0]["json"]
+        row: dict[str, Any] = {
+            "in_process_s": spread([r["json"]["wall_s"] for r in rs]),
+            "proc_wall_s": spread([r["proc_wall_s"] for r in rs]),
+            "proc_cpu_s": spread([r["proc_cpu_s"] for r in rs]),
+            "proc_peak_mib": spread([r["proc_peak_mib"] for r in rs]),
+            "disputes": j.get("disputes"),
+            "events": j.get("events"),
+            "engine": j.get("engine"),
+            "version": j.get("version"),
+        }
+        if name != base:
+            pairs = list(zip(rs, runs[base], strict=True))
+            row["ratio_in_process"] = spread(
+                [a["json"]["wall_s"] / b["json"]["wall_s"] for a, b in pairs]
+            )
+            row["ratio_proc_wall"] = spread([a["proc_wall_s"] / b["proc_wall_s"] for a, b in pairs])
+            row["ratio_per_dispute"] = spread(
+                [
+                    (a["json"]["wall_s"] / a["json"]["disputes"])
+                    / (b["json"]["wall_s"] / b["json"]["disputes"])
+                    for a, b in pairs
+                ]
+            )
+        out[name] = row
+    return out
+
+
+def py(script: Path, *args: str) -> list[str]:
+    return [sys.executable, str(script), *args]
+
+
+# ------------------------------------------------------------------------- parts
+def part_pairs(args: argparse.Namespace) -> dict[str, Any]:
+    """Reduced model against SimPy, heapq (full network) and Ciw (2-township network)."""
+    sh, red = args.shared, HERE / "reduced_model.py"
+    full = {
+        "sim reduced": py(red),
+        "simpy": py(sh / "simpy_model.py", *STABLE),
+        "heapq": py(sh / "heapq_model.py", *STABLE),
+    }
+    small = {
+        "sim reduced": py(red, *SMALL_NET),
+        "simpy": py(sh / "simpy_model.py", *STABLE, *SMALL_NET),
+        "heapq": py(sh / "heapq_model.py", *STABLE, *SMALL_NET),
+        "ciw": py(sh / "ciw_model.py", *STABLE, *SMALL_NET),
+    }
+    out: dict[str, Any] = {"commands": {}, "groups": {}}
+    groups = [
+        ("full network", full, args.n, args.warmup),
+        ("2-township network", small, args.n, args.warmup),
+    ]
+    if args.ciw_full:
+        groups.append(
+            (
+                "full network, Ciw",
+                {"sim reduced": full["sim reduced"], "ciw": py(sh / "ciw_model.py", *STABLE)},
+                1,
+                0,
+            )
+        )
+    for label, cmds, n, warm in groups:
+        print(f"pairs: {label}, {n} rounds after {warm} warm-up", flush=True)
+        out["commands"][label] = {k: " ".join(v) for k, v in cmds.items()}
+        out["groups"][label] = summarize_rounds(rounds(cmds, n, warm), "sim reduced")
+    return out
+
+
+def theory() -> dict[str, dict[str, float]]:
+    """Per level: Erlang C time at a node and share resolved (sim.analytic.ladder_theory)."""
+    import sim
+    from sim.analytic import ladder_theory
+
+    sc = sim.load_scenario(HERE / "reference.toml")
+    pools, total = ladder_theory(sc)
+    base = sc.population * sc.arrivals.rate_per_1000_per_year / 1000.0 / 365.0
+    out: dict[str, dict[str, float]] = {"node_sojourn_mean": {}, "resolved_fraction": {}}
+    for lv in LEVELS:
+        ps = [p for p in pools if p.level == lv]
+        lam = sum(p.arrival_rate for p in ps)
+        w = sum(p.arrival_rate * (p.waiting_time + p.service_mean) for p in ps) / lam
+        out["node_sojourn_mean"][lv] = w
+        out["resolved_fraction"][lv] = lam * sc.ladder.level(lv).resolve.full_time.minor / base
+        out.setdefault("utilization", {})[lv] = ps[0].utilization
+    out["mean_total_sojourn"] = {"all": total}
+    return out
+
+
+def shared_analytic(shared: Path) -> dict[str, Any] | None:
+    """../shared/bench/analytic.py's expectations for the stable variant (needs scipy)."""
+    try:
+        sys.path.insert(0, str(shared))
+        spec = importlib.util.spec_from_file_location("shared_analytic", shared / "analytic.py")
+        mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(mod)  # type: ignore[union-attr]
+        return mod.expectations(20, 3, 32, 1)
+    except Exception as exc:  # optional cross-check only
+        print(f"  (shared analytic.py not usable: {exc})")
+        return None
+    finally:
+        sys.path.remove(str(shared))
+
+
+def part_agreement(args: argparse.Namespace) -> dict[str, Any]:
+    """Seeds of the reduced model and SimPy against each other and against Erlang C."""
+    years, warm = str(args.agree_years), str(args.agree_warmup)
+    common = ["--years", years, "--warmup", warm]
+    engines = {
+        "sim reduced": py(HERE / "reduced_model.py", *common),
+        "simpy": py(args.shared / "simpy_model.py", *STABLE, *common),
+    }
+    print(f"agreement: {args.seeds} seeds, {years} years, warm-up {warm} d", flush=True)
+    samples: dict[str, list[dict[str, Any]]] = {k: [] for k in engines}
+    for s in range(args.seeds):
+        for name, argv in engines.items():
+            samples[name].append(run_child([*argv, "--seed", str(101 + s)])["json"])
+    th = theory()
+    ref = shared_analytic(args.shared)
+    metrics = ("node_sojourn_mean", "resolved_fraction")
+    stats: dict[str, Any] = {}
+    for name, runs in samples.items():
+        stats[name] = {}
+        for m in metrics:
+            stats[name][m] = {}
+            for lv in LEVELS:
+                xs = [r[m][lv] for r in runs]
+                se = statistics.stdev(xs) / math.sqrt(len(xs))
+                stats[name][m][lv] = {"mean": statistics.fmean(xs), "se": se}
+    checks = []
+    for m in metrics:
+        for lv in LEVELS:
+            a, b, t = stats["sim reduced"][m][lv], stats["simpy"][m][lv], th[m][lv]
+            for what, x, y, se in (
+                ("sim vs simpy", a["mean"], b["mean"], math.hypot(a["se"], b["se"])),
+                ("sim vs theory", a["mean"], t, a["se"]),
+                ("simpy vs theory", b["mean"], t, b["se"]),
+            ):
+                z = (x - y) / se if se > 0 else math.inf
+                checks.append(
+                    {
+                        "metric": m,
+                        "level": lv,
+                        "pair": what,
+                        "x": x,
+                        "y": y,
+                        "se": se,
+                        "z": z,
+                        "ok": abs(z) <= 3.0,
+                    }
+                )
+    diff = None
+    if ref is not None:
+        diff = max(
+            abs(ref["levels"][lv]["node_sojourn"] - th["node_sojourn_mean"][lv]) for lv in LEVELS
+        )
+    return {
+        "seeds": [101 + s for s in range(args.seeds)],
+        "years": args.agree_years,
+        "warmup_days": args.agree_warmup,
+        "tolerance": "|difference| <= 3 standard errors (SE over seeds; two SEs combined in"
+        " quadrature for engine vs engine); ~99.7% two-sided under normality",
+        "theory": th,
+        "theory_vs_shared_analytic_max_abs_diff_days": diff,
+        "stats": stats,
+        "checks": checks,
+        "all_ok": all(c["ok"] for c in checks),
+    }
+
+
+def part_qujiang(args: argparse.Namespace) -> dict[str, Any]:
+    """The full-featured Qujiang year against the reduced model of the same size and SimPy."""
+    cmds = {
+        "sim reduced (same size)": py(HERE / "reduced_model.py", *QUJIANG_SIZE),
+        "qujiang year": py(HERE / "qujiang_year.py"),
+        "simpy": py(args.shared / "simpy_model.py", *STABLE),
+    }
+    print(f"qujiang: {args.n} rounds after {args.warmup} warm-up", flush=True)
+    runs = rounds(cmds, args.n, args.warmup)
+    q = runs["qujiang year"]
+    return {
+        "commands": {k: " ".join(v) for k, v in cmds.items()},
+        "summary": summarize_rounds(runs, "sim reduced (same size)"),
+        "qujiang": {
+            k: statistics.median(r["json"][k] for r in q)
+            for k in (
+                "wall_s",
+                "run_s",
+                "import_s",
+                "events_per_s",
+                "us_per_event",
+                "disputes",
+                "events",
+                "events_per_dispute",
+                "peak_rss_mib",
+            )
+        },
+    }
+
+
+def fit(xs: list[float], ys: list[float]) -> float:
+    import numpy as np
+
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def part_scaling(args: argparse.Namespace) -> dict[str, Any]:
+    """Reduced model: simulated years 1, 2, 5, 10 and district size ×1, ×10 (×85)."""
+    red = HERE / "reduced_model.py"
+    cases: dict[str, list[str]] = {}
+    for y in (1, 2, 5, 10):
+        cases[f"years {y}"] = py(red, "--years", str(y))
+    scales = [1, 10, 85] if args.province else [1, 10]
+    for k in scales[1:]:
+        cases[f"scale {k}"] = py(red, "--scale", str(k))
+    rows: dict[str, dict[str, Any]] = {}
+    for name, argv in cases.items():
+        print(f"scaling: {name}", flush=True)
+        r = run_child(argv)
+        j = r["json"]
+        rows[name] = {
+            "wall_s": j["wall_s"],
+            "run_s": j["run_s"],
+            "disputes": j["disputes"],
+            "events": j["events"],
+            "proc_wall_s": r["proc_wall_s"],
+            "peak_rss_mib": r["proc_peak_mib"],
+            "us_per_dispute": 1e6 * j["wall_s"] / j["disputes"],
+        }
+    rows["scale 1"] = rows["years 1"]
+    years = [1, 2, 5, 10]
+    t_years = [rows[f"years {y}"]["wall_s"] for y in years]
+    t_scale = [rows[f"scale {k}"]["wall_s"] for k in scales]
+    mem = [rows[f"scale {k}"]["peak_rss_mib"] for k in scales]
+    out: dict[str, Any] = {
+        "rows": rows,
+        "exponent_years": fit(years, t_years),
+        "exponent_scale": fit(scales, t_scale),
+        "exponent_scale_run_s": fit(scales, [rows[f"scale {k}"]["run_s"] for k in scales]),
+    }
+    # Peak RSS is a constant (interpreter, imports) plus a part linear in size.
+    slope = (mem[-1] - mem[0]) / (scales[-1] - scales[0])
+    out["rss_mib_per_scale_unit"] = slope
+    if 85 not in scales:
+        out["estimate_scale_85"] = {
+            "wall_s": t_scale[-1] * 8.5 ** out["exponent_scale"],
+            "peak_rss_mib": mem[0] + slope * 84,
+            "how": "extrapolated from ×1 and ×10: time by the log-log fit, RSS linearly",
+        }
+    return out
+
+
+_SWEEP_SCENARIO: Any = None
+
+
+def _sweep_init(path: str) -> None:
+    global _SWEEP_SCENARIO
+    import sim
+
+    _SWEEP_SCENARIO = sim.load_scenario(path)
+
+
+def _sweep_one(k: int) -> int:
+    import sim
+
+    return len(sim.simulate_replication(_SWEEP_SCENARIO, k).cases)
+
+
+def part_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """Replications per second in a process pool of 1 and 2 workers (alternating, twice)."""
+    reps, out = args.sweep_reps, {}
+    timings: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    for _ in range(2):
+        for workers in (1, 2):
+            print(f"sweep: {workers} worker(s), {reps} replications", flush=True)
+            t0 = time.perf_counter()
+            with cf.ProcessPoolExecutor(
+                workers, initializer=_sweep_init, initargs=(str(args.sweep_scenario),)
+            ) as pool:
+                list(pool.map(_sweep_one, range(1000, 1000 + workers)))  # start, warm the workers
+                t1 = time.perf_counter()
+                list(pool.map(_sweep_one, range(reps)))
+                t2 = time.perf_counter()
+            timings[workers].append(
+                {"reps_per_s": reps / (t2 - t1), "reps_per_s_with_startup": reps / (t2 - t0)}
+            )
+    for workers, ts in timings.items():
+        out[f"{workers} worker(s)"] = {
+            k: statistics.median(t[k] for t in ts)
+            for k in ("reps_per_s", "reps_per_s_with_startup")
+        }
+    out["speedup_2_over_1"] = out["2 worker(s)"]["reps_per_s"] / out["1 worker(s)"]["reps_per_s"]
+    out["scenario"] = str(args.sweep_scenario.relative_to(ROOT))
+    out["replications"] = reps
+    return out
+
+
+# ------------------------------------------------------------------------- report
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 8 with the figure of this run, if the part ran."""
+    found: dict[str, float] = {}
+    pairs = result.get("pairs", {}).get("groups", {})
+    if "full network" in pairs:
+        found["reduced / SimPy (in-process)"] = (
+            1 / pairs["full network"]["simpy"]["ratio_in_process"]["median"]
+        )
+    if "2-township network" in pairs:
+        found["Ciw / reduced, 2-township network (in-process)"] = pairs["2-township network"][
+            "ciw"
+        ]["ratio_in_process"]["median"]
+    q = result.get("qujiang")
+    if q:
+        found["Qujiang year / reduced, same size (in-process)"] = q["summary"]["qujiang year"][
+            "ratio_in_process"
+        ]["median"]
+    sc = result.get("scaling")
+    if sc:
+        if "scale 85" in sc["rows"]:
+            found["province district-year peak RSS MiB"] = sc["rows"]["scale 85"]["peak_rss_mib"]
+        else:
+            found["province district-year peak RSS MiB (estimate)"] = sc["estimate_scale_85"][
+                "peak_rss_mib"
+            ]
+    out = []
+    for name, value in found.items():
+        sense, limit = TARGETS[name.replace(" (estimate)", "")]
+        met = value <= limit if sense == "<=" else value >= limit
+        out.append({"target": name, "value": value, "sense": sense, "limit": limit, "met": met})
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"# Benchmark suite {result['when']}",
+        "",
+        f"n = {result['n']} rounds after {result['warmup']} warm-up; commit"
+        f" {result['git']['commit'][:10]}{' (dirty)' if result['git']['dirty'] else ''};"
+        f" {m['cpus']} CPUs, load {m['load_avg'][0]:.1f}, Python {m['python']}."
+        " Read ratios of one run, not seconds (shared noisy machine).",
+        "",
+    ]
+    if result.get("targets"):
+        lines += [
+            "## Targets",
+            "",
+            "| target | this run | limit | met |",
+            "| --- | ---: | ---: | --- |",
+        ]
+        for t in result["targets"]:
+            lines.append(
+                f"| {t['target']} | {t['value']:.3f} | {t['sense']} {t['limit']:g} |"
+                f" {'yes' if t['met'] else '**no**'} |"
+            )
+        lines.append("")
+    for part, title in (("pairs", "Pairs"), ("qujiang", "Qujiang year")):
+        if part not in result:
+            continue
+        groups = result[part]["groups"] if part == "pairs" else {"": result[part]["summary"]}
+        for label, g in groups.items():
+            base = next(k for k, v in g.items() if "ratio_in_process" not in v)
+            lines += [
+                f"## {title} {label}".rstrip(),
+                "",
+                f"Medians over rounds; ratios are engine / {base}, round by round"
+                " (median, min–max).",
+                "",
+                "| engine | in-process s | process s | peak MiB | disputes | events"
+                " | ratio in-process | ratio per dispute | ratio process |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            for name, row in g.items():
+
+                def r(key: str, row: dict[str, Any] = row) -> str:
+                    if key not in row:
+                        return "1"
+                    v = row[key]
+                    return f"{v['median']:.3f} ({v['min']:.2f}–{v['max']:.2f})"
+
+                ev = f"{row['events']:,}" if row.get("events") else "-"
+                lines.append(
+                    f"| {name} | {row['in_process_s']['median']:.3f}"
+                    f" | {row['proc_wall_s']['median']:.2f}"
+                    f" | {row['proc_peak_mib']['median']:.0f} | {row['disputes']:,} | {ev}"
+                    f" | {r('ratio_in_process')} | {r('ratio_per_dispute')}"
+                    f" | {r('ratio_proc_wall')} |"
+                )
+            lines.append("")
+    if "qujiang" in result:
+        q = result["qujiang"]["qujiang"]
+        lines += [
+            f"Qujiang year (medians): {q['wall_s']:.3f} s in-process,"
+            f" {q['disputes']:,.0f} disputes,"
+            f" {q['events']:,.0f} events ({q['events_per_dispute']:.1f} per dispute),"
+            f" {q['events_per_s']:,.0f} events/s, {q['us_per_event']:.1f} µs/event,"
+            f" peak RSS {q['peak_rss_mib']:.0f} MiB (imports included),"
+            f" `import sim` {q['import_s']:.2f} s.",
+            "",
+        ]
+    if "agreement" in result:
+        a = result["agreement"]
+        lines += [
+            "## Agreement",
+            "",
+            f"{len(a['seeds'])} seeds, {a['years']:g} years each, statistics after a"
+            f" {a['warmup_days']:g}-day warm-up. Tolerance: {a['tolerance']}."
+            f" All within: **{'yes' if a['all_ok'] else 'no'}**.",
+            "",
+            "| metric | level | sim reduced (± SE) | SimPy (± SE) | Erlang C"
+            " | z sim–SimPy | z sim–theory |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        z = {(c["metric"], c["level"], c["pair"]): c["z"] for c in a["checks"]}
+        for met in ("node_sojourn_mean", "resolved_fraction"):
+            for lv in LEVELS:
+                s, p = a["stats"]["sim reduced"][met][lv], a["stats"]["simpy"][met][lv]
+                lines.append(
+                    f"| {met} | {lv} | {s['mean']:.4f} ± {s['se']:.4f}"
+                    f" | {p['mean']:.4f} ± {p['se']:.4f}"
+                    f" | {a['theory'][met][lv]:.4f} | {z[(met, lv, 'sim vs simpy')]:+.2f}"
+                    f" | {z[(met, lv, 'sim vs theory')]:+.2f} |"
+                )
+        lines.append("")
+    if "scaling" in result:
+        s = result["scaling"]
+        lines += [
+            "## Scaling (reduced model, one run each)",
+            "",
+            "| run | disputes | events | in-process s | µs / dispute | process s | peak RSS MiB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for name, row in s["rows"].items():
+            if name == "scale 1":
+                continue
+            lines.append(
+                f"| {name} | {row['disputes']:,} | {row['events']:,} | {row['wall_s']:.2f}"
+                f" | {row['us_per_dispute']:.0f} | {row['proc_wall_s']:.2f}"
+                f" | {row['peak_rss_mib']:.0f} |"
+            )
+        lines += [
+            "",
+            f"Log-log slope of in-process time: **{s['exponent_years']:.3f}** in simulated years,"
+            f" **{s['exponent_scale']:.3f}** in district size (1 = linear);"
+            f" peak RSS grows {s['rss_mib_per_scale_unit']:.0f} MiB per ×1 of district size.",
+        ]
+        if "estimate_scale_85" in s:
+            e = s["estimate_scale_85"]
+            lines.append(
+                f"×85 not run (`--province`); estimate: {e['wall_s']:.0f} s, peak RSS"
+                f" {e['peak_rss_mib']:.0f} MiB ({e['how']})."
+            )
+        lines.append("")
+    if "sweep" in result:
+        w = result["sweep"]
+        lines += [
+            f"## Sweep ({w['replications']} replications of {w['scenario']})",
+            "",
+            "| workers | replications / s | with pool start-up |",
+            "| ---: | ---: | ---: |",
+            *(
+                f"| {k.split()[0]} | {w[k]['reps_per_s']:.2f}"
+                f" | {w[k]['reps_per_s_with_startup']:.2f} |"
+                for k in ("1 worker(s)", "2 worker(s)")
+            ),
+            "",
+            f"Speed-up of 2 workers over 1: {w['speedup_2_over_1']:.2f}× (2 shared cores).",
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def git_state() -> dict[str, Any]:
     def git(*a: str) -> str:
-        r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
-        return r.stdout.strip()
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
 
 
-def capture_pairs(cmds: dict[str, list[str]], pairs: int) -> dict[str, list[dict[str, Any]]]:
-    """``pairs`` more runs of A and B in turn, keeping their JSON (in-process figures)."""
-    out: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
-    for _ in range(pairs):
-        for k in out:
-            out[k].append(capture(cmds[k]))
-    return out
-
-
-def derived(cap: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    """Median pair-by-pair ratios of the in-process seconds, per run, event and dispute."""
-    out: dict[str, float] = {}
-    for per in ("run", "event", "dispute"):
-        ratios = []
-        for a, b in zip(cap["A"], cap["B"], strict=True):
-            na, nb = (1, 1) if per == "run" else (a[per + "s"], b[per + "s"])
-            ratios.append((a["wall_s"] / na) / (b["wall_s"] / nb))
-        out[f"A/B in-process s per {per}"] = round(statistics.median(ratios), 3)
-    return out
-
-
-def median_of(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
-
-
-def markdown(result: dict[str, Any]) -> str:
-    s, cap = result["pairbench"]["stats"], result["capture"]
-
-    def med(key: str, fmt: str = "{:.3f}") -> str:
-        return fmt.format(s[key]["median"]) if key in s else "-"
-
-    def rng(key: str) -> str:
-        v = s[key]
-        return f"{v['median']:.3f} ({v['min']:.3f}–{v['max']:.3f})"
-
-    def cells(runs: list[dict[str, Any]]) -> str:
-        x, wall = runs[0], median_of(runs, "wall_s")
-        ev, n = x.get("events") or 0, x["disputes"]
-        per = f"{ev / n:.1f} | {ev / wall:,.0f}" if ev and n and wall else "- | -"
-        return f"{wall:.3f} | {n:,} | {ev:,} | {per}"
-
-    lines = [
-        f"# Benchmark {result['when']}",
-        "",
-        f"n = {result['n']} pairs after {result['warmup']} warm-up, {result['years']:g} year(s);"
-        f" commit {result['git']['commit'][:10]}{' (dirty)' if result['git']['dirty'] else ''};"
-        f" {result['machine']['cpus']} CPUs, Python {result['machine']['python']}.",
-        "",
-        "| | whole-process wall s | cpu s | peak MiB | in-process s | disputes | events"
-        " | events/dispute | events/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for k, name in (("A", "A: Qujiang year"), ("B", "B: reference SimPy")):
-        lines.append(
-            f"| {name} | {med(k + ' wall s')} | {med(k + ' cpu s')}"
-            f" | {med(k + ' peak MiB', '{:.1f}')} | {cells(cap[k])} |"
-        )
-    lines += [
-        "",
-        "Paired ratios (median of the pair-by-pair ratios, min–max):",
-        "",
-        f"- **A/B wall: {rng('A/B wall')}**",
-        f"- A/B cpu: {rng('A/B cpu')}",
-    ]
-    pairs = len(cap["A"])
-    lines += [f"- {k} ({pairs} capture pairs): {v}" for k, v in result["derived"].items()]
-    lines += [
-        f"- `import sim` inside A (median of captures): {median_of(cap['A'], 'import_s'):.3f} s",
-        "",
-        "Whole-process figures include interpreter start and imports; in-process seconds"
-        " (medians of the capture runs) are model build + run. Read ratios from one paired run,"
-        " not seconds across runs.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    shared = args.shared.resolve()
-    missing = [f for f in ("pairbench.py", "simpy_model.py") if not (shared / f).is_file()]
+    args.shared = args.shared.resolve()
+    need = ("simpy_model.py", "heapq_model.py", "ciw_model.py", "common.py")
+    missing = [f for f in need if not (args.shared / f).is_file()]
     if missing:
-        sys.exit(
-            f"bench/run.py: {', '.join(missing)} not found in {shared}; the reference benchmark"
-            " lives in shared/bench beside the checkout. Pass --shared DIR to point at it."
-        )
-    cmds = commands(args, shared)
-    print(f"pairbench: n={args.n}, warm-up {args.warmup} (this takes a while)...", flush=True)
-    pb = pairbench(shared, cmds, args.n, args.warmup)
-    print(pb["text"], flush=True)
-    cap = capture_pairs(cmds, max(args.captures, 1))
+        sys.exit(f"bench: {', '.join(missing)} not found in {args.shared}; pass --shared DIR")
     result: dict[str, Any] = {
         "when": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "n": args.n,
         "warmup": args.warmup,
-        "years": args.years,
-        "commands": {k: shlex.join(v) for k, v in cmds.items()},
+        "parts": args.parts,
         "git": git_state(),
         "machine": {
             "cpus": os.cpu_count(),
@@ -190,10 +625,21 @@ def main(argv: list[str] | None = None) -> None:
             "platform": platform.platform(),
             "load_avg": os.getloadavg(),
         },
-        "pairbench": pb,
-        "capture": cap,
-        "derived": derived(cap),
     }
+    runners = {
+        "pairs": part_pairs,
+        "agreement": part_agreement,
+        "qujiang": part_qujiang,
+        "scaling": part_scaling,
+        "sweep": part_sweep,
+    }
+    for part in PARTS:
+        if part in args.parts:
+            t = time.perf_counter()
+            result[part] = runners[part](args)
+            result[part]["elapsed_s"] = time.perf_counter() - t
+    result["targets"] = targets(result)
+    result["machine"]["load_avg_end"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     md = markdown(result)
