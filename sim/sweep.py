@@ -624,38 +624,40 @@ def run_points(
 
     Each point is written the moment its last replication arrives. Ctrl-C stops cleanly:
     running replications finish or are dropped, finished points stay, a message says so.
+    Nothing is written to ``out`` before the executor is up, so a bad ``--scheduler`` or a
+    folder that holds another sweep leaves no trace.
     """
+    from tqdm.auto import tqdm
+
     check_options(executor, workers, scheduler)
     store = SweepStore(out)
-    store.start(plan.manifest(), resume)
-    done = store.done_points(plan.spec_hash)
-    todo = [(i, p) for i, p in enumerate(plan.points) if p.id not in done]
+    manifest = plan.manifest()
+    store.check(manifest, resume)
     n = plan.replications
     kpis = tuple(plan.kpis) if plan.kpis is not None else None
     run_id = uuid.uuid4().hex[:12]
-    tasks = [
-        ((p.id, k), (plan.scenarios[i], plan.seed, k, kpis)) for i, p in todo for k in range(n)
-    ]
-    store.log({"event": "start", "run_id": run_id, "executor": executor, "todo": len(todo)})
-
-    from tqdm.auto import tqdm
-
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(
-        total=len(plan.points) * n,
-        initial=len(done) * n,
-        unit="rep",
-        desc=plan.name,
-        disable=not show,
-        dynamic_ncols=True,
-    )
-    points_done = len(done)
-    bar.set_postfix_str(f"points {points_done}/{len(plan.points)}")
-    rows: dict[str, dict[int, dict[str, float]]] = {}
-    seconds: dict[str, float] = {}
-    computed: list[str] = []
-    try:
-        with make_executor(executor, workers, scheduler) as ex:
+    total = len(plan.points)
+    with make_executor(executor, workers, scheduler) as ex:
+        store.start(manifest, resume)
+        done = store.done_points(plan.spec_hash)
+        todo = [(i, p) for i, p in enumerate(plan.points) if p.id not in done]
+        tasks = [
+            ((p.id, k), (plan.scenarios[i], plan.seed, k, kpis)) for i, p in todo for k in range(n)
+        ]
+        store.log({"event": "start", "run_id": run_id, "executor": ex.name, "todo": len(todo)})
+        bar = tqdm(
+            total=total * n,
+            initial=len(done) * n,
+            unit="rep",
+            desc=plan.name,
+            disable=not (sys.stderr.isatty() if progress is None else progress),
+            dynamic_ncols=True,
+        )
+        bar.set_postfix_str(f"points {len(done)}/{total}")
+        rows: dict[str, dict[int, dict[str, float]]] = {}
+        seconds: dict[str, float] = {}
+        computed: list[str] = []
+        try:
             for (pid, k), (values, secs) in ex.map_unordered(run_replication, tasks):
                 rows.setdefault(pid, {})[k] = values
                 seconds[pid] = seconds.get(pid, 0.0) + secs
@@ -663,18 +665,17 @@ def run_points(
                 if len(rows[pid]) == n:
                     _write_point(store, plan, pid, rows.pop(pid), seconds.pop(pid), run_id, ex.name)
                     computed.append(pid)
-                    points_done += 1
-                    bar.set_postfix_str(f"points {points_done}/{len(plan.points)}")
-    except KeyboardInterrupt:
-        bar.close()
-        print(
-            f"sim: sweep interrupted: {points_done} of {len(plan.points)} points kept in {out}; "
-            "rerun with --resume to finish",
-            file=sys.stderr,
-        )
-        raise
-    finally:
-        bar.close()
+                    bar.set_postfix_str(f"points {len(done) + len(computed)}/{total}")
+        except KeyboardInterrupt:
+            bar.close()
+            print(
+                f"sim: sweep interrupted: {len(done) + len(computed)} of {total} points kept "
+                f"in {out}; rerun with --resume to finish",
+                file=sys.stderr,
+            )
+            raise
+        finally:
+            bar.close()
     store.log({"event": "finish", "run_id": run_id, "computed": len(computed)})
     return {"run_id": run_id, "computed": computed, "skipped": sorted(done)}
 

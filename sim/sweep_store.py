@@ -89,8 +89,8 @@ class SweepStore:
                 ]
             ) from None
 
-    def start(self, manifest: Mapping[str, Any], resume: bool) -> None:
-        """Create the folder and manifest, or check that a resumed sweep is the same sweep."""
+    def check(self, manifest: Mapping[str, Any], resume: bool) -> None:
+        """Raise if this folder cannot take the sweep (writes nothing)."""
         if self.folder.exists() and not self.folder.is_dir():
             raise ScenarioError(
                 [InputProblem("--out", "", str(self.folder), "expected a folder, found a file")]
@@ -121,7 +121,6 @@ class SweepStore:
                         )
                     ]
                 )
-            self.points_dir.mkdir(exist_ok=True)
             return
         if self.folder.is_dir() and any(self.folder.iterdir()) and not resume:
             raise ScenarioError(
@@ -134,8 +133,13 @@ class SweepStore:
                     )
                 ]
             )
+
+    def start(self, manifest: Mapping[str, Any], resume: bool) -> None:
+        """Create the folder and manifest, or check that a resumed sweep is the same sweep."""
+        self.check(manifest, resume)
         self.points_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.manifest_path, to_json(manifest).encode("utf-8"))
+        if not self.manifest_path.exists():
+            atomic_write_bytes(self.manifest_path, to_json(manifest).encode("utf-8"))
 
     # --- points -----------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ takes a fraction of a second.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -71,13 +70,12 @@ def test_serial_processes_and_dask_give_identical_results(tmp_path):
 ladder.township.full_time = [1, 2]
 """,
     )
-    serial = sim.sweep(spec, tmp_path / "serial", executor="serial")
-    one = sim.sweep(spec, tmp_path / "proc1", executor="processes", workers=1)
+    serial = sim.sweep(spec, tmp_path / "serial", executor="serial")  # one worker
     two = sim.sweep(spec, tmp_path / "proc2", executor="processes", workers=2)
     # A Dask LocalCluster of 2 single-threaded worker processes, closed by the executor.
     dask = sim.sweep(spec, tmp_path / "dask", executor="dask", workers=2)
     assert len(serial) == 4 * 2
-    for other in (one, two, dask):
+    for other in (two, dask):
         pd.testing.assert_frame_equal(_sorted(serial), _sorted(other), check_exact=True)
 
 
@@ -141,7 +139,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_finished_points(tmp_path):
-    spec = _sweep_file(tmp_path)
+    spec = _sweep_file(tmp_path, '[axes]\n"discovery.sweep_interval_days" = [3, 7, 14, 21]\n')
     out = tmp_path / "interrupted"
     proc = _sim_process("sweep", str(spec), "--out", str(out), "--executor", "serial")
     _wait_for_points(out, 1, proc)
@@ -153,7 +151,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_points(tmp_path):
     kept = sim.load_sweep(out)
     assert kept.attrs["sweep"]["points_done"] >= 1
     assert main(["sweep", str(spec), "--out", str(out), "--resume", "--executor", "serial"]) == 0
-    assert sim.load_sweep(out).attrs["sweep"]["points_done"] == 8
+    assert sim.load_sweep(out).attrs["sweep"]["points_done"] == 4
 
 
 def test_resume_refuses_a_changed_spec(tmp_path, capsys):
@@ -232,7 +230,12 @@ def test_ranges_scale_axes_and_variants_expand_to_the_full_grid(tmp_path):
     spec = _sweep_file(
         tmp_path,
         """
-baseline = { variant = "more demand", ladder.township.full_time = 1, "discovery.detect_probability" = 0.5, "arrivals.rate_per_1000_per_year" = 1.0 }
+[baseline]
+variant = "more demand"
+ladder.township.full_time = 1
+"discovery.detect_probability" = 0.5
+"arrivals.rate_per_1000_per_year" = 1.0
+
 [axes]
 ladder.township.full_time = { from = 1, to = 4 }
 "discovery.detect_probability" = { from = 0.5, to = 0.9, num = 3 }
@@ -325,27 +328,6 @@ def test_bad_sweep_files_exit_2_with_a_clear_message(tmp_path, capsys, case):
     for word in words:
         assert word in lines[0], (word, lines[0])
     assert not (tmp_path / "out").exists()  # nothing was started
-
-
-def test_bad_sweep_file_in_a_real_process_has_no_traceback(tmp_path):
-    spec = _sweep_file(tmp_path, '[axes]\n"ladder.township.full_time" = []\n')
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from sim.cli import main; sys.exit(main())",
-            "sweep",
-            str(spec),
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert "empty axis" in proc.stderr
 
 
 def test_bad_executor_options_exit_2(tmp_path, capsys):
