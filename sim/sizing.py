@@ -850,9 +850,9 @@ def _generous_failures(
                 float(row["target"]),
                 f"reachable by some staffing{at}; it is not: with a generous staffing "
                 f"({head} full-time mediators, every village with one, committees at their "
-                f"ceilings) over {int(row['n'])} replications {what}; what limits it is not headcount — lower "
-                "the target or change what it depends on (resolution probabilities, sweeps, "
-                "on-the-spot settlement, time limits)",
+                f"ceilings) over {int(row['n'])} replications {what}; what limits it is not "
+                "headcount — lower the target or change what it depends on (resolution "
+                "probabilities, sweeps, on-the-spot settlement, time limits)",
             )
         )
     return problems
