@@ -77,6 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--province", action="store_true", help="scaling: also ×85 (minutes, GBs)")
     p.add_argument("--sweep-reps", type=int, default=24, help="replications per sweep timing")
     p.add_argument("--sweep-scenario", type=Path, default=ROOT / "scenarios" / "small.toml")
+    p.add_argument(
+        "--rev",
+        default=None,
+        help="measure this git revision (e.g. HEAD) exported to a temporary folder, not the"
+        " working tree, which others may be editing while the suite runs",
+    )
     args = p.parse_args(argv)
     args.parts = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(args.parts) - set(PARTS)
@@ -599,16 +605,52 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def git_state() -> dict[str, Any]:
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+def git(*a: str) -> str:
+    return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
+
+def git_state() -> dict[str, Any]:
+    if os.environ.get("BENCH_REV"):  # running in an exported revision (--rev)
+        return {"commit": os.environ["BENCH_REV"], "dirty": False, "exported": True}
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
 
 
+def reexec_at(args: argparse.Namespace, argv: list[str]) -> None:
+    """Export ``args.rev`` (sim, scenarios, bench) and run this suite from there instead."""
+    sha = git("rev-parse", "--verify", args.rev + "^{commit}")
+    if not sha:
+        sys.exit(f"bench: unknown revision {args.rev!r}")
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{sha[:10]}-"))
+    archive = subprocess.run(
+        ["git", "archive", sha, "sim", "scenarios", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    rest, skip = [], False
+    for a in argv:  # drop --rev and its value
+        if skip or a == "--rev" or a.startswith("--rev="):
+            skip = a == "--rev"
+            continue
+        rest.append(a)
+    rest += ["--shared", str(args.shared), "--out", str(args.out.resolve())]
+    env = dict(os.environ, BENCH_REV=sha, PYTHONPATH=str(folder))
+    print(f"bench: measuring {sha[:10]} exported to {folder}", flush=True)
+    os.execve(sys.executable, [sys.executable, str(folder / "bench" / "run.py"), *rest], env)
+
+
+def write_json(out: Path, result: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     args.shared = args.shared.resolve()
+    if args.rev:
+        reexec_at(args, argv)
     need = ("simpy_model.py", "heapq_model.py", "ciw_model.py", "common.py")
     missing = [f for f in need if not (args.shared / f).is_file()]
     if missing:
@@ -638,10 +680,10 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             result[part] = runners[part](args)
             result[part]["elapsed_s"] = time.perf_counter() - t
+            write_json(args.out, result)  # keep what is done if a later part fails
     result["targets"] = targets(result)
     result["machine"]["load_avg_end"] = os.getloadavg()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    write_json(args.out, result)
     md = markdown(result)
     (args.out / "latest.md").write_text(md, encoding="utf-8")
     print(md)
