@@ -637,6 +637,7 @@ def reexec_at(args: argparse.Namespace, argv: list[str]) -> None:
     rest += ["--shared", str(args.shared), "--out", str(args.out.resolve())]
     env = dict(os.environ, BENCH_REV=sha, PYTHONPATH=str(folder))
     print(f"bench: measuring {sha[:10]} exported to {folder}", flush=True)
+    os.chdir(folder)  # so that no '' on sys.path finds the working tree's sim first
     os.execve(sys.executable, [sys.executable, str(folder / "bench" / "run.py"), *rest], env)
 
 
@@ -661,6 +662,7 @@ def main(argv: list[str] | None = None) -> None:
         "warmup": args.warmup,
         "parts": args.parts,
         "git": git_state(),
+        "sim_package": importlib.util.find_spec("sim").origin,  # type: ignore[union-attr]
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
