@@ -113,9 +113,11 @@ def kpis(
 
     if sc.petitions is not None and sc.mechanisms.petitions:
         out.update(_petition_kpis(rep, status, years))
-    out["expert_cases_per_year"] = (
-        float(r[r["expert"] & (r["entered"] >= lo) & (r["entered"] < hi)].shape[0]) / years
-    )
+    # Counted as the expert fees are (sim.costs): steps of disputes arising in the window.
+    arising = register[
+        (register["arisen"] >= lo) & (register["arisen"] < hi) & ~register["initial"]
+    ]
+    out["expert_cases_per_year"] = float(arising["expert"].sum()) / years
 
     out["annual_cost_yuan"] = float(cost_table(rep, register)["yuan_per_year"].sum())
     out["full_time_mediators"] = float(

@@ -97,7 +97,7 @@ class Replication:
     unit_names: dict[str, list[str]]  # per venue
     areas: dict[str, dict[str, float]]  # per venue: present/waiting/busy area over the window
     areas_total: dict[str, float]  # per venue: present area over the whole run
-    effort_hours: dict[str, float]  # per venue, sessions started in the window
+    effort_hours: dict[str, float]  # per venue: effort of steps entered in the window
     available_hours: dict[str, float]  # per venue, mediator working hours in the window
     staffing: dict[str, list[tuple[int, int]]]  # per venue: (full-time, part-time) per unit
     backlog_at_start: int  # backlog cases open when the window opens
@@ -612,7 +612,7 @@ class _Model:
     def _district_centre(self, case: _Case, channel: int, summoned: bool):
         """One window (一窗受理): sector committee, joint mediation or the district committee."""
         sector = self.sector_of_category[case.category]
-        if sector >= 0:
+        if sector >= 0 and self.pools[SECTOR][sector] is not None:
             yield from self._final(case, SECTOR, sector, channel)
             return
         centre = self.sc.district_centre
@@ -671,21 +671,14 @@ class _Model:
         env = self.env
         pool = self.pools[venue][unit]
         entered = env.now
-        if pool is None:
-            self._record_step(
-                case,
-                venue,
-                unit,
-                channel,
-                entered,
-                math.nan,
-                entered,
-                "escalated_no_mediator",
-                -1,
-                0.0,
-            )
-            return "escalated_no_mediator"
         spec = self.specs[venue][unit]
+        if pool is None:
+            # No mediator here: passed straight up, or, at the top, nobody can take it.
+            outcome = self._over_time(venue, spec) if self._top(venue) else "escalated_no_mediator"
+            self._record_step(
+                case, venue, unit, channel, entered, math.nan, entered, outcome, -1, 0.0
+            )
+            return outcome
         mech = self.mech
         limit = spec.time_limit_days if mech.time_limits else None
         deadline = entered + limit if limit is not None else math.inf
@@ -723,6 +716,10 @@ class _Model:
             queued = env.now
             case.waiting_req = req
             try:
+                if env.now >= give_up and not req.triggered:
+                    # The step's timer fired during an earlier session: the party will not
+                    # queue again past its time limit or patience.
+                    raise simpy.Interrupt("expired between sessions")
                 yield req
             except simpy.Interrupt:
                 case.waiting_req = None
@@ -742,7 +739,7 @@ class _Model:
                     )  # fmt: skip
                     env.process(self._petition(case, venue))
                     return "petitioned"
-                outcome = self._over_time(venue)
+                outcome = self._over_time(venue, spec)
                 self._record_step(
                     case, venue, unit, channel, entered, started, env.now, outcome, first_kind, done
                 )
@@ -759,7 +756,8 @@ class _Model:
             if s == 0:
                 first_kind = kind  # the mediator who takes the case answers for it
             if in_window:
-                self.effort_in_window[venue] += per_session
+                # A joint session occupies one member of each department it names.
+                self.effort_in_window[venue] += per_session * max(1, len(case.departments))
             end = self.calendars[kind].finish(now, per_session)
             if expert:
                 # Mediator first, then the expert: one order for all, so no cycle of waits.
@@ -782,7 +780,7 @@ class _Model:
                     # The parties are still apart when the time limit passes.
                     yield env.timeout(max(deadline - env.now, 0.0))
                     present.change(env.now, -1)
-                    outcome = self._over_time(venue)
+                    outcome = self._over_time(venue, spec)
                     self._record_step(
                         case,
                         venue,
@@ -836,8 +834,11 @@ class _Model:
         if req is not None and not req.triggered and case.step == step and proc.is_alive:
             proc.interrupt("time limit or patience")
 
-    def _over_time(self, venue: int) -> str:
-        # Past the time limit a case goes up; at the top there is no level left to take it.
+    def _over_time(self, venue: int, spec) -> str:
+        # Past the time limit a case goes up; at the top there is no level left to take it,
+        # and a court referral goes back to the court.
+        if venue == ROOM and spec.return_to_court:
+            return "returned_to_court"
         return "unresolved" if self._top(venue) else "escalated_time_limit"
 
     # ----------------------------------------------------------------- petitions (信访)
@@ -855,7 +856,10 @@ class _Model:
         )
         pid = self.next_petition
         self.next_petition += 1
-        record = [pid, case.id, env.now, min(venue, DISTRICT), skip, repeat, math.nan, math.nan, -1]
+        # Petitions are filed with the ladder: an enterprise dispute on the village's ground,
+        # committees of the district centre at the district.
+        level = venue if venue < N_LEVELS else (VILLAGE if venue == ENTERPRISE else DISTRICT)
+        record = [pid, case.id, env.now, level, skip, repeat, math.nan, math.nan, -1]
         self.open_petitions[pid] = record
         u_time = case.p[P_PETITION_TIME] if not repeat else self.backlog_u.next()
         u_out = case.p[P_PETITION_OUTCOME] if not repeat else self.backlog_u.next()

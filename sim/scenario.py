@@ -232,6 +232,13 @@ class Category(_Model):
     enterprise_share: float = Field(default=0.0, ge=0, le=1)
     departments: list[str] = Field(default_factory=list)
 
+    @field_validator("departments")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"departments must not repeat: {v}")
+        return v
+
 
 class Discovery(_Model):
     """How disputes come to light: the weekly sweep (排查) or a direct report (自行申请)."""
@@ -320,7 +327,10 @@ class SectorCommittee(Committee):
     """行业性专业性调委会: takes its sector's disputes at district level (quota ≥ 3 full-time)."""
 
     direct_share: float = Field(
-        default=0.0, ge=0, le=1, description="share of its sector's disputes applied for directly"
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of its sector's self-reported disputes taken straight to it",
     )
 
 
@@ -417,10 +427,18 @@ class Experts(_Model):
         return self
 
 
+class PatienceDays(SeverityFactors):
+    """Mean patience in days from arising, by initial severity (defaults are assumptions)."""
+
+    minor: float = Field(default=90.0, gt=0)
+    major: float = Field(default=60.0, gt=0)
+    serious: float = Field(default=45.0, gt=0)
+
+
 class Petitions(_Model):
     """信访: a party whose patience runs out leaves the ladder and petitions; backlog (积案)."""
 
-    patience_days: SeverityFactors = SeverityFactors(minor=90.0, major=60.0, serious=45.0)
+    patience_days: PatienceDays = PatienceDays()
     skip_level_share: float = Field(default=0.2, ge=0, le=1)
     handling_days: Distribution = Exponential(dist="exponential", mean=30.0)
     resolve_probability: float = Field(default=0.5, ge=0, le=1)
@@ -444,6 +462,8 @@ class Grades(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Grades:
+        if any(v < 0 for v in self.shares.values()):
+            raise ValueError("grade shares must be non-negative")
         _check_sum(self.shares, "grade shares")
         missing = set(self.shares) - set(self.reward_multiplier)
         if missing:

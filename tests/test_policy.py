@@ -233,3 +233,52 @@ def test_quota_warnings_cover_committees():
     )
     text = "\n".join(quota_warnings(scenario))
     assert "labour" in text and "court" in text
+
+
+def test_patience_spent_during_a_session_stops_the_next_queue():
+    """A party whose patience ran out during a session does not queue for the next one.
+
+    One township mediator, two open cases at time 0, fixed effort of one day per session and a
+    fixed 0.1-day gap. The impatient major case (patience ≈ 0.01 day) takes the mediator first;
+    the patient minor case takes it at day 1. At day 1.1 the major case would have to queue for
+    its second session: it petitions there and then instead of waiting until day 2.
+    """
+    off = [
+        f"mechanisms.{m}=false"
+        for m in sim.Scenario.model_fields["mechanisms"].annotation.model_fields
+    ]
+    scenario = sim.load_scenario(
+        SMALL_FULL,
+        [
+            *off,
+            "mechanisms.petitions=true",
+            "mechanisms.party_delays=true",
+            "arrivals.rate_per_1000_per_year=0",
+            "petitions.patience_days={minor=1000000.0, major=0.01, serious=0.01}",
+            "ladder.township.full_time=1",
+            "ladder.township.part_time=0",
+            'ladder.township.effort_hours={dist="fixed", value=48.0}',
+            "ladder.township.sessions=2",
+            'ladder.township.party_delay_days={dist="fixed", value=0.1}',
+            'initial_state.open_cases=[{level="township", township="甲镇", count=1, '
+            'severity="major"}, {level="township", township="甲镇", count=1, severity="minor"}]',
+        ],
+    )
+    reg = _register(scenario, seed=1)
+    major = reg[reg["case_id"] == 0].iloc[0]
+    minor = reg[reg["case_id"] == 1].iloc[0]
+    assert major["started"] == pytest.approx(0.0)
+    assert minor["started"] == pytest.approx(1.0)
+    assert major["outcome"] == "petitioned"
+    assert major["ended"] == pytest.approx(1.1)
+
+
+def test_time_limit_at_a_stationed_room_returns_the_case_to_court():
+    scenario = sim.load_scenario(
+        SMALL_FULL,
+        ["stationed_rooms.court.time_limit_days=0.5", "stationed_rooms.court.full_time=1"],
+    )
+    reg = _register(scenario, seed=13)
+    room = reg[reg["level"] == "stationed_room"]
+    assert (room["outcome"] == "returned_to_court").any()
+    assert not (room["outcome"] == "unresolved").any()
