@@ -1,0 +1,172 @@
+"""Sizing (编制测算): the least-cost staffing meets every target and is minimal; headcount grows
+with demand; an impossible request exits 2; the quota verdict and the outputs.
+
+The sized district is scenarios/small.toml with more demand (so that staffing matters) and a
+short horizon (so that the suite stays fast). Its targets are set between what the quota-free
+floors and a generous staffing reach, so the search has work to do. Every claim is checked by
+simulation through the public API (``sim.load_scenario`` with ``--set`` overrides and
+``sim.simulate``) with the same seed and replications as the search: common random numbers make
+the verdicts deterministic, so "removing one mediator breaks a target" is an exact statement
+about these replications, judged by the same one-sided confidence rule the search uses.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sim
+from sim.cli import main
+from sim.sizing import judge, on_the_spot_ceiling, size
+
+from .scenarios import SMALL
+
+SEED = 7
+REPLICATIONS = 4
+SIZED = [
+    "arrivals.rate_per_1000_per_year=80",
+    "run.horizon_days=120",
+    "run.warmup_days=20",
+    "run.drain_limit_days=150",
+    "targets={minor_kept_in_village={at_least=0.68}, major_kept_in_township={at_least=0.715},"
+    ' "days_to_resolution.p90"={at_most=21.3}}',
+]
+
+
+def _overrides(staffing) -> list[str]:
+    """The sized staffing as --set overrides (an independent route to the same scenario)."""
+    out = []
+    for row in staffing.itertuples():
+        kind, _, key = row.lever.partition(":")
+        if kind == "district":
+            out.append(f"ladder.district.full_time={row.value}")
+        elif kind == "township":
+            out.append(f"townships.{key}.full_time={row.value}")
+        elif kind == "village":
+            out.append(f"townships.{key}.villages_with_full_time={row.value}")
+    return out
+
+
+def _verdict(overrides: list[str]):
+    scenario = sim.load_scenario(SMALL, [*SIZED, *overrides])
+    results = sim.simulate(scenario, replications=REPLICATIONS, seed=SEED)
+    return judge(scenario.targets, results.per_replication, scenario.run.confidence)
+
+
+@pytest.fixture(scope="module")
+def sized():
+    return size(
+        SMALL,
+        SIZED,
+        demand=[1.0, 1.4],
+        allow_below_quota=True,
+        replications=REPLICATIONS,
+        search_replications=2,
+        seed=SEED,
+    )
+
+
+def test_result_meets_every_target(sized):
+    at_one = sized.staffing[sized.staffing["demand"] == 1.0]
+    verdict = _verdict(_overrides(at_one))
+    assert verdict["met"].all(), verdict
+    mine = sized.targets[sized.targets["demand"] == 1.0].set_index("kpi")
+    assert mine["met"].all()
+    # The search had work to do: it is not simply the floors.
+    assert (at_one["value"] > at_one["floor"]).any()
+
+
+def test_removing_any_mediator_breaks_a_target(sized):
+    at_one = sized.staffing[sized.staffing["demand"] == 1.0].reset_index(drop=True)
+    checked = 0
+    for i, row in at_one.iterrows():
+        if row["value"] <= row["floor"]:
+            continue  # the district keeps one mediator: nothing above it takes its cases
+        fewer = at_one.copy()
+        fewer.loc[i, "value"] = row["value"] - 1
+        verdict = _verdict(_overrides(fewer))
+        assert not verdict["met"].all(), f"without one of {row['lever']} every target holds"
+        checked += 1
+    assert checked >= 3
+
+
+def test_headcount_never_decreases_with_demand(sized):
+    low = sized.staffing[sized.staffing["demand"] == 1.0].set_index("lever")["full_time"]
+    high = sized.staffing[sized.staffing["demand"] == 1.4].set_index("lever")["full_time"]
+    assert (high >= low).all()
+    assert sized.headcount(1.4) >= sized.headcount(1.0)
+    assert not sized.infeasible
+
+
+def test_budget_table_adds_up(sized):
+    budget = sized.budget[sized.budget["demand"] == 1.0]
+    total = budget[budget["item"] == "total"]["yuan_per_year"].iloc[0]
+    parts = budget[budget["item"] != "total"]["yuan_per_year"].sum()
+    assert total == pytest.approx(parts)
+    salaries = budget[budget["item"] == "salary"]["yuan_per_year"].sum()
+    staffing = sized.staffing[sized.staffing["demand"] == 1.0]
+    # Salaries of the sized levers; the district committee's salary is one of them.
+    assert salaries == pytest.approx(staffing["yuan_per_year"].sum())
+    assert {"case_reward", "allowance"} <= set(budget["item"])
+    frontier = sized.frontier
+    assert frontier["chosen"].sum() == 2  # one per demand level
+    assert sized.replications_simulated > 0
+
+
+def test_infeasible_target_exits_2_without_searching(capsys):
+    """An on-the-spot share above what sweeps can find: said at once, exit 2."""
+    scenario = sim.load_scenario(SMALL)
+    ceiling = on_the_spot_ceiling(scenario)
+    code = main(
+        ["size", str(SMALL), "--quiet", "--set", "targets.on_the_spot_share={at_least=0.5}"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "on_the_spot_share" in err and f"{ceiling:.3f}" in err
+    assert "Traceback" not in err
+
+
+def test_target_no_staffing_reaches_exits_2(capsys):
+    """small.toml's own targets (小事不出村 ≥ 0.80) fail even with every village staffed."""
+    code = main(["size", str(SMALL), "--quiet", "-r", "3", "--set", "run.horizon_days=120"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "minor_kept_in_village" in err and "generous staffing" in err
+    assert all(line.startswith("sim: error:") for line in err.strip().splitlines())
+
+
+def test_check_quotas_verdict(capsys):
+    code = main(
+        ["size", str(SMALL), "--check-quotas", "-r", "3", "--set", "run.horizon_days=120",
+         "--json", "-"]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["targets"][0]) >= {"kpi", "mean", "ci_low", "ci_high", "p_meet", "met"}
+    townships = {row["township"] for row in data["townships"]}
+    assert townships == {"甲镇", "乙乡"}
+    # Quota staffing: township committees at 2 (the seed notice's quota).
+    township_rows = [r for r in data["staffing"] if r["level"] == "township"]
+    assert {r["value"] for r in township_rows} == {2}
+
+
+def test_outputs_written(tmp_path, capsys):
+    """Easy targets: met at the floors, so the search is short; every output is written."""
+    out = tmp_path / "size"
+    code = main(
+        ["size", str(SMALL), "--quiet", "-r", "3", "--out", str(out),
+         "--set", "run.horizon_days=90",
+         "--set", 'targets={minor_kept_in_village={at_least=0.5}}']
+    )  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0, text
+    for name in ("budget.csv", "staffing.csv", "targets.csv", "frontier.csv", "sizing.json"):
+        assert (out / name).is_file(), name
+    assert (out / "frontier.png").stat().st_size > 1000
+    header = (out / "budget.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    for word in ("层级", "专职人数", "年度成本(元)"):
+        assert word in header
+    data = json.loads((out / "sizing.json").read_text(encoding="utf-8"))
+    assert data["replications_simulated"] > 0
+    assert "年度成本(元)" in text
