@@ -17,6 +17,7 @@ from .loading import bundled_scenario_path, load_scenario
 from .model import Replication, simulate_replication
 from .register import case_table, register_table, timeseries_table
 from .scenario import Scenario
+from .sizing import QuotaVerdict, SizingResult, check_quotas, size
 from .sweep import load_sweep, sweep
 from .vocabulary import KPI_NAMES, LEVELS
 
@@ -24,12 +25,15 @@ __all__ = [
     "KPI_NAMES",
     "LEVELS",
     "InputProblem",
+    "QuotaVerdict",
     "Replication",
     "Results",
     "Scenario",
     "ScenarioError",
+    "SizingResult",
     "bundled_scenario_path",
     "case_table",
+    "check_quotas",
     "kpis",
     "load_results",
     "load_scenario",
@@ -37,6 +41,7 @@ __all__ = [
     "register_table",
     "simulate",
     "simulate_replication",
+    "size",
     "sweep",
     "timeseries_table",
 ]
