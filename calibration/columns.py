@@ -14,12 +14,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import sim.vocabulary as _vocabulary
-from sim.vocabulary import KINDS, LEVELS, OUTCOMES, SEVERITIES
+from sim.vocabulary import KINDS, OUTCOMES, SEVERITIES, VENUES
 
-# Committees around the ladder (sector, enterprise, …) are venues of the register when the model
-# has them; calibration accepts their rows but fits the ladder levels only.
-VENUES: tuple[str, ...] = tuple(getattr(_vocabulary, "VENUES", LEVELS))
+# Committees around the ladder (sector, enterprise, …) are venues of the register (VENUES);
+# calibration accepts their rows but fits the ladder levels only.
 
 __all__ = [
     "CHANNEL_VALUES",
@@ -176,8 +174,10 @@ CHANNEL_VALUES: dict[str, str] = _values(
         "offline": ("线下", "电话", "钉钉", "微信"),
         "initial": ("存量",),
         "direct": ("直接",),
+        "in_firm": ("企业内部", "企业调委会"),
+        "referral": ("委派", "委托", "诉前委派", "诉调衔接", "移送"),
     },
-    ("sweep", "self_report", "online", "offline", "initial", "direct"),
+    ("sweep", "self_report", "online", "offline", "initial", "direct", "in_firm", "referral"),
 )
 
 KIND_VALUES: dict[str, str] = _values(
