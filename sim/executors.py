@@ -98,24 +98,26 @@ def _ignore_sigint() -> None:
 class ProcessExecutor(Executor):
     """A local :class:`~concurrent.futures.ProcessPoolExecutor` (default: one worker per core).
 
-    Workers start from a fork server on platforms that have one: forking the main process after
-    it has started threads (a progress bar's monitor, a Dask client) can deadlock, while the fork
-    server is a clean single-threaded process, and much cheaper than spawning fresh
-    interpreters.
+    Where the platform can fork (Linux), workers are forked from this process, and all of them
+    at once, here, before a progress bar or anything else of ours starts a thread. Forking
+    makes workers start warm, and works from a notebook, from ``python -`` and from a script
+    without an ``if __name__ == "__main__":`` guard; "spawn" and "forkserver" re-import the
+    main module in every worker, which fails or re-runs the script in those cases. Elsewhere
+    (macOS, Windows) the platform's default applies, and scripts need the guard.
     """
 
     name = "processes"
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, start_method: str | None = None):
         self.workers = workers or available_cores()
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
-        if "forkserver" in methods:
-            # The fork server imports the model once; each worker forked from it starts warm.
-            context.set_forkserver_preload(["sim.experiment"])
+        if start_method is None and "fork" in multiprocessing.get_all_start_methods():
+            start_method = "fork"
+        context = multiprocessing.get_context(start_method)
         self._pool = cf.ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_ignore_sigint
         )
+        # Start every worker now (a forking pool starts them all on its first task).
+        self._pool.submit(os.getpid).result()
 
     def map_unordered(
         self, fn: Callable[..., Any], tasks: Iterable[Task]

@@ -668,8 +668,9 @@ def run_points(
                     bar.set_postfix_str(f"points {len(done) + len(computed)}/{total}")
         except KeyboardInterrupt:
             bar.close()
+            kept = len(store.done_points(plan.spec_hash))
             print(
-                f"sim: sweep interrupted: {len(done) + len(computed)} of {total} points kept "
+                f"sim: sweep interrupted: {kept} of {total} points kept "
                 f"in {out}; rerun with --resume to finish",
                 file=sys.stderr,
             )

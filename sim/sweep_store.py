@@ -25,11 +25,14 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import os
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, so a point and its log line go together.
+
+    The signal is blocked, not lost: it is delivered when the block ends. Where signals cannot
+    be blocked (Windows, a thread other than the main one) the block runs unprotected, which
+    is still safe: the point is simply redone on resume.
+    """
+    can = (
+        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    )
+    if can:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if can:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class SweepStore:
@@ -165,12 +188,14 @@ class SweepStore:
         return done
 
     def write_point(self, point: str, rows: pd.DataFrame, meta: Mapping[str, Any]) -> None:
-        """Write a finished point: Parquet first, then the sidecar that marks it done."""
+        """Write a finished point: Parquet first, then the sidecar that marks it done, then
+        the log line; Ctrl-C waits for all three (SIGKILL cannot be held: see the module doc)."""
         buffer = io.BytesIO()
         rows.to_parquet(buffer, index=False)
-        atomic_write_bytes(self._parquet(point), buffer.getvalue())
-        atomic_write_bytes(self._sidecar(point), to_json(dict(meta)).encode("utf-8"))
-        self.log({"event": "computed", "point": point, **meta})
+        with _no_interrupt():
+            atomic_write_bytes(self._parquet(point), buffer.getvalue())
+            atomic_write_bytes(self._sidecar(point), to_json(dict(meta)).encode("utf-8"))
+            self.log({"event": "computed", "point": point, **meta})
 
     def read_points(self, points: list[str]) -> list[pd.DataFrame]:
         return [pd.read_parquet(self._parquet(p)) for p in points]
