@@ -142,6 +142,8 @@ def _check_reducible(scenario: Scenario) -> None:
 # the reducible case of ``ladder_theory``; everywhere else it is a screen, and
 # :attr:`Screen.approximations` says which of its assumptions are at work in the scenario.
 
+_POOL_CACHE: dict[tuple, _PoolResult | None] = {}
+_POOL_CACHE_SIZE = 200_000  # sizing screens thousands of staffings that share most pools
 _QUADRATURE = 4000  # midpoints for numeric moments of a distribution
 _DELAY_SAMPLES = 2000  # fixed-seed draws of the sum of party delays (deterministic)
 
@@ -460,13 +462,38 @@ def screen(scenario: Scenario) -> Screen:
     expert_cases = [0.0]
     required = np.array([sc.experts.required.of(s) for s in range(3)])
 
+    context = (
+        sc.mechanisms.model_dump_json()
+        + sc.overload.model_dump_json()
+        + sc.calendars.model_dump_json()
+        + sc.experts.model_dump_json()
+        + cat_factor.tobytes().hex()
+    )
+    spec_keys: dict[int, str] = {}
+
+    def cached_pool(spec, venue, name, ft, pt, mm, here) -> _PoolResult | None:
+        """Pools whose inputs did not change since an earlier screen are not recomputed."""
+        if ft + pt == 0:
+            return None
+        if id(spec) not in spec_keys:
+            spec_keys[id(spec)] = spec.model_dump_json()
+        key = (context, spec_keys[id(spec)], venue, ft, pt, here, mm.tobytes())
+        hit = _POOL_CACHE.get(key)
+        if hit is None:
+            if len(_POOL_CACHE) > _POOL_CACHE_SIZE:
+                _POOL_CACHE.clear()
+            hit = _pool(sc, spec, venue, "", ft, pt, mm, cat_factor, here, fractions)
+            _POOL_CACHE[key] = hit
+        row = dict(hit.row, unit=name)  # type: ignore[union-attr]
+        return _PoolResult(row, hit.p_resolve, hit.p_time_limit, hit.t_done, hit.t_limit)  # type: ignore[union-attr]
+
     def serve(venue: str, j: int, spec, ft: int, pt: int, name: str, top: bool):
         """Serve the flow waiting at one unit; return the escalated flow (mass, time-mass)."""
         mm, tm = mass[venue][j], tmass[venue][j]
         here = venue in expert_at
         if here:
             expert_cases[0] += float((mm * required[None, :]).sum())
-        r = _pool(sc, spec, venue, name, ft, pt, mm, cat_factor, here, fractions)
+        r = cached_pool(spec, venue, name, ft, pt, mm, here)
         if r is None:
             if top:
                 unresolved[:] += mm
@@ -478,6 +505,15 @@ def screen(scenario: Scenario) -> Screen:
         resolved[venue][:] += mm * pres
         p_fail = (1.0 - r.p_time_limit) - pres
         out_m = mm * (p_fail + r.p_time_limit)
+        if math.isfinite(r.t_done) and math.isfinite(r.t_limit):
+            done_t = tm + mm * r.t_done
+            resolved_t[venue][:] += done_t * pres
+            out_t = done_t * p_fail + (tm + mm * r.t_limit) * r.p_time_limit
+            if top:
+                unresolved[:] += out_m
+                return zero, zero
+            time_limit_escalations[0] += float(mm.sum()) * r.p_time_limit
+            return out_m, out_t
         # An overloaded pool has infinite time on a branch of zero weight: 0 · ∞ counts as 0.
         with np.errstate(invalid="ignore"):
             done_t = np.nan_to_num(tm + mm * r.t_done, nan=0.0, posinf=np.inf)
@@ -521,51 +557,54 @@ def screen(scenario: Scenario) -> Screen:
     centre_m, centre_t = zero.copy(), zero.copy()
     vshare = np.asarray(d.village_population) / sum(d.village_population)
     escalate_to = sc.enterprise.escalate_to
-    for vi, share in enumerate(vshare):
-        ti = d.village_township[vi]
-        grids = d.village_grids[vi]
-        flow = rate * share * cls * (1 - ent_share)[:, None]
-        if sweeping:
-            swept = flow * disc.sweep_share
-            spot = swept * spot_p[None, :]
-            on_spot += spot
-            resolved["grid"] += spot
-            resolved_t["grid"] += spot * sweep_wait
-            for g in grids:
-                mass["grid"][g] += (swept - spot) / len(grids)
-                tmass["grid"][g] += (swept - spot) * sweep_wait / len(grids)
-            reported = flow * (1 - disc.sweep_share)
+    # Flows into the first venues, for all villages at once (arrays village × category × sev).
+    v_town = np.asarray(d.village_township)
+    g_village = np.asarray(d.grid_village)
+    per_grid = 1.0 / np.array([len(d.village_grids[v]) for v in g_village])[:, None, None]
+    flow = rate * vshare[:, None, None] * cls[None] * (1 - ent_share)[None, :, None]
+    if sweeping:
+        swept = flow * disc.sweep_share
+        spot = swept * spot_p[None, None, :]
+        on_spot += spot.sum(axis=0)
+        resolved["grid"] += spot.sum(axis=0)
+        resolved_t["grid"] += spot.sum(axis=0) * sweep_wait
+        left = (swept - spot)[g_village] * per_grid
+        mass["grid"] += left
+        tmass["grid"] += left * sweep_wait
+        reported = flow * (1 - disc.sweep_share)
+    else:
+        reported = flow
+    direct_share = np.array(
+        [sectors[sector_names[s]].direct_share if s >= 0 else 0.0 for s in sector_of]
+    )
+    direct = reported * direct_share[None, :, None]
+    for ci, s in enumerate(sector_of):
+        if s >= 0:
+            mass["sector"][s][ci] += direct[:, ci].sum(axis=0)
+            tmass["sector"][s][ci] += direct[:, ci].sum(axis=0) * report_delay
+    reported = reported - direct
+    at_grid = reported[g_village] * per_grid * entry[0]
+    mass["grid"] += at_grid
+    tmass["grid"] += at_grid * report_delay
+    mass["village"] += reported * entry[1]
+    tmass["village"] += reported * entry[1] * report_delay
+    np.add.at(mass["township"], v_town, reported * entry[2])
+    np.add.at(tmass["township"], v_town, reported * entry[2] * report_delay)
+    centre_m += reported.sum(axis=0) * entry[3]
+    centre_t += reported.sum(axis=0) * entry[3] * report_delay
+    if committees:
+        in_firm = rate * vshare[:, None, None] * (cls * ent_share[:, None])[None]
+        em = in_firm * ent_esc[None]
+        et = in_firm * ent_esc_t[None] + em * handover[None]
+        if escalate_to == "village":
+            mass["village"] += em
+            tmass["village"] += et
+        elif escalate_to == "township":
+            np.add.at(mass["township"], v_town, em)
+            np.add.at(tmass["township"], v_town, et)
         else:
-            reported = flow
-        direct = zero.copy()
-        for ci, s in enumerate(sector_of):
-            if s >= 0:
-                direct[ci] = reported[ci] * sectors[sector_names[s]].direct_share
-                mass["sector"][s][ci] += direct[ci]
-                tmass["sector"][s][ci] += direct[ci] * report_delay
-        reported = reported - direct
-        for g in grids:
-            mass["grid"][g] += reported * entry[0] / len(grids)
-            tmass["grid"][g] += reported * entry[0] * report_delay / len(grids)
-        mass["village"][vi] += reported * entry[1]
-        tmass["village"][vi] += reported * entry[1] * report_delay
-        mass["township"][ti] += reported * entry[2]
-        tmass["township"][ti] += reported * entry[2] * report_delay
-        centre_m += reported * entry[3]
-        centre_t += reported * entry[3] * report_delay
-        if committees:
-            in_firm = rate * share * cls * ent_share[:, None]
-            em = in_firm * ent_esc
-            et = rate * share * ent_share[:, None] * cls * ent_esc_t + em * handover
-            if escalate_to == "village":
-                mass["village"][vi] += em
-                tmass["village"][vi] += et
-            elif escalate_to == "township":
-                mass["township"][ti] += em
-                tmass["township"][ti] += et
-            else:
-                centre_m += em
-                centre_t += et
+            centre_m += em.sum(axis=0)
+            centre_t += et.sum(axis=0)
 
     ladder = sc.ladder
     for g, staff in enumerate(d.staffing["grid"]):
