@@ -75,7 +75,7 @@ def format_sizing(result: SizingResult) -> str:
     for demand, budget in result.budget.groupby("demand", sort=True):
         lines += ["", f"demand 需求 ×{demand:g}"]
         header = (
-            _pad("item 项目", 22) + _pad("level 层级", 24) + _pad("place 乡镇/单位", 26)
+            _pad("item 项目", 30) + _pad("level 层级", 24) + _pad("place 乡镇/单位", 26)
             + _pad("专职人数", 10, True) + _pad("年度成本(元)", 16, True)
         )  # fmt: skip
         lines.append(header)
@@ -88,7 +88,7 @@ def format_sizing(result: SizingResult) -> str:
                 else f"{r.full_time:g}"
             )
             lines.append(
-                _pad(item, 22) + _pad(level, 24) + _pad(r.place, 26) + _pad(ft, 10, True)
+                _pad(item, 30) + _pad(level, 24) + _pad(r.place, 26) + _pad(ft, 10, True)
                 + _pad(_yuan(r.yuan_per_year), 16, True)
             )  # fmt: skip
         verdict = result.targets[result.targets["demand"] == demand]
