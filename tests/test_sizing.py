@@ -170,3 +170,22 @@ def test_outputs_written(tmp_path, capsys):
     data = json.loads((out / "sizing.json").read_text(encoding="utf-8"))
     assert data["replications_simulated"] > 0
     assert "年度成本(元)" in text
+
+
+def test_township_kpis_use_the_district_definitions():
+    """Relabel every dispute to one township: its row must equal the district-wide KPIs."""
+    from sim.kpis import kpis
+    from sim.township_kpis import TOWNSHIP_KPIS, township_kpis
+
+    scenario = sim.load_scenario(SMALL, ["run.horizon_days=120"])
+    rep = sim.simulate_replication(scenario, replication=0, seed=SEED)
+    cases = sim.case_table(rep)
+    register = sim.register_table(rep, cases)
+    whole = kpis(rep, cases, register)
+    first = rep.district.township_names[0]
+    one = cases.assign(township=first)
+    row = township_kpis(rep, one, register).loc[first]
+    for name in TOWNSHIP_KPIS:
+        assert row[name] == pytest.approx(whole[name], rel=1e-9, nan_ok=True), name
+    both = township_kpis(rep, cases, register)
+    assert both["disputes"].sum() == pytest.approx(whole["disputes"])
