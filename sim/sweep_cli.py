@@ -8,9 +8,12 @@ exit code and raises :class:`~sim.errors.ScenarioError` for bad input (exit stat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +129,16 @@ def _executor_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _plain_warnings() -> Iterator[None]:
+    """Warnings (no CJK font) as ``sim: warning:`` lines, once each, without source lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"sim: warning: {message}", file=sys.stderr)
+
+
 # --- sim sweep -----------------------------------------------------------------------------
 
 
@@ -154,7 +167,9 @@ def _sweep(args: argparse.Namespace) -> int:
         diffs.to_csv(out / "differences.csv", index=False)
     print(_format_sweep(df, summary, diffs))
     if args.plot:
-        for path in _standard_plots(df, out / "plots"):
+        with _plain_warnings():
+            written = _standard_plots(df, out / "plots")
+        for path in written:
             print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
 
@@ -247,10 +262,11 @@ def _sweep_plot(args: argparse.Namespace) -> int:
     if problems:
         raise ScenarioError(problems)
     x = args.x or labels[0]
-    if args.y:
-        fig = plots.heatmap(df, args.kpi, x, args.y)
-    else:
-        fig = plots.kpi_over_axis(df, args.kpi, x, by=args.by)
+    with _plain_warnings():
+        if args.y:
+            fig = plots.heatmap(df, args.kpi, x, args.y)
+        else:
+            fig = plots.kpi_over_axis(df, args.kpi, x, by=args.by)
     path = Path(args.out) if args.out else Path(args.folder) / "plots" / f"{_safe(args.kpi)}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     plots.save(fig, path)
@@ -358,7 +374,8 @@ def _sensitivity(args: argparse.Namespace) -> int:
     plot_dir.mkdir(exist_ok=True)
     for kpi in result.indices["kpi"].unique():
         path = plot_dir / f"sensitivity_{_safe(kpi)}.png"
-        plots.save(plots.tornado(result.indices, kpi), path)
+        with _plain_warnings():
+            plots.save(plots.tornado(result.indices, kpi), path)
         print(f"wrote {path}", file=sys.stderr)
     print(result.describe())
     return EXIT_OK
