@@ -33,7 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .experiment import Results
-from .fonts import Language, resolve_language
+from .fonts import Language, has_cjk_font, resolve_language
 from .kpis import PETITION_KPIS
 from .scenario import Scenario
 from .vocabulary import KPI_LABELS, LEVEL_LABELS, SEVERITIES, SEVERITY_LABELS, VENUES
@@ -654,7 +654,10 @@ def township_verdict(
             capsize=2,
             error_kw={"elinewidth": 0.8},
         )
-        ax.set_yticks(y, [place_label(t, scenario, lang) for t in part["township"]], fontsize=8)
+        names = [place_label(t, scenario, lang) for t in part["township"]]
+        if not has_cjk_font():  # no pinyin known and no font to draw the Chinese: number them
+            names = [n if n.isascii() else f"#{i + 1}" for i, n in enumerate(names)]
+        ax.set_yticks(y, names, fontsize=8)
         target = float(part["target"].iloc[0])
         ax.axvline(target, color="0.2", linestyle="--", linewidth=1)
         label = str(part["label"].iloc[0]) if "label" in part and lang == "zh" else ""

@@ -11,7 +11,8 @@ The kind of folder is recognised by its files:
 * a run (``sim run --out DIR`` / :meth:`sim.Results.save`): ``results.json`` + ``scenario.json``;
 * a sweep or sensitivity run (``sim sweep --out DIR``, ``sim sensitivity``): ``manifest.json``;
 * a sizing (``sim size --out DIR``): a JSON file with ``staffing`` and ``budget`` tables (what
-  :meth:`sim.sizing.SizingResult.to_dict` writes), or ``staffing.csv`` + ``budget.csv``.
+  :meth:`sim.sizing.SizingResult.to_dict` writes), or ``staffing.csv`` + ``budget.csv``;
+* a quota verdict (``sim size --check-quotas --out DIR``): ``quotas.json``.
 """
 
 from __future__ import annotations
@@ -33,16 +34,17 @@ from .fonts import resolve_language
 __all__ = [
     "ReportKind",
     "detect_kind",
+    "render_quotas",
     "render_run",
     "render_sizing",
     "render_sweep",
     "write_report",
 ]
 
-ReportKind = Literal["run", "sweep", "size"]
+ReportKind = Literal["run", "sweep", "size", "quotas"]
 _EXPECTED = (
-    "results.json + scenario.json (sim run --out), manifest.json (sim sweep --out) "
-    "or a sizing JSON with staffing and budget (sim size --out)"
+    "results.json + scenario.json (sim run --out), manifest.json (sim sweep --out), "
+    "sizing.json (sim size --out) or quotas.json (sim size --check-quotas --out)"
 )
 
 _CSS = """
@@ -104,6 +106,8 @@ def detect_kind(folder: str | Path) -> ReportKind:
         (folder / "staffing.csv").is_file() and (folder / "budget.csv").is_file()
     ):
         return "size"
+    if (folder / "quotas.json").is_file():
+        return "quotas"
     raise _problem(folder, f"not a results folder: expected {_EXPECTED}")
 
 
@@ -420,7 +424,7 @@ def _read_sizing(path: Path) -> dict[str, Any]:
             for name in ("staffing", "budget", "targets", "frontier", "minimality"):
                 csv = path / f"{name}.csv"
                 if csv.is_file():
-                    data[name] = pd.read_csv(csv).to_dict(orient="records")
+                    data[name] = pd.read_csv(csv, encoding="utf-8-sig").to_dict(orient="records")
             return data
         path = found
     return json.loads(path.read_text(encoding="utf-8"))
@@ -451,15 +455,15 @@ def render_sizing(data: dict[str, Any], language: str = "zh", source: str = "") 
     if len(staffing):
         keep = [
             c
-            for c in ("demand", "level", "label", "place", "quota", "start", "full_time",
-                      "mediators", "salary")
+            for c in ("demand", "level", "level_label", "place", "quota", "floor", "start",
+                      "value", "full_time", "yuan_per_year")
             if c in staffing
         ]  # fmt: skip
         body += [_h("测算编制", "Sized headcount"), _table(staffing[keep])]
-        if "demand" in staffing and "full_time" in staffing:
-            heads = staffing.assign(
-                heads=staffing["full_time"] * staffing.get("mediators", 1)
-            ).pivot_table(index="level", columns="demand", values="heads", aggfunc="sum")
+        if {"demand", "level", "full_time"} <= set(staffing):
+            heads = staffing.pivot_table(
+                index="level", columns="demand", values="full_time", aggfunc="sum"
+            )
             heads.index = [f"{F.level_label(str(i), 'zh')} {i}" for i in heads.index]
             heads.columns = [f"×{c:g}" for c in heads.columns]
             body += [
@@ -488,6 +492,35 @@ def render_sizing(data: dict[str, Any], language: str = "zh", source: str = "") 
     )
 
 
+def render_quotas(data: dict[str, Any], language: str = "zh", source: str = "") -> str:
+    """The HTML page of a quota verdict: are the seed's quotas enough, district and township?"""
+    from . import figures as F
+
+    lang = resolve_language(language)
+    targets = pd.DataFrame(data.get("targets") or [])
+    towns = pd.DataFrame(data.get("townships") or [])
+    staffing = pd.DataFrame(data.get("staffing") or [])
+    verdict = "全部达标 all met" if data.get("all_met") else "未全部达标 not all met"
+    meta = html.escape(
+        f"{data.get('scenario', '')} · {data.get('replications', '?')} 次重复 replications · "
+        f"置信度 confidence {data.get('confidence', '?')} · {verdict} · {data.get('rule', '')}"
+    )
+    body: list[str] = []
+    if len(targets):
+        body += [_h("全区目标判定", "District-wide verdict"), _table(targets)]
+    if len(towns) and {"township", "kpi", "mean", "target", "met"} <= set(towns):
+        body += [
+            _h("分乡镇判定", "Township by township"),
+            _img(F.township_verdict(towns, None, lang), "township verdict"),
+            _table(towns),
+        ]
+    if len(staffing):
+        body += [_h("按配备标准的编制", "Staffing at the quotas"), _table(staffing)]
+    return _page(
+        "配备标准检验报告", f"Quota check — {data.get('scenario', '')}", meta, body, source
+    )
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -507,6 +540,9 @@ def write_report(
         "run": lambda: _render_run_folder(folder, language),
         "sweep": lambda: render_sweep(folder, language, str(folder)),
         "size": lambda: render_sizing(_read_sizing(folder), language, str(folder)),
+        "quotas": lambda: render_quotas(
+            json.loads((folder / "quotas.json").read_text(encoding="utf-8")), language, str(folder)
+        ),
     }
     try:
         page = render[kind]()
