@@ -5,6 +5,9 @@ One 24-point sweep (scenarios/small.toml, 6 sweep intervals × 4 township staffi
 are checked to be identical. Reports wall seconds, the speed-up of processes over serial, and
 the per-point overhead of Dask relative to processes, with and without the cluster's start-up.
 
+Wall times depend on what else runs on the machine; the CPU seconds (this process and its
+finished children) show the work each executor adds, whatever the load.
+
 Usage: python bench/sweep_bench.py [--workers 2] [--repeat 1] [--json PATH]
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +39,14 @@ SPEC = {
 }
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (pool workers, Dask nannies
+    and workers once the cluster is closed): the work done, whatever else loads the machine."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _startup(kind: str, workers: int) -> float:
     """Seconds to start and stop the executor with no work (pool / cluster start-up)."""
     start = time.perf_counter()
@@ -52,15 +64,17 @@ def main() -> None:
     plan = plan_sweep(SPEC)
     assert len(plan.points) == 24
     times: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     frames: dict[str, pd.DataFrame] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("serial", "processes", "dask"):
             best = float("inf")
             for r in range(args.repeat):
                 out = Path(tmp) / f"{kind}-{r}"
-                start = time.perf_counter()
+                start, cpu0 = time.perf_counter(), _cpu()
                 run_points(plan, out, executor=kind, workers=args.workers, progress=False)
                 best = min(best, time.perf_counter() - start)
+                cpu[kind] = _cpu() - cpu0
                 frames[kind] = load_sweep(out)
             times[kind] = best
     for kind in ("processes", "dask"):
@@ -74,6 +88,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "load_average": os.getloadavg(),
         "seconds": times,
+        "cpu_seconds": cpu,
         "startup_seconds": startup,
         "speedup_processes_over_serial": times["serial"] / times["processes"],
         "speedup_dask_over_serial": times["serial"] / times["dask"],
