@@ -17,9 +17,33 @@ register formats, the fits and what a register can and cannot identify.
 
 from __future__ import annotations
 
-from .fitting import Calibration, calibrate_register
-from .reading import Register, read_register, write_quarantine
-from .scenario_out import write_scenario
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported on first use: `sim calibrate` registers its parser without loading statsmodels.
+_EXPORTS = {
+    "Calibration": "fitting",
+    "calibrate_register": "fitting",
+    "Register": "reading",
+    "read_register": "reading",
+    "write_quarantine": "reading",
+    "write_scenario": "scenario_out",
+}
+
+if TYPE_CHECKING:
+    from .fitting import Calibration, calibrate_register
+    from .reading import Register, read_register, write_quarantine
+    from .scenario_out import write_scenario
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calibration' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Calibration",
