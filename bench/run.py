@@ -204,6 +204,24 @@ def part_pairs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def theory() -> dict[str, dict[str, float]]:
+    """Erlang C figures, computed in a child (``--theory``) to keep sim out of this process.
+
+    A child forked from a process that has imported sim starts with its resident memory, and
+    ``ru_maxrss`` keeps that high-water mark: every later child's peak RSS would read high.
+    """
+    return run_child(py(Path(__file__), "--theory"))["json"]
+
+
+def shared_analytic(shared: Path) -> dict[str, Any] | None:
+    """The same, from ../shared/bench/analytic.py, also in a child (it imports scipy)."""
+    try:
+        return run_child(py(Path(__file__), "--shared-analytic", str(shared)))["json"]
+    except SystemExit as exc:
+        print(f"  (shared analytic.py not usable: {str(exc)[-300:]})")
+        return None
+
+
+def theory_here() -> dict[str, dict[str, float]]:
     """Per level: Erlang C time at a node and share resolved (sim.analytic.ladder_theory)."""
     import sim
     from sim.analytic import ladder_theory
@@ -223,19 +241,13 @@ def theory() -> dict[str, dict[str, float]]:
     return out
 
 
-def shared_analytic(shared: Path) -> dict[str, Any] | None:
+def shared_analytic_here(shared: Path) -> dict[str, Any]:
     """../shared/bench/analytic.py's expectations for the stable variant (needs scipy)."""
-    try:
-        sys.path.insert(0, str(shared))
-        spec = importlib.util.spec_from_file_location("shared_analytic", shared / "analytic.py")
-        mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        spec.loader.exec_module(mod)  # type: ignore[union-attr]
-        return mod.expectations(20, 3, 32, 1)
-    except Exception as exc:  # optional cross-check only
-        print(f"  (shared analytic.py not usable: {exc})")
-        return None
-    finally:
-        sys.path.remove(str(shared))
+    sys.path.insert(0, str(shared))
+    spec = importlib.util.spec_from_file_location("shared_analytic", shared / "analytic.py")
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod.expectations(20, 3, 32, 1)
 
 
 def part_agreement(args: argparse.Namespace) -> dict[str, Any]:
@@ -693,4 +705,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--theory"]:
+        json.dump(theory_here(), sys.stdout)
+    elif sys.argv[1:2] == ["--shared-analytic"]:
+        json.dump(shared_analytic_here(Path(sys.argv[2])), sys.stdout, default=lambda x: None)
+    else:
+        main()
