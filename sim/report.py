@@ -437,7 +437,8 @@ def render_sizing(data: dict[str, Any], language: str = "zh", source: str = "") 
     lang = resolve_language(language)
 
     def frame(name: str) -> pd.DataFrame:
-        return pd.DataFrame(data.get(name) or [])
+        # to_dict() writes records of reset_index(): the RangeIndex comes back as "index"
+        return pd.DataFrame(data.get(name) or []).drop(columns=["index"], errors="ignore")
 
     staffing, budget = frame("staffing"), frame("budget")
     targets, frontier, minimality = frame("targets"), frame("frontier"), frame("minimality")
