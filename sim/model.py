@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -124,86 +125,144 @@ class _Gauge:
 
 
 class _Pool:
-    """Mediators of one unit; full-time mediators are given the next case first."""
+    """Mediators of one unit: free mediators by kind and a queue of waiting cases.
 
-    __slots__ = ("free", "resource", "servers")
+    Lighter than ``simpy.PriorityResource``: a free mediator is taken without an event, and a
+    mediator who finishes a session hands over to the first waiting case directly (continuing
+    sessions first, then first come, first served). Full-time mediators are taken first.
+    """
+
+    __slots__ = ("_seq", "env", "free", "queue", "servers", "waiting")
 
     def __init__(self, env: simpy.Environment, full_time: int, part_time: int):
-        self.resource = simpy.PriorityResource(env, capacity=full_time + part_time)
+        self.env = env
         self.free = [full_time, part_time]
         self.servers = full_time + part_time
+        self.queue: list[list] = []  # heap of [priority, seq, event or None if cancelled]
+        self.waiting = 0
+        self._seq = 0
 
-    def request(self, priority: int, case: _Case):
-        return self.resource.request(priority=priority)
+    def acquire_now(self, case: _Case) -> int:
+        """The kind of a free mediator, now taken; -1 if every mediator is busy."""
+        free = self.free
+        if free[0]:
+            free[0] -= 1
+            return 0
+        if free[1]:
+            free[1] -= 1
+            return 1
+        return -1
 
-    def cancel(self, req) -> None:
-        req.cancel()
+    def wait(self, priority: int, case: _Case) -> simpy.Event:
+        """An event that succeeds with the kind of the mediator handed over."""
+        event = self.env.event()
+        self._seq += 1
+        heapq.heappush(self.queue, [priority, self._seq, event])
+        self.waiting += 1
+        return event
 
-    def release(self, req) -> None:
-        self.resource.release(req)
+    def cancel(self, event: simpy.Event) -> None:
+        for entry in self.queue:  # rare (time limits, patience): a scan is fine
+            if entry[2] is event:
+                entry[2] = None
+                self.waiting -= 1
+                return
+
+    def release(self, kind: int, case: _Case) -> None:
+        queue = self.queue
+        while queue:
+            event = heapq.heappop(queue)[2]
+            if event is not None:
+                self.waiting -= 1
+                event.succeed(kind)
+                return
+        self.free[kind] += 1
 
     def queue_length(self) -> int:
-        return len(self.resource.queue)
-
-    def take(self) -> int:
-        kind = 0 if self.free[0] > 0 else 1
-        self.free[kind] -= 1
-        return kind
-
-    def give_back(self, kind: int) -> None:
-        self.free[kind] += 1
+        return self.waiting
 
 
 class _JointPool:
     """Staff of several departments; a joint case holds one of each of its departments at once.
 
-    A request is granted only when every department it names has a free member, and then all
-    at once (no case ever holds some and waits for others), so joint mediation cannot deadlock.
-    Waiting requests are scanned in order (continuing sessions first, then first come).
+    A case is granted only when every department it names has a free member, and then all at
+    once (no case ever holds some and waits for others), so joint mediation cannot deadlock.
+    Waiting cases are scanned in order (continuing sessions first, then first come).
     """
 
     def __init__(self, env: simpy.Environment, staff: list[int]):
         self.env = env
         self.free = list(staff)
         self.servers = max(1, min(staff)) if staff else 1
-        self.waiting: list[tuple[int, int, simpy.Event, tuple[int, ...]]] = []
+        self.queue: list[tuple[int, int, simpy.Event, tuple[int, ...]]] = []
         self._seq = 0
 
-    def request(self, priority: int, case: _Case) -> simpy.Event:
+    def acquire_now(self, case: _Case) -> int:
+        if all(self.free[d] > 0 for d in case.departments):
+            for d in case.departments:
+                self.free[d] -= 1
+            return 0  # department staff count as full-time
+        return -1
+
+    def wait(self, priority: int, case: _Case) -> simpy.Event:
         event = self.env.event()
         self._seq += 1
-        bisect.insort(self.waiting, (priority, self._seq, event, case.departments))
-        self._dispatch()
+        bisect.insort(self.queue, (priority, self._seq, event, case.departments))
         return event
 
-    def cancel(self, req: simpy.Event) -> None:
-        self.waiting = [w for w in self.waiting if w[2] is not req]
+    def cancel(self, event: simpy.Event) -> None:
+        self.queue = [w for w in self.queue if w[2] is not event]
 
-    def release(self, req: simpy.Event) -> None:
-        for d in req.value:
+    def release(self, kind: int, case: _Case) -> None:
+        for d in case.departments:
             self.free[d] += 1
-        self._dispatch()
-
-    def queue_length(self) -> int:
-        return len(self.waiting)
-
-    def take(self) -> int:
-        return 0  # department staff count as full-time
-
-    def give_back(self, kind: int) -> None:
-        pass
-
-    def _dispatch(self) -> None:
         still = []
-        for item in self.waiting:
+        for item in self.queue:
             depts = item[3]
             if all(self.free[d] > 0 for d in depts):
                 for d in depts:
                     self.free[d] -= 1
-                item[2].succeed(depts)
+                item[2].succeed(0)
             else:
                 still.append(item)
-        self.waiting = still
+        self.queue = still
+
+    def queue_length(self) -> int:
+        return len(self.queue)
+
+
+class _Desk:
+    """A unit's settings read once at build time, as plain values for the hot loop."""
+
+    __slots__ = (
+        "effort_ppf",
+        "expert_required",
+        "limit",
+        "party_ppf",
+        "resolve",
+        "return_to_court",
+        "sessions",
+        "severity_factor",
+        "top",
+    )
+
+    def __init__(self, spec, venue: int, mech, experts_at: set[int], experts) -> None:
+        self.limit = spec.time_limit_days if mech.time_limits else None
+        self.effort_ppf = spec.effort_hours.ppf
+        sev = spec.severity_effort
+        self.severity_factor = (
+            (sev.minor, sev.major, sev.serious) if mech.effort_factors else (1.0, 1.0, 1.0)
+        )
+        with_party = mech.party_delays and spec.party_delay_days is not None
+        self.sessions = spec.sessions if with_party else 1
+        self.party_ppf = spec.party_delay_days.ppf if with_party else None
+        self.resolve = tuple(
+            (r.minor, r.major, r.serious) for r in (spec.resolve.full_time, spec.resolve.part_time)
+        )
+        self.return_to_court = bool(getattr(spec, "return_to_court", False))
+        self.top = venue >= DISTRICT and venue != ENTERPRISE
+        req = experts.required
+        self.expert_required = (req.minor, req.major, req.serious) if venue in experts_at else None
 
 
 class _Case:
@@ -377,6 +436,16 @@ class _Model:
             if self.petitions_on and pet is not None and pet.leader_cases > 0
             else None
         )
+        self.desks = [
+            [_Desk(spec, v, mech, self.expert_at, experts) for spec in specs]
+            for v, specs in enumerate(self.specs)
+        ]
+        ov = sc.overload
+        self.overload = (
+            (ov.penalty_per_waiting_case, ov.floor)
+            if mech.overload and ov.penalty_per_waiting_case > 0
+            else None
+        )
 
     def _prepare_sampling_tables(self) -> None:
         sc, d = self.sc, self.district
@@ -388,7 +457,9 @@ class _Model:
         sev = sc.severity
         self.severity_cum = np.cumsum([sev.minor, sev.major, sev.serious]).tolist()
         self.sensitive_share = [c.sensitive_share for c in sc.categories.values()]
-        self.effort_factor = [c.effort_factor for c in sc.categories.values()]
+        self.effort_factor = [
+            c.effort_factor if self.mech.effort_factors else 1.0 for c in sc.categories.values()
+        ]
         self.enterprise_share = [
             c.enterprise_share if self.enterprise_cum else 0.0 for c in sc.categories.values()
         ]
@@ -656,13 +727,6 @@ class _Model:
             self._conclude(case, "unresolved")
 
     # ----------------------------------------------------------------- mediation
-    def _uniforms(self, case: _Case, venue: int) -> tuple[float, float]:
-        if venue < N_LEVELS:
-            base = U_LEVEL_BASE + 3 * venue
-            return case.u[base + U_EFFORT], case.u[base + U_OUTCOME]
-        base = P_VENUE_BASE + 2 * (venue - N_LEVELS)
-        return case.p[base], case.p[base + 1]
-
     def _top(self, venue: int) -> bool:
         return venue >= DISTRICT and venue != ENTERPRISE
 
@@ -679,20 +743,28 @@ class _Model:
                 case, venue, unit, channel, entered, math.nan, entered, outcome, -1, 0.0
             )
             return outcome
-        mech = self.mech
-        limit = spec.time_limit_days if mech.time_limits else None
+        desk = self.desks[venue][unit]
+        limit = desk.limit
         deadline = entered + limit if limit is not None else math.inf
         # The party gives up (and petitions) if waiting outlasts their patience.
-        give_up = min(deadline, case.patience_at)
-        u_effort, u_outcome = self._uniforms(case, venue)
-        effort = spec.effort_hours.ppf(u_effort)
-        if mech.effort_factors:
-            effort *= self.effort_factor[case.category] * spec.severity_effort.of(case.severity)
-        sessions = spec.sessions if (mech.party_delays and spec.party_delay_days) else 1
-        per_session = effort / sessions
-        expert = venue in self.expert_at and case.p[P_EXPERT] < self.sc.experts.required.of(
-            case.severity
+        patience_at = case.patience_at
+        give_up = deadline if deadline < patience_at else patience_at
+        if venue < N_LEVELS:
+            base = U_LEVEL_BASE + 3 * venue
+            u_effort, u_outcome = case.u[base], case.u[base + 1]
+        else:
+            base = P_VENUE_BASE + 2 * (venue - N_LEVELS)
+            u_effort, u_outcome = case.p[base], case.p[base + 1]
+        severity = case.severity
+        effort = (
+            desk.effort_ppf(u_effort)
+            * self.effort_factor[case.category]
+            * desk.severity_factor[severity]
         )
+        sessions = desk.sessions
+        per_session = effort / sessions
+        required = desk.expert_required
+        expert = required is not None and case.p[P_EXPERT] < required[severity]
 
         present, waiting, busy = self.present[venue], self.waiting[venue], self.busy[venue]
         present.change(entered, +1)
@@ -703,57 +775,56 @@ class _Model:
         in_window = self.window[0] <= entered < self.window[1]
         if expert and in_window:
             self.expert_steps_in_window += 1
-        if give_up < math.inf:
-            # One timer per step, not a condition per session: it interrupts the case only if
-            # the case is still queueing for this step when it fires.
-            proc = env.active_process
-            timer = env.timeout(max(give_up - entered, 0.0))
-            step = case.step  # a timer left from an earlier step must not touch a later one
-            timer.callbacks.append(lambda _: self._interrupt_waiting(case, proc, step))
+        timer_armed = False
         for s in range(sessions):
-            req = pool.request(1 if s == 0 else 0, case)
-            waiting.change(env.now, +1)
-            queued = env.now
-            case.waiting_req = req
-            try:
-                if env.now >= give_up and not req.triggered:
-                    # The step's timer fired during an earlier session: the party will not
-                    # queue again past its time limit or patience.
-                    raise simpy.Interrupt("expired between sessions")
-                yield req
-            except simpy.Interrupt:
+            now = env.now
+            kind = pool.acquire_now(case)
+            if kind < 0:
+                if now >= give_up:
+                    # Past the time limit or patience, the party does not queue (again).
+                    outcome = yield from self._give_up(case, venue, unit, channel, entered,
+                                                       started, first_kind, effort if s else 0.0,
+                                                       deadline, spec)  # fmt: skip
+                    return outcome
+                req = pool.wait(1 if s == 0 else 0, case)
+                waiting.change(now, +1)
+                if give_up < math.inf and not timer_armed:
+                    # One timer per step, armed only when the case has to queue: it interrupts
+                    # the case if it is still queueing for this step when it fires.
+                    timer_armed = True
+                    proc = env.active_process
+                    # The step number goes with the timer: a timer left from an earlier step
+                    # must not touch a later one.
+                    env.timeout(give_up - now).callbacks.append(
+                        lambda _, proc=proc, step=case.step: self._interrupt_waiting(
+                            case, proc, step
+                        )
+                    )
+                case.waiting_req = req
+                try:
+                    kind = yield req
+                except simpy.Interrupt:
+                    case.waiting_req = None
+                    if req.triggered:  # granted in the same instant: hand it on
+                        pool.release(req.value, case)
+                    else:
+                        pool.cancel(req)
+                    waiting.change(env.now, -1)
+                    if s == 0:
+                        self._neglect(case, env.now - now)
+                    outcome = yield from self._give_up(case, venue, unit, channel, entered,
+                                                       started, first_kind, effort if s else 0.0,
+                                                       deadline, spec)  # fmt: skip
+                    return outcome
                 case.waiting_req = None
-                if req.triggered:  # granted in the same instant: give it back
-                    pool.release(req)
-                else:
-                    pool.cancel(req)
                 waiting.change(env.now, -1)
                 if s == 0:
-                    self._neglect(case, env.now - queued)
-                present.change(env.now, -1)
-                done = effort if s else 0.0
-                if env.now >= case.patience_at and case.patience_at <= deadline:
-                    self._record_step(
-                        case, venue, unit, channel, entered, started, env.now, "petitioned",
-                        first_kind, done,
-                    )  # fmt: skip
-                    env.process(self._petition(case, venue))
-                    return "petitioned"
-                outcome = self._over_time(venue, spec)
-                self._record_step(
-                    case, venue, unit, channel, entered, started, env.now, outcome, first_kind, done
-                )
-                return outcome
-            case.waiting_req = None
+                    self._neglect(case, env.now - now)
             now = env.now
-            waiting.change(now, -1)
             busy.change(now, +1)
             if s == 0:
                 started = now
                 case.step_info[4] = now
-                self._neglect(case, now - queued)
-            kind = pool.take()
-            if s == 0:
                 first_kind = kind  # the mediator who takes the case answers for it
             if in_window:
                 # A joint session occupies one member of each department it names.
@@ -771,11 +842,10 @@ class _Model:
                 self.expert_pool.release(ereq)  # type: ignore[union-attr]
             else:
                 yield env.timeout(end - now)
-            pool.give_back(kind)
-            pool.release(req)
+            pool.release(kind, case)
             busy.change(env.now, -1)
             if s < sessions - 1:
-                gap = spec.party_delay_days.ppf(self.session_u.next())
+                gap = desk.party_ppf(self.session_u.next())
                 if env.now + gap >= deadline:
                     # The parties are still apart when the time limit passes.
                     yield env.timeout(max(deadline - env.now, 0.0))
@@ -796,19 +866,17 @@ class _Model:
                     return outcome
                 yield env.timeout(gap)
 
-        resolve = spec.resolve.full_time if first_kind == 0 else spec.resolve.part_time
-        p = resolve.of(case.severity)
+        p = desk.resolve[first_kind][case.severity]
         if expert:
             p = min(1.0, p + self.sc.experts.resolve_bonus)
-        if mech.overload and self.sc.overload.penalty_per_waiting_case > 0:
-            ov = self.sc.overload
-            per_mediator = pool.queue_length() / pool.servers
-            p *= max(ov.floor, 1.0 - ov.penalty_per_waiting_case * per_mediator)
+        if self.overload is not None:
+            penalty, floor = self.overload
+            p *= max(floor, 1.0 - penalty * pool.queue_length() / pool.servers)
         if u_outcome < p:
             outcome = "resolved"
-        elif venue == ROOM and spec.return_to_court:
+        elif desk.return_to_court:
             outcome = "returned_to_court"
-        elif self._top(venue):
+        elif desk.top:
             outcome = "unresolved"
         else:
             outcome = "escalated_failed"
@@ -827,6 +895,23 @@ class _Model:
             expert,
         )
         return outcome
+
+    def _give_up(self, case, venue, unit, channel, entered, started, kind, done, deadline, spec):
+        """The step ends while waiting: patience ran out (petition) or the time limit did."""
+        env = self.env
+        self.present[venue].change(env.now, -1)
+        if env.now >= case.patience_at and case.patience_at <= deadline:
+            self._record_step(
+                case, venue, unit, channel, entered, started, env.now, "petitioned", kind, done
+            )
+            env.process(self._petition(case, venue))
+            return "petitioned"
+        outcome = self._over_time(venue, spec)
+        self._record_step(
+            case, venue, unit, channel, entered, started, env.now, outcome, kind, done
+        )
+        return outcome
+        yield  # a generator, so that callers can `yield from` it like the other steps
 
     @staticmethod
     def _interrupt_waiting(case: _Case, proc: simpy.Process, step: int) -> None:
