@@ -659,7 +659,7 @@ class _Search:
             heapq.heappush(heap, (-gain, i))
         return x
 
-    def line_search(self, lo: Staffing, hi: Staffing, n: int, rounds: int = 3) -> Staffing:
+    def line_search(self, lo: Staffing, hi: Staffing, n: int, rounds: int = 4) -> Staffing:
         """Shrink a proposal that meets the targets back towards ``lo`` (which does not).
 
         The screen gets the pattern of an allocation right more often than its size; bisecting
@@ -811,7 +811,7 @@ class _Search:
                 break
             self.log(f"  screen proposes cost {self.salary(y):,.0f} (from {self.salary(x):,.0f})")
             if self.met(y, ns):
-                y = self.line_search(x, y, ns)
+                y = self.line_search(start, y, ns)
             x = y
             self.path.append((x, "screen"))
         x = self.greedy(x, ns)
