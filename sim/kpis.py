@@ -17,7 +17,7 @@ from .model import Replication
 from .register import case_table, petition_table, register_table
 from .vocabulary import KPI_NAMES, LEVELS, VENUES
 
-__all__ = ["PETITION_KPIS", "kpis"]
+__all__ = ["PETITION_KPIS", "kpis", "venue_time_limits"]
 
 # The "1减2降1升" indicators: NaN (null in JSON) when the scenario has no petitions section.
 PETITION_KPIS = (
@@ -93,7 +93,7 @@ def kpis(
     out["days_to_resolution.p90"] = float(np.quantile(days, 0.9)) if len(days) else math.nan
 
     # Resolved within the time limit of the venue that resolved it (no limit: within).
-    limits = _time_limits(rep)
+    limits = venue_time_limits(rep)
     res_last = last[last["outcome"].isin(_RESOLVED) & last.index.isin(c["case_id"])]
     if len(res_last):
         limit = res_last["level"].astype(object).map(limits).astype(float).fillna(np.inf)
@@ -126,7 +126,8 @@ def kpis(
     return out
 
 
-def _time_limits(rep: Replication) -> dict[str, float]:
+def venue_time_limits(rep: Replication) -> dict[str, float]:
+    """Time limit in days of each venue that has one (none when the mechanism is off)."""
     sc = rep.scenario
     if not sc.mechanisms.time_limits:
         return {}

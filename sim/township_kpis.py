@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .kpis import venue_time_limits
 from .model import Replication
 
 __all__ = ["TOWNSHIP_KPIS", "township_kpis"]
@@ -46,25 +47,10 @@ def township_kpis(
     ``time_limits`` maps a venue to its time limit in days (for ``resolved_within_limit``);
     by default the ladder's limits when the mechanism is on.
     """
-    sc = rep.scenario
     lo, hi = rep.window
     years = (hi - lo) / 365.0
     if time_limits is None:
-        time_limits = {}
-        if sc.mechanisms.time_limits:
-            for lv in ("grid", "village", "township", "district"):
-                limit = sc.ladder.level(lv).time_limit_days
-                if limit is not None:
-                    time_limits[lv] = limit
-            if sc.enterprise.time_limit_days is not None:
-                time_limits["enterprise"] = sc.enterprise.time_limit_days
-            for venue, table in (("sector", sc.sectors), ("stationed_room", sc.stationed_rooms)):
-                given = [c.time_limit_days for c in table.values() if c.time_limit_days]
-                if given:
-                    time_limits[venue] = max(given)
-            joint = sc.district_centre.joint
-            if joint is not None and joint.time_limit_days is not None:
-                time_limits["joint"] = joint.time_limit_days
+        time_limits = venue_time_limits(rep)  # the district KPIs' own table
     in_window = (
         (~cases["initial"])
         & (cases["arisen"] >= lo)
