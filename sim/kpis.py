@@ -17,7 +17,7 @@ from .model import Replication
 from .register import case_table, petition_table, register_table
 from .vocabulary import KPI_NAMES, LEVELS, VENUES
 
-__all__ = ["PETITION_KPIS", "kpis", "venue_time_limits"]
+__all__ = ["PETITION_KPIS", "kpis", "venue_time_limits", "window_disputes"]
 
 # The "1减2降1升" indicators: NaN (null in JSON) when the scenario has no petitions section.
 PETITION_KPIS = (
@@ -47,17 +47,7 @@ def kpis(
     register = register_table(rep, cases) if register is None else register
     lo, hi = rep.window
     years = (hi - lo) / 365.0
-    in_window = (
-        (~cases["initial"])
-        & (cases["arisen"] >= lo)
-        & (cases["arisen"] < hi)
-        & (cases["origin"] == "ladder")
-    )
-    c = cases[in_window]
-    r = register[register["case_id"].isin(c["case_id"])]
-
-    # Where each dispute ended: the venue and outcome of its last step.
-    last = r.drop_duplicates("case_id", keep="last").set_index("case_id")
+    c, r, last = window_disputes(rep, cases, register)
     final_level = last["level"].astype(object).reindex(c["case_id"]).to_numpy()
     final_outcome = last["outcome"].astype(object).reindex(c["case_id"]).to_numpy()
     status = c["status"].astype(str).to_numpy()
@@ -124,6 +114,27 @@ def kpis(
         sum(f for venue in VENUES if venue != "joint" for f, _ in rep.staffing[venue])
     )
     return out
+
+
+def window_disputes(
+    rep: Replication, cases: pd.DataFrame, register: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The disputes the case KPIs count, their register rows, and each one's last step.
+
+    Counted: disputes that arose on the ladder inside the measurement window (not initial
+    state, not court referrals). ``last`` is indexed by case id.
+    """
+    lo, hi = rep.window
+    counted = (
+        (~cases["initial"])
+        & (cases["arisen"] >= lo)
+        & (cases["arisen"] < hi)
+        & (cases["origin"] == "ladder")
+    )
+    c = cases[counted]
+    r = register[register["case_id"].isin(c["case_id"])]
+    last = r.drop_duplicates("case_id", keep="last").set_index("case_id")
+    return c, r, last
 
 
 def venue_time_limits(rep: Replication) -> dict[str, float]:

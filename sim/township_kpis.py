@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .kpis import venue_time_limits
+from .kpis import venue_time_limits, window_disputes
 from .model import Replication
 
 __all__ = ["TOWNSHIP_KPIS", "township_kpis"]
@@ -51,15 +51,7 @@ def township_kpis(
     years = (hi - lo) / 365.0
     if time_limits is None:
         time_limits = venue_time_limits(rep)  # the district KPIs' own table
-    in_window = (
-        (~cases["initial"])
-        & (cases["arisen"] >= lo)
-        & (cases["arisen"] < hi)
-        & (cases["origin"] == "ladder")
-    )
-    c = cases[in_window]
-    r = register[register["case_id"].isin(c["case_id"])]
-    last = r.drop_duplicates("case_id", keep="last").set_index("case_id")
+    c, _, last = window_disputes(rep, cases, register)
     ids = c["case_id"].to_numpy()
     final_level = last["level"].astype(object).reindex(ids).to_numpy()
     final_outcome = last["outcome"].astype(object).reindex(ids).to_numpy()
