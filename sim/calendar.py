@@ -35,6 +35,11 @@ class WorkingCalendar:
         return cls(None)
 
     @property
+    def always_open(self) -> bool:
+        """True when every hour is a working hour: ``finish`` is then ``t + effort / 24``."""
+        return self._round_the_clock
+
+    @property
     def hours_per_week(self) -> float:
         return self._weekly * 24.0
 

@@ -233,6 +233,24 @@ class _JointPool:
         return len(self.queue)
 
 
+class _ArrivalProcess(simpy.Process):
+    """A dispute's process, started by the timeout of its arrival instead of its own event.
+
+    ``simpy.Process`` schedules an urgent Initialize event to start each process: one event in
+    five of this model. A dispute's process can as well be resumed first by the arrival timeout
+    the arrivals process is about to wait on; it then starts at the same instant, before the
+    arrivals process draws the next arrival (which touches nothing the dispute uses). Sets the
+    attributes ``simpy.Process.__init__`` sets (SimPy 4.1), with the arrival as the target.
+    """
+
+    def __init__(self, env: simpy.Environment, generator, arrival: simpy.Event):
+        self.env = env
+        self.callbacks = []
+        self._generator = generator
+        self._target = arrival
+        arrival.callbacks.append(self._resume)
+
+
 class _Desk:
     """A unit's settings read once at build time, as plain values for the hot loop."""
 
@@ -361,6 +379,9 @@ class _Model:
         self.present = [_Gauge() for _ in VENUES]
         self.waiting = [_Gauge() for _ in VENUES]
         self.busy = [_Gauge() for _ in VENUES]
+        self.gauges = list(zip(self.present, self.waiting, self.busy, strict=True))
+        # Round-the-clock calendars (working_calendar off): a session ends effort / 24 days on.
+        self.always_open = all(c.always_open for c in self.calendars)
         self.effort_in_window = [0.0] * N_VENUES
         self.snapshots: dict[str, list[list[float]]] = {}
 
@@ -530,9 +551,9 @@ class _Model:
             accept = u.next()
             if accept * rate_max > self.base_rate * self._rate_multiplier(t):
                 continue
-            yield env.timeout(t - env.now)
-            case = self._make_case(t, self.case_rows.next(), self.policy_rows.next())
-            env.process(self.journey(case))
+            arrival = env.timeout(t - env.now)
+            _ArrivalProcess(env, self.journey(t), arrival)
+            yield arrival
 
     def referrals(self, room: int, rate_per_year: float):
         """Court-referred cases (诉调衔接) to one stationed room: Poisson, own streams."""
@@ -602,7 +623,9 @@ class _Model:
                 case.severity += 1
 
     # ----------------------------------------------------------------- journeys
-    def journey(self, case: _Case):
+    def journey(self, arisen: float):
+        """A dispute arising at ``arisen`` (now), from discovery to its last step."""
+        case = self._make_case(arisen, self.case_rows.next(), self.policy_rows.next())
         env, sc, mech = self.env, self.sc, self.mech
         u, p = case.u, case.p
         disc = sc.discovery
@@ -785,13 +808,14 @@ class _Model:
         required = desk.expert_required
         expert = required is not None and case.p[P_EXPERT] < required[severity]
 
-        present, waiting, busy = self.present[venue], self.waiting[venue], self.busy[venue]
+        present, waiting, busy = self.gauges[venue]
         present.change(entered, +1)
         case.venue = venue
         case.step_info = [venue, unit, channel, entered, math.nan, case.severity, effort]
         started = math.nan
         first_kind = -1
         in_window = self.window[0] <= entered < self.window[1]
+        always_open, calendars = self.always_open, self.calendars
         if expert and in_window:
             self.expert_steps_in_window += 1
         timer_armed = False
@@ -847,8 +871,14 @@ class _Model:
                 first_kind = kind  # the mediator who takes the case answers for it
             if in_window:
                 # A joint session occupies one member of each department it names.
-                self.effort_in_window[venue] += per_session * max(1, len(case.departments))
-            end = self.calendars[kind].finish(now, per_session)
+                self.effort_in_window[venue] += (
+                    per_session * max(1, len(case.departments)) if venue == JOINT else per_session
+                )
+            end = (
+                now + per_session / 24.0
+                if always_open
+                else calendars[kind].finish(now, per_session)
+            )
             if expert:
                 # Mediator first, then the expert: one order for all, so no cycle of waits.
                 ereq = self.expert_pool.request()  # type: ignore[union-attr]
@@ -899,20 +929,16 @@ class _Model:
             outcome = "unresolved"
         else:
             outcome = "escalated_failed"
-        present.change(env.now, -1)
-        self._record_step(
-            case,
-            venue,
-            unit,
-            channel,
-            entered,
-            started,
-            env.now,
-            outcome,
-            first_kind,
-            effort,
-            expert,
-        )
+        now = env.now
+        present.change(now, -1)
+        # _record_step, inlined on the path every step takes.
+        self.steps.append(
+            (case.id, case.step, venue, unit, channel, entered, started, now, OUT[outcome],
+             first_kind, effort, severity, case.severity, expert)
+        )  # fmt: skip
+        case.step += 1
+        case.venue = -1
+        case.step_info = []
         return outcome
 
     def _give_up(self, case, venue, unit, channel, entered, started, kind, done, deadline, spec):
