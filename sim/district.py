@@ -112,8 +112,10 @@ def _staffing(scenario: Scenario, district: District) -> dict[str, list[Staffing
     # Villages: "有条件的村配备1名以上专职" — a township may say how many of its villages can.
     v = ladder.village
     out["village"] = []
-    for ti, t in enumerate(scenario.townships):
-        villages = [vi for vi, tj in enumerate(district.village_township) if tj == ti]
+    by_township: list[list[int]] = [[] for _ in scenario.townships]
+    for vi, ti in enumerate(district.village_township):
+        by_township[ti].append(vi)
+    for t, villages in zip(scenario.townships, by_township, strict=True):
         n_full = (
             t.villages_with_full_time
             if t.villages_with_full_time is not None

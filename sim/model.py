@@ -19,6 +19,7 @@ see the same disputes (common random numbers).
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import gc
 import heapq
@@ -270,9 +271,9 @@ class _Desk:
         "u_policy",
     )
 
-    def __init__(self, spec, venue: int, pool, mech, experts_at: set[int], experts) -> None:
+    def __init__(self, spec, venue: int, mech, experts_at: set[int], experts) -> None:
         self.spec = spec
-        self.pool = pool
+        self.pool: _Pool | _JointPool | None = None
         # Where the step's uniforms (effort, outcome) lie: ladder levels in the case row,
         # the venues of issue 3 in the policy row.
         self.u_policy = venue >= N_LEVELS
@@ -295,6 +296,12 @@ class _Desk:
         self.top = venue >= DISTRICT and venue != ENTERPRISE
         req = experts.required
         self.expert_required = (req.minor, req.major, req.serious) if venue in experts_at else None
+
+    def at(self, pool: _Pool | _JointPool | None) -> _Desk:
+        """These settings at one unit, with its pool of mediators."""
+        desk = copy.copy(self)
+        desk.pool = pool
+        return desk
 
 
 class _Case:
@@ -389,7 +396,7 @@ class _Model:
         # The unit of each level that serves a grid, looked up once per step.
         d = self.district
         self.grid_units = [
-            tuple(d.unit_of(level, g) for level in LEVELS) for g in range(len(d.grid_names))
+            (g, vi, d.village_township[vi], 0) for g, vi in enumerate(d.grid_village)
         ]
         self.cases: list[tuple] = []
         self.steps: list[tuple] = []
@@ -476,13 +483,17 @@ class _Model:
             if self.petitions_on and pet is not None and pet.leader_cases > 0
             else None
         )
-        self.desks = [
-            [
-                _Desk(spec, v, pool, mech, self.expert_at, experts)
-                for spec, pool in zip(specs, self.pools[v], strict=True)
-            ]
-            for v, specs in enumerate(self.specs)
-        ]
+        # Units of a level share one spec: its desk settings are read once and copied.
+        templates: dict[tuple[int, int], _Desk] = {}
+        self.desks = []
+        for v, specs in enumerate(self.specs):
+            desks = []
+            for spec, pool in zip(specs, self.pools[v], strict=True):
+                key = (v, id(spec))
+                if key not in templates:
+                    templates[key] = _Desk(spec, v, mech, self.expert_at, experts)
+                desks.append(templates[key].at(pool))
+            self.desks.append(desks)
         ov = sc.overload
         self.overload = (
             (ov.penalty_per_waiting_case, ov.floor)
