@@ -53,6 +53,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     wall = t3 - t1
     disputes = len(rep.cases)
     lo, hi = rep.window
+    arisen = rep.cases.frame(["arisen"])["arisen"]
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if sys.platform == "darwin":
         kib /= 1024
@@ -69,7 +70,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "run_s": round(t3 - t2, 6),
         "wall_s": round(wall, 6),
         "disputes": disputes,
-        "disputes_in_window": sum(1 for c in rep.cases if lo <= c[1] < hi),
+        "disputes_in_window": int(arisen.between(lo, hi, "left").sum()),
         "steps": len(rep.steps),
         "events": rep.events,
         "events_note": "SimPy events processed (env.step calls in the model's run loop)",

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "reference.toml"
 LEVELS = ("grid", "village", "township", "district")
@@ -75,35 +77,34 @@ def overrides(args: argparse.Namespace) -> list[str | tuple[str, Any]]:
 
 
 def summarize(rep: Any, args: argparse.Namespace, wall: float) -> dict[str, Any]:
-    """The result dict of shared/bench/common.py from the replication's record lists."""
+    """The result dict of shared/bench/common.py from the replication's records."""
     warmup = args.warmup
-    arisen = {c[0]: c[1] for c in rep.cases}
-    node_sum, node_cnt = [0.0] * 4, [0] * 4
-    last_level: dict[int, int] = {}
-    for s in rep.steps:  # (case, step, venue, unit, channel, entered, started, ended, ...)
-        lv = s[2]
-        last_level[s[0]] = lv
-        if arisen[s[0]] >= warmup:
-            node_sum[lv] += s[7] - s[5]
-            node_cnt[lv] += 1
-    res_cnt, res_sum = [0] * 4, [0.0] * 4
-    counted, total, end = 0, 0.0, 0.0
-    rows = []
-    for c in (
-        rep.cases
-    ):  # (case, arisen, grid, category, sev0, sev, sensitive, initial, status, concluded, ...)
-        lv, soj = last_level[c[0]], c[9] - c[1]
-        end = max(end, c[9])
-        rows.append((c[1], lv + 1, soj))
-        if c[1] >= warmup:
-            counted += 1
-            res_cnt[lv] += 1
-            res_sum[lv] += soj
-            total += soj
+    steps = rep.steps.frame(["case_id", "level_i", "entered", "ended"])
+    cases = rep.cases.frame(["case_id", "arisen", "concluded"]).set_index("case_id")
+    steps["arisen"] = cases["arisen"].reindex(steps["case_id"]).to_numpy()
+    counted_steps = steps[steps["arisen"] >= warmup]
+    node = (counted_steps["ended"] - counted_steps["entered"]).groupby(counted_steps["level_i"])
+    node_sum = node.sum().reindex(range(4), fill_value=0.0).tolist()
+    node_cnt = node.count().reindex(range(4), fill_value=0).astype(int).tolist()
+    # The level a dispute was resolved at is the level of its last step.
+    cases["level"] = steps.groupby("case_id")["level_i"].last()
+    cases["sojourn"] = cases["concluded"] - cases["arisen"]
+    end = float(cases["concluded"].max())
     if args.dump:
-        with open(args.dump, "w") as f:
-            f.write("arrival_day,level_resolved,total_days\n")
-            f.writelines(f"{a!r},{lv},{s!r}\n" for a, lv, s in rows)
+        dump = pd.DataFrame(
+            {
+                "arrival_day": cases["arisen"],
+                "level_resolved": cases["level"] + 1,
+                "total_days": cases["sojourn"],
+            }
+        )
+        dump.to_csv(args.dump, index=False, float_format="%r")
+    counted_cases = cases[cases["arisen"] >= warmup]
+    counted = len(counted_cases)
+    by_level = counted_cases.groupby("level")["sojourn"]
+    res_cnt = by_level.count().reindex(range(4), fill_value=0).astype(int).tolist()
+    res_sum = by_level.sum().reindex(range(4), fill_value=0.0).tolist()
+    total = float(counted_cases["sojourn"].sum())
     sc = rep.scenario
     n, nan = len(rep.cases), math.nan
     servers = [sc.ladder.level(lv).full_time + sc.ladder.level(lv).part_time for lv in LEVELS]

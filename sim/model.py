@@ -25,6 +25,7 @@ import gc
 import heapq
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import simpy
@@ -32,15 +33,20 @@ import simpy
 from .calendar import WorkingCalendar
 from .district import District
 from .initial_state import open_cases
+from .records import CHUNK_ROWS, RecordLog
 from .scenario import Scenario
 from .streams import UniformRows, Uniforms, stream
 from .vocabulary import LEVELS, OUTCOMES, VENUES
 
 __all__ = [
+    "CASE_FIELDS",
     "CHANNELS",
     "ORIGINS",
+    "PETITION_FIELDS",
     "PETITION_OUTCOMES",
+    "SAMPLE_FIELDS",
     "STATUSES",
+    "STEP_FIELDS",
     "Replication",
     "simulate_replication",
 ]
@@ -66,6 +72,31 @@ ST = {name: i for i, name in enumerate(STATUSES)}
 ORIGINS = ("ladder", "court_referral")
 PETITION_OUTCOMES = ("closed", "closed_by_hearing", "open")
 RESOLVED = ("resolved", "resolved_on_the_spot")
+
+# The records the model makes, field by field with their types (sim.records.RecordLog).
+# Codes index the tuples above and in sim.vocabulary; -1 means none, NaN not (yet) happened.
+STEP_FIELDS = (
+    ("case_id", "int64"), ("step", "int32"), ("level_i", "int8"), ("unit_i", "int32"),
+    ("channel_i", "int8"), ("entered", "float64"), ("started", "float64"),
+    ("ended", "float64"), ("outcome_i", "int8"), ("kind_i", "int8"),
+    ("effort_hours", "float64"), ("severity_entered_i", "int8"), ("severity_i", "int8"),
+    ("expert", "bool"),
+)  # fmt: skip
+CASE_FIELDS = (
+    ("case_id", "int64"), ("arisen", "float64"), ("grid_i", "int32"), ("category_i", "int16"),
+    ("severity_initial_i", "int8"), ("severity_i", "int8"), ("sensitive", "bool"),
+    ("initial", "bool"), ("status_i", "int8"), ("concluded", "float64"), ("steps", "int32"),
+    ("origin_i", "int8"),
+)  # fmt: skip
+PETITION_FIELDS = (
+    ("petition_id", "int64"), ("case_id", "int64"), ("filed", "float64"), ("level_i", "int8"),
+    ("skip_level", "bool"), ("repeat", "bool"), ("backlog_entered", "float64"),
+    ("closed", "float64"), ("outcome_i", "int8"),
+)  # fmt: skip
+SAMPLE_FIELDS = (
+    ("time", "float64"), ("level_i", "int8"), ("present", "int32"), ("waiting", "int32"),
+    ("busy", "int32"),
+)  # fmt: skip
 
 # Layout of the row of uniforms each case carries (stream "case"). Append only: a new
 # mechanism takes a new stream instead, so that existing numbers never move.
@@ -94,10 +125,10 @@ class Replication:
     seed: int
     window: tuple[float, float]  # measurement window [warm-up end, arrivals end)
     end_time: float
-    cases: list[tuple]
-    steps: list[tuple]
-    petitions: list[tuple]
-    timeseries: list[tuple]
+    cases: RecordLog  # CASE_FIELDS, one row per dispute
+    steps: RecordLog  # STEP_FIELDS, one row per step (the register, raw)
+    petitions: RecordLog  # PETITION_FIELDS
+    timeseries: RecordLog  # SAMPLE_FIELDS, per venue every sample interval
     unit_names: dict[str, list[str]]  # per venue
     areas: dict[str, dict[str, float]]  # per venue: present/waiting/busy area over the window
     areas_total: dict[str, float]  # per venue: present area over the whole run
@@ -352,7 +383,9 @@ class _Case:
 
 
 class _Model:
-    def __init__(self, scenario: Scenario, replication: int, seed: int):
+    def __init__(
+        self, scenario: Scenario, replication: int, seed: int, spool: str | Path | None = None
+    ):
         self.sc = scenario
         self.mech = scenario.mechanisms
         self.district = District.from_scenario(scenario)
@@ -398,10 +431,20 @@ class _Model:
         self.grid_units = [
             (g, vi, d.village_township[vi], 0) for g, vi in enumerate(d.grid_village)
         ]
-        self.cases: list[tuple] = []
-        self.steps: list[tuple] = []
-        self.petitions: list[tuple] = []
-        self.series: list[tuple] = []
+        folder = Path(spool) if spool is not None else None
+        logs = {}
+        for name, fields in (
+            ("cases", CASE_FIELDS),
+            ("steps", STEP_FIELDS),
+            ("petitions", PETITION_FIELDS),
+            ("timeseries", SAMPLE_FIELDS),
+        ):
+            path = folder / f"{name}.parquet" if folder is not None else None
+            logs[name] = RecordLog(fields, chunk_rows=CHUNK_ROWS, spool=path)
+        self.cases, self.steps = logs["cases"], logs["steps"]
+        self.petitions, self.series = logs["petitions"], logs["timeseries"]
+        # The lists the hot loop appends to (packed into columns now and then).
+        self.case_records, self.step_records = self.cases.rows, self.steps.rows
         self.active: dict[int, _Case] = {}
         self.open_petitions: dict[int, list] = {}
         self.backlog_open = 0
@@ -943,7 +986,7 @@ class _Model:
         now = env.now
         present.change(now, -1)
         # _record_step, inlined on the path every step takes.
-        self.steps.append(
+        self.step_records.append(
             (case.id, case.step, venue, unit, channel, entered, started, now, OUT[outcome],
              first_kind, effort, severity, case.severity, expert)
         )  # fmt: skip
@@ -1045,7 +1088,7 @@ class _Model:
         record[7] = self.env.now
         record[8] = PETITION_OUTCOMES.index(how)
         del self.open_petitions[record[0]]
-        self.petitions.append(tuple(record))
+        self.petitions.rows.append(tuple(record))
         pet = self.sc.petitions
         u_repeat = case.p[P_REPEAT] if not record[5] else self.backlog_u.next()
         if u_repeat < pet.repeat_probability:  # 重复信访: the closed case comes back
@@ -1073,7 +1116,7 @@ class _Model:
         expert=False,
     ):
         info = case.step_info
-        self.steps.append(
+        self.step_records.append(
             (case.id, case.step, venue, unit, channel, entered, started, ended, OUT[outcome], kind,
              effort, info[5] if info else case.severity, case.severity, expert)
         )  # fmt: skip
@@ -1086,10 +1129,14 @@ class _Model:
         self._record_case(case, ST[status], self.env.now)
 
     def _record_case(self, case: _Case, status: int, concluded: float) -> None:
-        self.cases.append(
+        records = self.case_records
+        records.append(
             (case.id, case.arisen, case.grid, case.category, case.severity0, case.severity,
              case.sensitive, case.initial, status, concluded, case.step, case.origin)
         )  # fmt: skip
+        if len(records) >= CHUNK_ROWS or len(self.step_records) >= CHUNK_ROWS:
+            self.cases.pack_if_full()
+            self.steps.pack_if_full()
 
     def sampler(self):
         """Per venue: cases present, waiting and mediators busy, every sample interval."""
@@ -1098,9 +1145,10 @@ class _Model:
         while env.now <= self.window[1]:
             now = env.now
             for v in range(N_VENUES):
-                self.series.append(
+                self.series.rows.append(
                     (now, v, self.present[v].value, self.waiting[v].value, self.busy[v].value)
                 )
+            self.series.pack_if_full()
             yield env.timeout(dt_)
 
     def snapshot(self, at: float, name: str):
@@ -1171,7 +1219,7 @@ class _Model:
         for case in list(self.active.values()):
             if case.venue >= 0:
                 venue, unit, ch, entered, started, sev_in, effort = case.step_info
-                self.steps.append(
+                self.step_records.append(
                     (case.id, case.step, venue, unit, ch, entered, started, math.nan, OUT["open"],
                      -1, effort, sev_in, case.severity, False)
                 )  # fmt: skip
@@ -1181,7 +1229,9 @@ class _Model:
                 self._record_case(case, ST["pending"], math.nan)
         for record in self.open_petitions.values():
             record[8] = PETITION_OUTCOMES.index("open")
-            self.petitions.append(tuple(record))
+            self.petitions.rows.append(tuple(record))
+        for log in (self.cases, self.steps, self.petitions, self.series):
+            log.close()
         return self._result(finish, events)
 
     def _result(self, finish: float, events: int) -> Replication:
@@ -1225,9 +1275,18 @@ class _Model:
 
 
 def simulate_replication(
-    scenario: Scenario, replication: int = 0, seed: int | None = None
+    scenario: Scenario,
+    replication: int = 0,
+    seed: int | None = None,
+    spool: str | Path | None = None,
 ) -> Replication:
-    """Run one replication of ``scenario``; ``seed`` defaults to the scenario's own."""
+    """Run one replication of ``scenario``; ``seed`` defaults to the scenario's own.
+
+    The records are kept as typed columns (:class:`sim.records.RecordLog`). With ``spool`` (a
+    folder) they are written there instead as they are made, as cases.parquet, steps.parquet,
+    petitions.parquet and timeseries.parquet, so that a long or province-size run holds only
+    one chunk of records in memory; the tables of :mod:`sim.register` read them back.
+    """
     seed = scenario.run.seed if seed is None else seed
     # The cyclic collector would re-scan every object alive (the imported libraries', the open
     # cases') each time enough cases have come and gone, for garbage a replication hardly makes
@@ -1236,7 +1295,7 @@ def simulate_replication(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _Model(scenario, replication, seed).run()
+        return _Model(scenario, replication, seed, spool).run()
     finally:
         if collecting:
             gc.enable()

@@ -47,19 +47,6 @@ REGISTER_COLUMNS = (
     "origin",
 )
 
-_STEP_FIELDS = (
-    "case_id", "step", "level_i", "unit_i", "channel_i", "entered", "started", "ended",
-    "outcome_i", "kind_i", "effort_hours", "severity_entered_i", "severity_i", "expert",
-)  # fmt: skip
-_CASE_FIELDS = (
-    "case_id", "arisen", "grid_i", "category_i", "severity_initial_i", "severity_i",
-    "sensitive", "initial", "status_i", "concluded", "steps", "origin_i",
-)  # fmt: skip
-_PETITION_FIELDS = (
-    "petition_id", "case_id", "filed", "level_i", "skip_level", "repeat", "backlog_entered",
-    "closed", "outcome_i",
-)  # fmt: skip
-
 
 def _cat(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(codes, dtype=int), categories=list(names))
@@ -77,7 +64,7 @@ def _dates(rep: Replication, days: pd.Series) -> pd.Series:
 
 def case_table(rep: Replication) -> pd.DataFrame:
     """One row per dispute: where and when it arose, and how it ended (status)."""
-    raw = pd.DataFrame.from_records(rep.cases, columns=_CASE_FIELDS)
+    raw = rep.cases.frame()
     d = rep.district
     grid = raw["grid_i"].to_numpy()
     village = np.asarray(d.grid_village, dtype=int)[grid] if len(grid) else grid
@@ -106,7 +93,7 @@ def case_table(rep: Replication) -> pd.DataFrame:
 def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per step a case spent at a level, in the schema of docs/register.md."""
     cases = case_table(rep) if cases is None else cases
-    raw = pd.DataFrame.from_records(rep.steps, columns=_STEP_FIELDS)
+    raw = rep.steps.frame()
     by_id = cases.set_index("case_id")
     ids = raw["case_id"].to_numpy()
     info = by_id.loc[ids] if len(ids) else by_id.iloc[:0]
@@ -157,7 +144,7 @@ def _unit_names(rep: Replication, raw: pd.DataFrame) -> np.ndarray:
 
 def petition_table(rep: Replication) -> pd.DataFrame:
     """One row per petition (信访), first or repeat; backlog entry and closing when they happen."""
-    raw = pd.DataFrame.from_records(rep.petitions, columns=_PETITION_FIELDS)
+    raw = rep.petitions.frame()
     out = pd.DataFrame(
         {
             "petition_id": raw["petition_id"].astype("int64"),
@@ -176,9 +163,7 @@ def petition_table(rep: Replication) -> pd.DataFrame:
 
 def timeseries_table(rep: Replication) -> pd.DataFrame:
     """Per level, sampled every ``run.sample_interval_days``: cases present, waiting, busy."""
-    raw = pd.DataFrame.from_records(
-        rep.timeseries, columns=["time", "level_i", "present", "waiting", "busy"]
-    )
+    raw = rep.timeseries.frame().astype({c: "int64" for c in ("present", "waiting", "busy")})
     raw.insert(1, "level", _cat(raw.pop("level_i"), VENUES))
     raw["date"] = _dates(rep, raw["time"])
     return raw

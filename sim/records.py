@@ -1,0 +1,125 @@
+"""Record logs: rows the model appends as tuples, kept as typed columns or spooled to Parquet.
+
+Appending a tuple to a list is the cheapest record a Python event loop can make, but a tuple of
+14 boxed numbers costs about 250 bytes; a province-year makes millions of them. A
+:class:`RecordLog` takes the tuples and, every ``chunk_rows`` rows, packs them into typed NumPy
+columns (about 50 bytes a step) or, when it spools, writes them as one row group of a Parquet
+file and forgets them, so that memory no longer grows with the length of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CHUNK_ROWS", "RecordLog"]
+
+CHUNK_ROWS = 1 << 16  # rows packed at a time: ~3 MB of columns, a few ms to pack
+
+
+class RecordLog:
+    """Rows of one kind of record (steps, cases, petitions, samples), in the order appended.
+
+    ``fields`` names each position of the tuples and its NumPy dtype. The model appends to
+    :attr:`rows` and calls :meth:`pack_if_full` now and then; :meth:`frame` gives every row as a
+    DataFrame with those dtypes. With ``spool`` (a ``.parquet`` path) packed chunks are written
+    there instead of kept; :meth:`frame` then reads the file back.
+    """
+
+    __slots__ = ("_chunks", "_count", "_writer", "chunk_rows", "dtypes", "fields", "rows", "spool")
+
+    def __init__(
+        self,
+        fields: Sequence[tuple[str, str]],
+        chunk_rows: int = CHUNK_ROWS,
+        spool: str | Path | None = None,
+    ) -> None:
+        self.fields = tuple(name for name, _ in fields)
+        self.dtypes = tuple(np.dtype(dtype) for _, dtype in fields)
+        self.chunk_rows = chunk_rows
+        self.spool = Path(spool) if spool is not None else None
+        self.rows: list[tuple] = []
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self._count = 0  # rows packed so far
+        self._writer = None
+
+    def __len__(self) -> int:
+        return self._count + len(self.rows)
+
+    def pack_if_full(self) -> None:
+        if len(self.rows) >= self.chunk_rows:
+            self.pack()
+
+    def pack(self) -> None:
+        """Turn the appended tuples into typed columns (or a row group of the spool file)."""
+        if not self.rows:
+            return
+        columns = self._tail_columns()
+        self._count += len(self.rows)
+        self.rows.clear()  # in place: the model holds this list
+        if self.spool is None:
+            self._chunks.append(columns)
+        else:
+            self._write(columns)
+
+    def _write(self, columns: dict[str, np.ndarray]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(columns)
+        if self._writer is None:
+            self.spool.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+            self._writer = pq.ParquetWriter(self.spool, table.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        """Pack what is left and, when spooling, finish the Parquet file."""
+        self.pack()
+        if self.spool is not None:
+            if self._writer is None:  # nothing was ever written: an empty file with the schema
+                self._write(self._empty())
+            self._writer.close()  # type: ignore[union-attr]
+            self._writer = None
+
+    def _empty(self) -> dict[str, np.ndarray]:
+        return {n: np.empty(0, dtype=d) for n, d in zip(self.fields, self.dtypes, strict=True)}
+
+    def frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every row so far, one column per field (or only ``columns``), with the log's dtypes."""
+        names = list(self.fields if columns is None else columns)
+        if self.spool is not None and self._count:
+            if self._writer is not None:
+                raise RuntimeError(f"{self.spool} is still being written; close() the log first")
+            out = pd.read_parquet(self.spool, columns=names)
+            tail = self._tail(names)
+            return pd.concat([out, tail], ignore_index=True) if len(tail) else out
+        parts = [*self._chunks, self._tail_columns()]
+        return pd.DataFrame(
+            {n: np.concatenate([p[n] for p in parts]) for n in names}, columns=names
+        )
+
+    def _tail_columns(self) -> dict[str, np.ndarray]:
+        if not self.rows:
+            return self._empty()
+        by_field = zip(*self.rows, strict=True)
+        return {
+            name: np.asarray(values, dtype=dtype)
+            for name, dtype, values in zip(self.fields, self.dtypes, by_field, strict=True)
+        }
+
+    def _tail(self, names: list[str]) -> pd.DataFrame:
+        cols = self._tail_columns()
+        return pd.DataFrame({n: cols[n] for n in names}, columns=names)
+
+    def __getstate__(self) -> dict:
+        # Picklable (replications travel between worker processes) once no file is open.
+        if self._writer is not None:
+            raise RuntimeError(f"{self.spool} is still being written; close() the log first")
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
