@@ -353,38 +353,54 @@ def fit(xs: list[float], ys: list[float]) -> float:
 
 
 def part_scaling(args: argparse.Namespace) -> dict[str, Any]:
-    """Reduced model: simulated years 1, 2, 5, 10 and district size ×1, ×10 (×85)."""
-    red = HERE / "reduced_model.py"
-    cases: dict[str, list[str]] = {}
-    for y in (1, 2, 5, 10):
-        cases[f"years {y}"] = py(red, "--years", str(y))
+    """Simulated years 1, 2, 5, 10 and district size ×1, ×10 (×85): the reduced model and, run
+    in turn with it on the same network, the reference SimPy script, one run each.
+
+    The SimPy script shows what part of any super-linearity in size belongs to Python itself
+    (a larger working set of objects per event), not to the model.
+    """
+    red, ref = HERE / "reduced_model.py", args.shared / "simpy_model.py"
+    cases: dict[str, tuple[str, ...]] = {f"years {y}": ("--years", str(y)) for y in (1, 2, 5, 10)}
     scales = [1, 10, 85] if args.province else [1, 10]
     for k in scales[1:]:
-        cases[f"scale {k}"] = py(red, "--scale", str(k))
+        cases[f"scale {k}"] = ("--scale", str(k))
     rows: dict[str, dict[str, Any]] = {}
-    for name, argv in cases.items():
+    simpy_rows: dict[str, dict[str, Any]] = {}
+    for name, extra in cases.items():
         print(f"scaling: {name}", flush=True)
-        r = run_child(argv)
-        j = r["json"]
-        rows[name] = {
-            "wall_s": j["wall_s"],
-            "run_s": j["run_s"],
-            "disputes": j["disputes"],
-            "events": j["events"],
-            "proc_wall_s": r["proc_wall_s"],
-            "peak_rss_mib": r["proc_peak_mib"],
-            "us_per_dispute": 1e6 * j["wall_s"] / j["disputes"],
-        }
-    rows["scale 1"] = rows["years 1"]
+        for table, argv in ((rows, py(red, *extra)), (simpy_rows, py(ref, *STABLE, *extra))):
+            r = run_child(argv)
+            j = r["json"]
+            table[name] = {
+                "wall_s": j["wall_s"],
+                "run_s": j.get("run_s", j["wall_s"]),
+                "disputes": j["disputes"],
+                "events": j["events"],
+                "proc_wall_s": r["proc_wall_s"],
+                "peak_rss_mib": r["proc_peak_mib"],
+                "us_per_dispute": 1e6 * j["wall_s"] / j["disputes"],
+            }
+    for table in (rows, simpy_rows):
+        table["scale 1"] = table["years 1"]
     years = [1, 2, 5, 10]
-    t_years = [rows[f"years {y}"]["wall_s"] for y in years]
+
+    def exponents(table: dict[str, dict[str, Any]]) -> dict[str, float]:
+        return {
+            "years": fit(years, [table[f"years {y}"]["wall_s"] for y in years]),
+            "scale": fit(scales, [table[f"scale {k}"]["wall_s"] for k in scales]),
+        }
+
+    ours, theirs = exponents(rows), exponents(simpy_rows)
     t_scale = [rows[f"scale {k}"]["wall_s"] for k in scales]
     mem = [rows[f"scale {k}"]["peak_rss_mib"] for k in scales]
     out: dict[str, Any] = {
         "rows": rows,
-        "exponent_years": fit(years, t_years),
-        "exponent_scale": fit(scales, t_scale),
+        "simpy_rows": simpy_rows,
+        "exponent_years": ours["years"],
+        "exponent_scale": ours["scale"],
         "exponent_scale_run_s": fit(scales, [rows[f"scale {k}"]["run_s"] for k in scales]),
+        "simpy_exponent_years": theirs["years"],
+        "simpy_exponent_scale": theirs["scale"],
     }
     # Peak RSS is a constant (interpreter, imports) plus a part linear in size.
     slope = (mem[-1] - mem[0]) / (scales[-1] - scales[0])
@@ -572,18 +588,23 @@ def markdown(result: dict[str, Any]) -> str:
     if "scaling" in result:
         s = result["scaling"]
         lines += [
-            "## Scaling (reduced model, one run each)",
+            "## Scaling (one run each; the reference SimPy script run in turn on the same network)",
             "",
-            "| run | disputes | events | in-process s | µs / dispute | process s | peak RSS MiB |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| run | disputes | events | in-process s | µs / dispute | process s | peak RSS MiB"
+            " | SimPy s | SimPy µs / dispute |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, row in s["rows"].items():
             if name == "scale 1":
                 continue
+            ref = s.get("simpy_rows", {}).get(name)
+            ref_cells = (
+                f" | {ref['wall_s']:.2f} | {ref['us_per_dispute']:.0f} |" if ref else " | - | - |"
+            )
             lines.append(
                 f"| {name} | {row['disputes']:,} | {row['events']:,} | {row['wall_s']:.2f}"
                 f" | {row['us_per_dispute']:.0f} | {row['proc_wall_s']:.2f}"
-                f" | {row['peak_rss_mib']:.0f} |"
+                f" | {row['peak_rss_mib']:.0f}{ref_cells}"
             )
         lines += [
             "",
@@ -591,6 +612,11 @@ def markdown(result: dict[str, Any]) -> str:
             f" **{s['exponent_scale']:.3f}** in district size (1 = linear);"
             f" peak RSS grows {s['rss_mib_per_scale_unit']:.0f} MiB per ×1 of district size.",
         ]
+        if "simpy_exponent_scale" in s:
+            lines.append(
+                f"The reference SimPy script on the same networks: {s['simpy_exponent_years']:.3f}"
+                f" in years, {s['simpy_exponent_scale']:.3f} in size."
+            )
         if "estimate_scale_85" in s:
             e = s["estimate_scale_85"]
             lines.append(
