@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", metavar="DIR", help="save all results and tables to DIR (read by `sim report`)"
     )
+    run.add_argument(
+        "--spool",
+        metavar="DIR",
+        help="write each replication's raw records to DIR/replication_<k>/ (Parquet) as they"
+        " are made, instead of keeping them in memory: for long or province-size runs",
+    )
     run.set_defaults(func=_run)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
@@ -147,11 +153,19 @@ def _run(args: argparse.Namespace) -> int:
             [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
         )
     scenario = load_for_command(args)
+    if args.spool is not None:
+        try:  # before the run, so that a bad folder costs nothing
+            Path(args.spool).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScenarioError(
+                [InputProblem("--spool", "", args.spool, f"a writable folder ({exc.strerror})")]
+            ) from None
     results = simulate(
         scenario,
         replications=args.replications,
         seed=args.seed,
         keep_tables=args.register is not None or args.out is not None,
+        spool=args.spool,
     )
     if args.register:
         _write_table(results.registers[0], Path(args.register))

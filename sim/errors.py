@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import ClassVar
 
 __all__ = ["InputProblem", "ScenarioError"]
@@ -46,7 +47,11 @@ class InputProblem:
 
 def _short(value: object, limit: int = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str | PurePath) and "/" in str(value):
+        return "..." + text[-(limit - 3) :]  # a path: its end names the file
+    return text[: limit - 3] + "..."
 
 
 class ScenarioError(Exception):

@@ -136,18 +136,26 @@ def simulate(
     seed: int | None = None,
     keep_tables: bool = False,
     first_replication: int = 0,
+    spool: str | Path | None = None,
 ) -> Results:
     """Run independent replications of ``scenario`` and summarise the KPIs.
 
     Replication ``k`` uses streams derived from (``seed``, ``k``), so the same seed gives the
-    same numbers however the replications are split between workers.
+    same numbers however the replications are split between workers. With ``spool`` (a
+    folder) each replication writes its raw records to ``spool/replication_<k>/`` as Parquet
+    while it runs (see :func:`sim.simulate_replication`), for runs too long to keep in memory.
     """
     n = scenario.run.replications if replications is None else replications
     seed = scenario.run.seed if seed is None else seed
     rows, registers, cases_list, series, events = [], [], [], [], []
     petitions, costs = [], []
     for k in range(first_replication, first_replication + n):
-        rep = simulate_replication(scenario, replication=k, seed=seed)
+        rep = simulate_replication(
+            scenario,
+            replication=k,
+            seed=seed,
+            spool=Path(spool) / f"replication_{k}" if spool is not None else None,
+        )
         cases = case_table(rep)
         register = register_table(rep, cases)
         rows.append(kpis(rep, cases, register))

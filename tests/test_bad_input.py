@@ -82,6 +82,12 @@ def with_args(*args: str, command: str = "validate") -> Setup:
     return setup
 
 
+def spool_on_a_file(tmp: Path) -> list[str]:
+    shutil.copy(SMALL, tmp / "small.toml")
+    (tmp / "taken.txt").write_text("not a folder\n", encoding="utf-8")
+    return ["run", str(tmp / "small.toml"), "--spool", str(tmp / "taken.txt")]
+
+
 def missing_file(tmp: Path) -> list[str]:
     return ["validate", str(tmp / "nope.toml")]
 
@@ -362,6 +368,7 @@ CASES: list[tuple[str, Setup, list[str]]] = [
         with_args("--seed", "-1", command="run"),
         ["--seed = -1", "non-negative"],
     ),
+    ("spool-is-a-file", spool_on_a_file, ["--spool", "taken.txt", "writable folder"]),
 ]
 
 

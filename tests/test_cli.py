@@ -51,6 +51,16 @@ def test_run_json_shape(capsys):
         assert isinstance(target["met"], bool)
 
 
+def test_spool_writes_the_records_and_changes_no_number(capsys, tmp_path):
+    args = (str(SMALL), "-r", "2", "--seed", "5")
+    plain = _run_json(capsys, *args)
+    spooled = _run_json(capsys, *args, "--spool", str(tmp_path / "records"))
+    assert spooled == plain
+    for k in (0, 1):
+        steps = pd.read_parquet(tmp_path / "records" / f"replication_{k}" / "steps.parquet")
+        assert len(steps) > 0 and {"case_id", "entered", "ended"} <= set(steps.columns)
+
+
 def test_set_changes_the_run(capsys):
     base = _run_json(capsys, str(SMALL), "-r", "1")
     more = _run_json(capsys, str(SMALL), "-r", "1", "--set", "ladder.township.full_time=6")
