@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
         "--spool",
         metavar="DIR",
         help="write each replication's raw records to DIR/replication_<k>/ (Parquet) as they"
-        " are made, instead of keeping them in memory: for long or province-size runs",
+        " are made, so that a long or province-size run does not hold them in memory while it"
+        " runs (its tables and KPIs are then built from the files, one replication at a time)",
     )
     run.set_defaults(func=_run)
 

@@ -1089,6 +1089,7 @@ class _Model:
         record[8] = PETITION_OUTCOMES.index(how)
         del self.open_petitions[record[0]]
         self.petitions.rows.append(tuple(record))
+        self.petitions.pack_if_full()
         pet = self.sc.petitions
         u_repeat = case.p[P_REPEAT] if not record[5] else self.backlog_u.next()
         if u_repeat < pet.repeat_probability:  # 重复信访: the closed case comes back

@@ -79,10 +79,11 @@ class RecordLog:
         """Pack what is left and, when spooling, finish the Parquet file."""
         self.pack()
         if self.spool is not None:
-            if self._writer is None:  # nothing was ever written: an empty file with the schema
-                self._write(self._empty())
-            self._writer.close()  # type: ignore[union-attr]
-            self._writer = None
+            if self._writer is None and self._count == 0:
+                self._write(self._empty())  # nothing was ever written: a file with the schema
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def _empty(self) -> dict[str, np.ndarray]:
         return {n: np.empty(0, dtype=d) for n, d in zip(self.fields, self.dtypes, strict=True)}
