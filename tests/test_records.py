@@ -76,6 +76,12 @@ def test_packing_and_spooling_leave_the_register_unchanged(tmp_path, monkeypatch
         pd.testing.assert_frame_equal(a, b)
         pd.testing.assert_frame_equal(a, c)
     assert sim.kpis(plain) == pytest.approx(sim.kpis(spooled), nan_ok=True)
-    # A replication travels to worker processes by pickle, records included.
-    again = pickle.loads(pickle.dumps(chunked))
-    pd.testing.assert_frame_equal(register_table(again), register_table(plain))
+    cols = ["case_id", "ended"]
+    pd.testing.assert_frame_equal(spooled.steps.frame(cols), plain.steps.frame(cols))
+    # A replication travels to worker processes by pickle, records included (in memory or in
+    # the spool files).
+    for rep in (chunked, spooled):
+        again = pickle.loads(pickle.dumps(rep))
+        pd.testing.assert_frame_equal(register_table(again), register_table(plain))
+    spooled.steps.close()  # a second close keeps the file
+    assert len(spooled.steps.frame()) == len(plain.steps)
