@@ -192,55 +192,41 @@ def levers(scenario: Scenario, allow_below_quota: bool = False) -> list[Lever]:
                     q.village_full_time,
                 )
             )
-    if m.sector_committees:
-        for key, c in sc.sectors.items():
-            floor = 0 if below else q.sector_full_time
+    # Committees around the ladder: one lever each, from its quota up.
+    committees = (
+        (m.sector_committees, "sector", sc.sectors, q.sector_full_time, costs.sector),
+        (
+            m.stationed_rooms,
+            "stationed_room",
+            sc.stationed_rooms,
+            q.stationed_room_full_time,
+            costs.stationed_room,
+        ),
+        (
+            m.enterprise_committees,
+            "enterprise",
+            sc.enterprise.committees,
+            q.enterprise_full_time,
+            costs.enterprise,
+        ),
+    )
+    for on, venue, table, quota, cost in committees:
+        if not on:
+            continue
+        for key, c in table.items():
+            floor = 0 if below else quota
             out.append(
                 Lever(
-                    f"sector:{key}",
-                    "sector",
+                    f"{venue}:{key}",
+                    venue,
                     key,
                     c.label or key,
                     floor,
-                    ceiling(c.full_time, floor, need("sector", key, c.part_time)),
+                    ceiling(c.full_time, floor, need(venue, key, c.part_time)),
                     c.full_time,
                     1,
-                    costs.sector,
-                    q.sector_full_time,
-                )
-            )
-    if m.stationed_rooms:
-        for key, r in sc.stationed_rooms.items():
-            floor = 0 if below else q.stationed_room_full_time
-            out.append(
-                Lever(
-                    f"stationed_room:{key}",
-                    "stationed_room",
-                    key,
-                    r.label or key,
-                    floor,
-                    ceiling(r.full_time, floor, need("stationed_room", key, r.part_time)),
-                    r.full_time,
-                    1,
-                    costs.stationed_room,
-                    q.stationed_room_full_time,
-                )
-            )
-    if m.enterprise_committees:
-        for key, e in sc.enterprise.committees.items():
-            floor = 0 if below else q.enterprise_full_time
-            out.append(
-                Lever(
-                    f"enterprise:{key}",
-                    "enterprise",
-                    key,
-                    e.label or key,
-                    floor,
-                    ceiling(e.full_time, floor, need("enterprise", key, e.part_time)),
-                    e.full_time,
-                    1,
-                    costs.enterprise,
-                    q.enterprise_full_time,
+                    cost,
+                    quota,
                 )
             )
     return out
