@@ -767,7 +767,7 @@ class _Model:
                 return
             if self.mech.handover_delays:
                 yield from self._handover(case, case.u[U_LEVEL_BASE + 3 * level + U_HANDOVER])
-            channel = CH_OFFLINE if case.sensitive else CH_ONLINE
+            channel = self._channel(case)
             if level == TOWNSHIP and self._summons(case):
                 yield from self._district_centre(case, channel, summoned=True)
                 return
@@ -925,9 +925,7 @@ class _Model:
                 first_kind = kind  # the mediator who takes the case answers for it
             if in_window:
                 # A joint session occupies one member of each department it names.
-                self.effort_in_window[venue] += (
-                    per_session * max(1, len(case.departments)) if venue == JOINT else per_session
-                )
+                self.effort_in_window[venue] += per_session * max(1, len(case.departments))
             end = (
                 now + per_session / 24.0
                 if always_open
