@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -143,7 +144,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .experiment import simulate
+    from .experiment import simulate, staging_folder, table_writer
 
     if args.replications is not None and args.replications < 1:
         raise ScenarioError(
@@ -154,25 +155,35 @@ def _run(args: argparse.Namespace) -> int:
             [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
         )
     scenario = load_for_command(args)
+    # Folders are made before the run, so that a bad one costs nothing.
     if args.spool is not None:
-        try:  # before the run, so that a bad folder costs nothing
-            Path(args.spool).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ScenarioError(
-                [InputProblem("--spool", "", args.spool, f"a writable folder ({exc.strerror})")]
-            ) from None
+        _make_folder("--spool", Path(args.spool), args.spool)
+    tables_dir = None
+    if args.out is not None:
+        # Each replication's tables go to disk as soon as it is done (a province's registers
+        # would not fit in memory together); Results.save then renames the folder into place.
+        staged = staging_folder(args.out)
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+        tables_dir = _make_folder("--out", staged / "tables", args.out)
+    write_tables = table_writer(tables_dir) if tables_dir is not None else None
+
+    def on_tables(k: int, tables: dict) -> None:
+        if write_tables is not None:
+            write_tables(k, tables)
+        if args.register and k == 0:
+            _write_table(tables["registers"], Path(args.register))
+
     results = simulate(
         scenario,
         replications=args.replications,
         seed=args.seed,
-        keep_tables=args.register is not None or args.out is not None,
         spool=args.spool,
+        on_tables=on_tables if args.register or tables_dir is not None else None,
     )
-    if args.register:
-        _write_table(results.registers[0], Path(args.register))
     if args.out:
         try:
-            results.save(args.out)
+            results.save(args.out, tables_written=True)
         except OSError as exc:
             raise ScenarioError(
                 [InputProblem("--out", "", args.out, f"a writable folder ({exc.strerror})")]
@@ -187,6 +198,16 @@ def _run(args: argparse.Namespace) -> int:
         )
     print(_format(results))
     return EXIT_OK
+
+
+def _make_folder(option: str, folder: Path, given: str) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(
+            [InputProblem(option, "", given, f"a writable folder ({exc.strerror})")]
+        ) from None
+    return folder
 
 
 def _write_table(table, path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,17 +59,19 @@ class Results:
     costs: list[pd.DataFrame] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, tables_written: bool = False) -> Path:
         """Write everything to ``folder`` (JSON, CSV and Parquet) for ``sim report``.
 
-        Written to a sibling temporary folder first and renamed into place, so a reader never
-        sees half a result.
+        Written to a sibling temporary folder (:func:`staging_folder`) first and renamed into
+        place, so a reader never sees half a result. With ``tables_written`` the tables are
+        already in its ``tables/`` (written replication by replication by
+        :func:`table_writer`) and are kept.
         """
         folder = Path(folder)
-        tmp = folder.with_name(folder.name + ".tmp")
-        if tmp.exists():
+        tmp = staging_folder(folder)
+        if tmp.exists() and not tables_written:
             shutil.rmtree(tmp)
-        (tmp / "tables").mkdir(parents=True)
+        (tmp / "tables").mkdir(parents=True, exist_ok=True)
         (tmp / "results.json").write_text(
             json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
@@ -80,7 +83,7 @@ class Results:
         self.targets.to_csv(tmp / "targets.csv")
         for name in _TABLES:
             for k, table in enumerate(getattr(self, name)):
-                table.to_parquet(tmp / "tables" / f"{name}_{k}.parquet", index=False)
+                table.to_parquet(_table_file(tmp / "tables", name, k), index=False)
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)
@@ -130,6 +133,31 @@ class Results:
         }
 
 
+TableSink = Callable[[int, dict[str, pd.DataFrame]], None]
+
+
+def _table_file(folder: Path, name: str, k: int) -> Path:
+    return folder / f"{name}_{k}.parquet"
+
+
+def staging_folder(folder: str | Path) -> Path:
+    """Where :meth:`Results.save` prepares ``folder`` before renaming it into place."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + ".tmp")
+
+
+def table_writer(folder: Path) -> TableSink:
+    """A sink for :func:`simulate` that writes each replication's tables to ``folder`` at once,
+    as ``<registers|cases|timeseries|petitions|costs>_<k>.parquet`` (the layout of
+    :meth:`Results.save`), so that they need not be kept in memory."""
+
+    def write(k: int, tables: dict[str, pd.DataFrame]) -> None:
+        for name, table in tables.items():
+            table.to_parquet(_table_file(folder, name, k), index=False)
+
+    return write
+
+
 def simulate(
     scenario: Scenario,
     replications: int | None = None,
@@ -137,6 +165,7 @@ def simulate(
     keep_tables: bool = False,
     first_replication: int = 0,
     spool: str | Path | None = None,
+    on_tables: TableSink | None = None,
 ) -> Results:
     """Run independent replications of ``scenario`` and summarise the KPIs.
 
@@ -144,6 +173,9 @@ def simulate(
     same numbers however the replications are split between workers. With ``spool`` (a
     folder) each replication writes its raw records to ``spool/replication_<k>/`` as Parquet
     while it runs (see :func:`sim.simulate_replication`), for runs too long to keep in memory.
+    ``on_tables(k, tables)`` receives the tables of replication ``k`` (keyed registers, cases,
+    timeseries, petitions, costs) as soon as it is done, e.g. :func:`table_writer`; with
+    ``keep_tables`` they are also kept in the returned :class:`Results`.
     """
     n = scenario.run.replications if replications is None else replications
     seed = scenario.run.seed if seed is None else seed
@@ -160,12 +192,22 @@ def simulate(
         register = register_table(rep, cases)
         rows.append(kpis(rep, cases, register))
         events.append(rep.events)
-        if keep_tables:
-            registers.append(register)
-            cases_list.append(cases)
-            series.append(timeseries_table(rep))
-            petitions.append(petition_table(rep))
-            costs.append(cost_table(rep, register))
+        if keep_tables or on_tables is not None:
+            tables = {
+                "registers": register,
+                "cases": cases,
+                "timeseries": timeseries_table(rep),
+                "petitions": petition_table(rep),
+                "costs": cost_table(rep, register),
+            }
+            if on_tables is not None:
+                on_tables(k, tables)
+            if keep_tables:
+                registers.append(register)
+                cases_list.append(cases)
+                series.append(tables["timeseries"])
+                petitions.append(tables["petitions"])
+                costs.append(tables["costs"])
     per_rep = pd.DataFrame(rows)
     per_rep.index.name = "replication"
     summary = summarise(per_rep, scenario.run.confidence)

@@ -88,6 +88,12 @@ def spool_on_a_file(tmp: Path) -> list[str]:
     return ["run", str(tmp / "small.toml"), "--spool", str(tmp / "taken.txt")]
 
 
+def out_under_a_file(tmp: Path) -> list[str]:
+    shutil.copy(SMALL, tmp / "small.toml")
+    (tmp / "taken.txt").write_text("not a folder\n", encoding="utf-8")
+    return ["run", str(tmp / "small.toml"), "--out", str(tmp / "taken.txt" / "run")]
+
+
 def missing_file(tmp: Path) -> list[str]:
     return ["validate", str(tmp / "nope.toml")]
 
@@ -369,6 +375,7 @@ CASES: list[tuple[str, Setup, list[str]]] = [
         ["--seed = -1", "non-negative"],
     ),
     ("spool-is-a-file", spool_on_a_file, ["--spool", "taken.txt", "writable folder"]),
+    ("out-under-a-file", out_under_a_file, ["--out", "taken.txt/run", "writable folder"]),
 ]
 
 

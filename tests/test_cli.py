@@ -103,13 +103,16 @@ def test_default_scenario_is_qujiang_in_a_real_process(tmp_path):
 
 
 def test_register_written(tmp_path, capsys):
-    path = tmp_path / "register.csv"
-    assert main(["run", str(SMALL), "-r", "1", "--register", str(path)]) == 0
-    import pandas as pd
-
-    reg = pd.read_csv(path)
+    path = tmp_path / "register.parquet"
+    assert main(["run", str(SMALL), "-r", "2", "--seed", "6", "--register", str(path)]) == 0
+    reg = pd.read_parquet(path)
     assert list(reg.columns) == list(sim.register.REGISTER_COLUMNS)
     assert len(reg) > 100
+    # Replication 0's register, written as soon as it was done.
+    fresh = sim.simulate(sim.load_scenario(SMALL), replications=2, seed=6, keep_tables=True)
+    pd.testing.assert_frame_equal(reg, fresh.registers[0])
+    assert main(["run", str(SMALL), "-r", "1", "--register", str(tmp_path / "r.csv")]) == 0
+    assert list(pd.read_csv(tmp_path / "r.csv").columns) == list(sim.register.REGISTER_COLUMNS)
 
 
 @pytest.mark.parametrize(
@@ -134,3 +137,6 @@ def test_out_folder_round_trips(tmp_path, capsys):
     pd.testing.assert_frame_equal(back.registers[1], fresh.registers[1])
     assert back.scenario == fresh.scenario
     assert list(back.targets.index) == list(fresh.targets.index)
+    for name in ("registers", "cases", "timeseries", "petitions", "costs"):
+        assert len(getattr(back, name)) == 2, name
+    assert not (tmp_path / "run.tmp").exists()  # the staging folder was renamed into place
