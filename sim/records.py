@@ -29,7 +29,17 @@ class RecordLog:
     there instead of kept; :meth:`frame` then reads the file back.
     """
 
-    __slots__ = ("_chunks", "_count", "_writer", "chunk_rows", "dtypes", "fields", "rows", "spool")
+    __slots__ = (
+        "_chunks",
+        "_count",
+        "_record",
+        "_writer",
+        "chunk_rows",
+        "dtypes",
+        "fields",
+        "rows",
+        "spool",
+    )
 
     def __init__(
         self,
@@ -39,6 +49,7 @@ class RecordLog:
     ) -> None:
         self.fields = tuple(name for name, _ in fields)
         self.dtypes = tuple(np.dtype(dtype) for _, dtype in fields)
+        self._record = np.dtype(list(zip(self.fields, self.dtypes, strict=True)))
         self.chunk_rows = chunk_rows
         self.spool = Path(spool) if spool is not None else None
         self.rows: list[tuple] = []
@@ -76,9 +87,13 @@ class RecordLog:
         self._writer.write_table(table)
 
     def close(self) -> None:
-        """Pack what is left and, when spooling, finish the Parquet file."""
-        self.pack()
+        """When spooling: write what is left and finish the Parquet file.
+
+        A log in memory keeps its last, partly filled chunk as tuples: :meth:`frame` converts
+        them when the tables are made, as it would have to anyway.
+        """
         if self.spool is not None:
+            self.pack()
             if self._writer is None and self._count == 0:
                 self._write(self._empty())  # nothing was ever written: a file with the schema
             if self._writer is not None:
@@ -91,6 +106,8 @@ class RecordLog:
     def frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every row so far, one column per field (or only ``columns``), with the log's dtypes."""
         names = list(self.fields if columns is None else columns)
+        if self.spool is None:
+            self.pack()  # converted once, however often the tables are asked for
         if self.spool is not None and self._count:
             if self._writer is not None:
                 raise RuntimeError(f"{self.spool} is still being written; close() the log first")
@@ -105,11 +122,9 @@ class RecordLog:
     def _tail_columns(self) -> dict[str, np.ndarray]:
         if not self.rows:
             return self._empty()
-        by_field = zip(*self.rows, strict=True)
-        return {
-            name: np.asarray(values, dtype=dtype)
-            for name, dtype, values in zip(self.fields, self.dtypes, by_field, strict=True)
-        }
+        # One structured array from the tuples (in C), then a contiguous column per field.
+        records = np.array(self.rows, dtype=self._record)
+        return {name: np.ascontiguousarray(records[name]) for name in self.fields}
 
     def _tail(self, names: list[str]) -> pd.DataFrame:
         cols = self._tail_columns()
