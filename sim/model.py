@@ -19,7 +19,6 @@ see the same disputes (common random numbers).
 from __future__ import annotations
 
 import bisect
-import copy
 import datetime as dt
 import gc
 import heapq
@@ -130,7 +129,7 @@ class Replication:
     petitions: RecordLog  # PETITION_FIELDS
     timeseries: RecordLog  # SAMPLE_FIELDS, per venue every sample interval
     unit_names: dict[str, list[str]]  # per venue
-    areas: dict[str, dict[str, float]]  # per venue: present/waiting/busy area over the window
+    areas: dict[str, dict[str, float]]  # per venue: "present", case-days over the window
     areas_total: dict[str, float]  # per venue: present area over the whole run
     effort_hours: dict[str, float]  # per venue: effort of steps entered in the window
     available_hours: dict[str, float]  # per venue, mediator working hours in the window
@@ -156,6 +155,15 @@ class _Gauge:
 
     def integral(self, now: float) -> float:
         return self.area + self.value * (now - self.last)
+
+
+class _Count:
+    """Cases waiting or mediators busy at a venue now, for the sampled time series."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
 
 
 class _Pool:
@@ -284,14 +292,14 @@ class _ArrivalProcess(simpy.Process):
 
 
 class _Desk:
-    """A unit's settings read once at build time, as plain values for the hot loop."""
+    """A level's (or committee's) settings read once at build time, as plain values for the hot
+    loop; the units that share a spec share the desk."""
 
     __slots__ = (
         "effort_ppf",
         "expert_required",
         "limit",
         "party_ppf",
-        "pool",
         "resolve",
         "return_to_court",
         "sessions",
@@ -304,7 +312,6 @@ class _Desk:
 
     def __init__(self, spec, venue: int, mech, experts_at: set[int], experts) -> None:
         self.spec = spec
-        self.pool: _Pool | _JointPool | None = None
         # Where the step's uniforms (effort, outcome) lie: ladder levels in the case row,
         # the venues of issue 3 in the policy row.
         self.u_policy = venue >= N_LEVELS
@@ -327,12 +334,6 @@ class _Desk:
         self.top = venue >= DISTRICT and venue != ENTERPRISE
         req = experts.required
         self.expert_required = (req.minor, req.major, req.serious) if venue in experts_at else None
-
-    def at(self, pool: _Pool | _JointPool | None) -> _Desk:
-        """These settings at one unit, with its pool of mediators."""
-        desk = copy.copy(self)
-        desk.pool = pool
-        return desk
 
 
 class _Case:
@@ -394,6 +395,7 @@ class _Model:
         self.replication = replication
         run = scenario.run
         self.window = (run.warmup_days, run.warmup_days + run.horizon_days)
+        self.window_start, self.window_end = self.window
         self.end_time = self.window[1] + (run.drain_limit_days if run.drain else 0.0)
 
         self.case_rows = UniformRows(stream(seed, replication, "case"), U_WIDTH)
@@ -417,13 +419,15 @@ class _Model:
             self.expert_calendar = WorkingCalendar.round_the_clock()
         self._build_venues()
         self.present = [_Gauge() for _ in VENUES]
-        self.waiting = [_Gauge() for _ in VENUES]
-        self.busy = [_Gauge() for _ in VENUES]
+        # Only the cases present need a time integral (Little's law); waiting and busy are
+        # sampled counts.
+        self.waiting = [_Count() for _ in VENUES]
+        self.busy = [_Count() for _ in VENUES]
         self.gauges = list(zip(self.present, self.waiting, self.busy, strict=True))
         # Round-the-clock calendars (working_calendar off): a session ends effort / 24 days on.
         self.always_open = all(c.always_open for c in self.calendars)
         self.effort_in_window = [0.0] * N_VENUES
-        self.snapshots: dict[str, list[list[float]]] = {}
+        self.snapshots: dict[str, list[float]] = {}
 
         self._prepare_sampling_tables()
         # The unit of each level that serves a grid, looked up once per step.
@@ -526,17 +530,16 @@ class _Model:
             if self.petitions_on and pet is not None and pet.leader_cases > 0
             else None
         )
-        # Units of a level share one spec: its desk settings are read once and copied.
-        templates: dict[tuple[int, int], _Desk] = {}
-        self.desks = []
-        for v, specs in enumerate(self.specs):
-            desks = []
-            for spec, pool in zip(specs, self.pools[v], strict=True):
-                key = (v, id(spec))
-                if key not in templates:
-                    templates[key] = _Desk(spec, v, mech, self.expert_at, experts)
-                desks.append(templates[key].at(pool))
-            self.desks.append(desks)
+        # Units of a level share one spec, and so one desk: its settings are read once.
+        shared: dict[tuple[int, int], _Desk] = {}
+
+        def desk(v: int, spec) -> _Desk:
+            key = (v, id(spec))
+            if key not in shared:
+                shared[key] = _Desk(spec, v, mech, self.expert_at, experts)
+            return shared[key]
+
+        self.desks = [[desk(v, spec) for spec in specs] for v, specs in enumerate(self.specs)]
         ov = sc.overload
         self.overload = (
             (ov.penalty_per_waiting_case, ov.floor)
@@ -644,8 +647,10 @@ class _Model:
         case.u = row
         case.p = prow
         case.sensitive = row[U_SENSITIVE] < self.sensitive_share[category]
-        self._set_worsening(case)
-        self._set_patience(case)
+        if self.mech.worsening:
+            self._set_worsening(case)
+        if self.petitions_on:
+            self._set_patience(case)
         self.active[case.id] = case
         return case
 
@@ -834,7 +839,7 @@ class _Model:
         """One step at one venue and unit; returns its outcome name."""
         env = self.env
         desk = self.desks[venue][unit]
-        pool = desk.pool
+        pool = self.pools[venue][unit]
         entered = env.now
         spec = desk.spec
         if pool is None:
@@ -868,7 +873,7 @@ class _Model:
         case.step_info = [venue, unit, channel, entered, math.nan, case.severity, effort]
         started = math.nan
         first_kind = -1
-        in_window = self.window[0] <= entered < self.window[1]
+        in_window = self.window_start <= entered < self.window_end
         always_open, calendars = self.always_open, self.calendars
         if expert and in_window:
             self.expert_steps_in_window += 1
@@ -884,7 +889,7 @@ class _Model:
                                                        deadline, spec)  # fmt: skip
                     return outcome
                 req = pool.wait(1 if s == 0 else 0, case)
-                waiting.change(now, +1)
+                waiting.value += 1
                 if give_up < math.inf and not timer_armed:
                     # One timer per step, armed only when the case has to queue: it interrupts
                     # the case if it is still queueing for this step when it fires.
@@ -906,7 +911,7 @@ class _Model:
                         pool.release(req.value, case)
                     else:
                         pool.cancel(req)
-                    waiting.change(env.now, -1)
+                    waiting.value -= 1
                     if s == 0:
                         self._neglect(case, env.now - now)
                     outcome = yield from self._give_up(case, venue, unit, channel, entered,
@@ -914,11 +919,11 @@ class _Model:
                                                        deadline, spec)  # fmt: skip
                     return outcome
                 case.waiting_req = None
-                waiting.change(env.now, -1)
+                waiting.value -= 1
                 if s == 0:
                     self._neglect(case, env.now - now)
             now = env.now
-            busy.change(now, +1)
+            busy.value += 1
             if s == 0:
                 started = now
                 case.step_info[4] = now
@@ -944,7 +949,7 @@ class _Model:
             else:
                 yield env.timeout(end - now)
             pool.release(kind, case)
-            busy.change(env.now, -1)
+            busy.value -= 1
             if s < sessions - 1:
                 gap = desk.party_ppf(self.session_u.next())
                 if env.now + gap >= deadline:
@@ -1153,10 +1158,7 @@ class _Model:
     def snapshot(self, at: float, name: str):
         yield self.env.timeout(at)
         now = self.env.now
-        self.snapshots[name] = [
-            [g[v].integral(now) for v in range(N_VENUES)]
-            for g in (self.present, self.waiting, self.busy)
-        ]
+        self.snapshots[name] = [g.integral(now) for g in self.present]
         if name == "start":
             self.backlog_at_start = self.backlog_open
 
@@ -1235,13 +1237,7 @@ class _Model:
 
     def _result(self, finish: float, events: int) -> Replication:
         start, end = self.snapshots["start"], self.snapshots["end"]
-        areas = {
-            venue: {
-                name: end[gi][vi] - start[gi][vi]
-                for gi, name in enumerate(("present", "waiting", "busy"))
-            }
-            for vi, venue in enumerate(VENUES)
-        }
+        areas = {venue: {"present": end[vi] - start[vi]} for vi, venue in enumerate(VENUES)}
         areas_total = {venue: self.present[vi].integral(finish) for vi, venue in enumerate(VENUES)}
         span_weeks = (self.window[1] - self.window[0]) / 7.0
         available = {}
