@@ -567,6 +567,9 @@ class _Model:
             tuple(self.departments.index(x) for x in c.departments) for c in sc.categories.values()
         ]
         self.entry_cum = np.cumsum(sc.discovery.self_report_entry.as_tuple()).tolist()
+        # Disputes reported by the parties: "self_report" beside sweeps, else "direct".
+        sweeps = self.mech.sweeps or sc.discovery.sweep_share < 1
+        self.report_channel = CH["self_report"] if sweeps else CH["direct"]
 
         days = math.ceil(self.end_time) + 2
         start = sc.run.start_date
@@ -729,7 +732,7 @@ class _Model:
                 return self._conclude(case, "resolved")
             level = GRID
         else:
-            channel = CH["self_report"] if mech.sweeps or disc.sweep_share < 1 else CH["direct"]
+            channel = self.report_channel
             if mech.self_report_delays:
                 delay = disc.self_report_delay_days.ppf(u[U_REPORT_DELAY])
                 yield env.timeout(delay)
@@ -1138,9 +1141,10 @@ class _Model:
             (case.id, case.arisen, case.grid, case.category, case.severity0, case.severity,
              case.sensitive, case.initial, status, concluded, case.step, case.origin)
         )  # fmt: skip
-        if len(records) >= CHUNK_ROWS or len(self.step_records) >= CHUNK_ROWS:
-            self.cases.pack_if_full()
-            self.steps.pack_if_full()
+        # A case has at least one step as a rule, so the steps fill their chunk first.
+        if len(self.step_records) >= CHUNK_ROWS:
+            self.cases.pack()
+            self.steps.pack()
 
     def sampler(self):
         """Per venue: cases present, waiting and mediators busy, every sample interval."""
