@@ -46,7 +46,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_SHARED = ROOT.parent / "shared" / "bench"
-PARTS = ("pairs", "agreement", "qujiang", "scaling", "sweep")
+PARTS = ("pairs", "opcodes", "agreement", "qujiang", "scaling", "sweep")
 LEVELS = ("grid", "village", "township", "district")
 STABLE = ["--township-servers", "3", "--district-servers", "32"]
 SMALL_NET = ["--townships", "2", "--district-servers", "4"]  # township servers 3 as STABLE
@@ -200,6 +200,17 @@ def part_pairs(args: argparse.Namespace) -> dict[str, Any]:
         print(f"pairs: {label}, {n} rounds after {warm} warm-up", flush=True)
         out["commands"][label] = {k: " ".join(v) for k, v in cmds.items()}
         out["groups"][label] = summarize_rounds(rounds(cmds, n, warm), "sim reduced")
+    return out
+
+
+def part_opcodes(args: argparse.Namespace) -> dict[str, Any]:
+    """Python bytecodes per dispute, reduced model and SimPy script, full network (no noise)."""
+    script = HERE / "opcodes.py"
+    out: dict[str, Any] = {}
+    for engine in ("sim", "simpy"):
+        print(f"opcodes: {engine}", flush=True)
+        out[engine] = run_child(py(script, engine, "--shared", str(args.shared)))["json"]
+    out["ratio"] = out["sim"]["opcodes_per_dispute"] / out["simpy"]["opcodes_per_dispute"]
     return out
 
 
@@ -561,6 +572,23 @@ def markdown(result: dict[str, Any]) -> str:
             f" `import sim` {q['import_s']:.2f} s.",
             "",
         ]
+    if "opcodes" in result:
+        o = result["opcodes"]
+        lines += [
+            "## Python bytecodes per dispute (full network; deterministic, unlike seconds)",
+            "",
+            "| engine | disputes | opcodes per dispute | largest items (per dispute) |",
+            "| --- | ---: | ---: | --- |",
+            *(
+                f"| {name} | {o[name]['disputes']:,} | {o[name]['opcodes_per_dispute']:,.0f} | "
+                + ", ".join(f"{k} {v:.0f}" for k, v in list(o[name]["top"].items())[:5])
+                + " |"
+                for name in ("sim", "simpy")
+            ),
+            "",
+            f"Ratio sim / SimPy: **{o['ratio']:.3f}** (compare with the timed ratio above).",
+            "",
+        ]
     if "agreement" in result:
         a = result["agreement"]
         lines += [
@@ -710,6 +738,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     runners = {
         "pairs": part_pairs,
+        "opcodes": part_opcodes,
         "agreement": part_agreement,
         "qujiang": part_qujiang,
         "scaling": part_scaling,
