@@ -162,15 +162,27 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         # Each replication's tables go to disk as soon as it is done (a province's registers
         # would not fit in memory together); Results.save then renames the folder into place.
-        staged = staging_folder(args.out)
-        if staged.exists():
-            shutil.rmtree(staged, ignore_errors=True)
+        out, staged = Path(args.out), staging_folder(args.out)
+        if out.exists() and not out.is_dir():
+            raise ScenarioError([InputProblem("--out", "", args.out, "a folder, not a file")])
+        try:  # what a killed run left: its tables must not pass for this run's
+            if staged.exists():
+                shutil.rmtree(staged)
+        except OSError as exc:
+            raise ScenarioError(
+                [InputProblem("--out", "", str(staged), f"a removable folder ({exc.strerror})")]
+            ) from None
         tables_dir = _make_folder("--out", staged / "tables", args.out)
     write_tables = table_writer(tables_dir) if tables_dir is not None else None
 
     def on_tables(k: int, tables: dict) -> None:
         if write_tables is not None:
-            write_tables(k, tables)
+            try:
+                write_tables(k, tables)
+            except OSError as exc:  # e.g. the disk filled up during a long run
+                raise ScenarioError(
+                    [InputProblem("--out", "", args.out, f"a writable folder ({exc.strerror})")]
+                ) from None
         if args.register and k == 0:
             _write_table(tables["registers"], Path(args.register))
 

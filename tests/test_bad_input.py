@@ -94,6 +94,12 @@ def out_under_a_file(tmp: Path) -> list[str]:
     return ["run", str(tmp / "small.toml"), "--out", str(tmp / "taken.txt" / "run")]
 
 
+def out_is_a_file(tmp: Path) -> list[str]:
+    shutil.copy(SMALL, tmp / "small.toml")
+    (tmp / "taken.txt").write_text("not a folder\n", encoding="utf-8")
+    return ["run", str(tmp / "small.toml"), "--out", str(tmp / "taken.txt")]
+
+
 def missing_file(tmp: Path) -> list[str]:
     return ["validate", str(tmp / "nope.toml")]
 
@@ -376,6 +382,7 @@ CASES: list[tuple[str, Setup, list[str]]] = [
     ),
     ("spool-is-a-file", spool_on_a_file, ["--spool", "taken.txt", "writable folder"]),
     ("out-under-a-file", out_under_a_file, ["--out", "taken.txt/run", "writable folder"]),
+    ("out-is-a-file", out_is_a_file, ["--out", "taken.txt", "a folder, not a file"]),
 ]
 
 

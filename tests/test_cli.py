@@ -130,6 +130,9 @@ def test_validate_ok(capsys):
 
 def test_out_folder_round_trips(tmp_path, capsys):
     out = tmp_path / "run"
+    # What a killed, longer run left behind must not pass for this run's tables.
+    (tmp_path / "run.tmp" / "tables").mkdir(parents=True)
+    (tmp_path / "run.tmp" / "tables" / "registers_9.parquet").write_bytes(b"stale")
     assert main(["run", str(SMALL), "-r", "2", "--seed", "4", "--out", str(out)]) == 0
     back = sim.load_results(out)
     fresh = sim.simulate(sim.load_scenario(SMALL), replications=2, seed=4, keep_tables=True)
