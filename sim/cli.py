@@ -169,9 +169,7 @@ def _run(args: argparse.Namespace) -> int:
             if staged.exists():
                 shutil.rmtree(staged)
         except OSError as exc:
-            raise ScenarioError(
-                [InputProblem("--out", "", str(staged), f"a removable folder ({exc.strerror})")]
-            ) from None
+            raise _unusable("--out", str(staged), exc, "a removable folder") from None
         tables_dir = _make_folder("--out", staged / "tables", args.out)
     write_tables = table_writer(tables_dir) if tables_dir is not None else None
 
@@ -180,9 +178,7 @@ def _run(args: argparse.Namespace) -> int:
             try:
                 write_tables(k, tables)
             except OSError as exc:  # e.g. the disk filled up during a long run
-                raise ScenarioError(
-                    [InputProblem("--out", "", args.out, f"a writable folder ({exc.strerror})")]
-                ) from None
+                raise _unusable("--out", args.out, exc) from None
         if args.register and k == 0:
             _write_table(tables["registers"], Path(args.register))
 
@@ -197,9 +193,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             results.save(args.out, tables_written=True)
         except OSError as exc:
-            raise ScenarioError(
-                [InputProblem("--out", "", args.out, f"a writable folder ({exc.strerror})")]
-            ) from None
+            raise _unusable("--out", args.out, exc) from None
     if args.json_out == "-":
         json.dump(results.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -216,10 +210,13 @@ def _make_folder(option: str, folder: Path, given: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ScenarioError(
-            [InputProblem(option, "", given, f"a writable folder ({exc.strerror})")]
-        ) from None
+        raise _unusable(option, given, exc) from None
     return folder
+
+
+def _unusable(option: str, value: str, exc: OSError, what: str = "a writable folder"):
+    """The error for a path the operating system refused, naming the option and the path."""
+    return ScenarioError([InputProblem(option, "", value, f"{what} ({exc.strerror})")])
 
 
 def _write_table(table, path: Path) -> None:
@@ -229,9 +226,7 @@ def _write_table(table, path: Path) -> None:
         else:
             table.to_csv(path, index=False)
     except OSError as exc:
-        raise ScenarioError(
-            [InputProblem("--register", "", str(path), f"a writable path ({exc.strerror})")]
-        ) from None
+        raise _unusable("--register", str(path), exc, "a writable path") from None
 
 
 def _fmt(x: float) -> str:

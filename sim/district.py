@@ -79,6 +79,11 @@ class District:
             return self.village_township[village]
         return 0
 
+    def grid_units(self) -> list[tuple[int, int, int, int]]:
+        """For each grid, the unit of each level (grid, village, township, district) serving it:
+        ``unit_of`` for every level at once, as a table for the simulation's hot loop."""
+        return [(g, v, self.village_township[v], 0) for g, v in enumerate(self.grid_village)]
+
     def unit_names(self, level: str) -> list[str]:
         return {
             "grid": self.grid_names,

@@ -430,11 +430,7 @@ class _Model:
         self.snapshots: dict[str, list[float]] = {}
 
         self._prepare_sampling_tables()
-        # The unit of each level that serves a grid, looked up once per step.
-        d = self.district
-        self.grid_units = [
-            (g, vi, d.village_township[vi], 0) for g, vi in enumerate(d.grid_village)
-        ]
+        self.grid_units = self.district.grid_units()  # looked up once per step
         folder = Path(spool) if spool is not None else None
         logs = {}
         for name, fields in (

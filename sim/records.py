@@ -108,12 +108,10 @@ class RecordLog:
         names = list(self.fields if columns is None else columns)
         if self.spool is None:
             self.pack()  # converted once, however often the tables are asked for
-        if self.spool is not None and self._count:
-            if self._writer is not None:
-                raise RuntimeError(f"{self.spool} is still being written; close() the log first")
-            out = pd.read_parquet(self.spool, columns=names)
-            tail = self._tail(names)
-            return pd.concat([out, tail], ignore_index=True) if len(tail) else out
+        elif self._writer is not None:
+            raise RuntimeError(f"{self.spool} is still being written; close() the log first")
+        elif self._count:
+            return pd.read_parquet(self.spool, columns=names)  # close() left nothing behind
         parts = [*self._chunks, self._tail_columns()]
         return pd.DataFrame(
             {n: np.concatenate([p[n] for p in parts]) for n in names}, columns=names
@@ -125,10 +123,6 @@ class RecordLog:
         # One structured array from the tuples (in C), then a contiguous column per field.
         records = np.array(self.rows, dtype=self._record)
         return {name: np.ascontiguousarray(records[name]) for name in self.fields}
-
-    def _tail(self, names: list[str]) -> pd.DataFrame:
-        cols = self._tail_columns()
-        return pd.DataFrame({n: cols[n] for n in names}, columns=names)
 
     def __getstate__(self) -> dict:
         # Picklable (replications travel between worker processes) once no file is open.

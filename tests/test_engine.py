@@ -8,7 +8,6 @@ not move; these tests check the paths the fingerprints may not reach.
 from __future__ import annotations
 
 import gc
-import math
 
 import pytest
 import simpy
@@ -57,10 +56,10 @@ def test_a_dispute_queueing_in_its_first_step_is_timed_out() -> None:
     timed_out = first[first["outcome"] == "escalated_time_limit"]
     assert len(timed_out) >= 10, f"only {len(timed_out)} first steps timed out"
     assert timed_out["started"].isna().all()  # never reached the mediator
+    # Each waited exactly the half day: a party whose patience ran out first would have
+    # petitioned instead, and a case granted a mediator would have started.
     waited = timed_out["ended"] - timed_out["entered"]
-    assert waited.max() <= 0.5 + 1e-9
-    # Most waited the whole half day; a party whose patience ran out earlier petitions instead.
-    assert (waited > 0.5 - 1e-9).mean() > 0.9
+    assert (waited - 0.5).abs().max() < 1e-9
     # ... and went on to the township, as escalate_to says.
     nxt = reg.set_index(["case_id", "step"])
     for case_id in timed_out["case_id"]:
@@ -102,4 +101,3 @@ def test_one_replication_makes_almost_no_cyclic_garbage() -> None:
         gc.enable()
     assert len(rep.cases) > 1000
     assert garbage < 0.5 * len(rep.cases), f"{garbage} cyclic objects for {len(rep.cases)}"
-    assert not math.isnan(garbage)

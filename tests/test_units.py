@@ -131,3 +131,12 @@ def test_qujiang_structure_matches_the_data():
     assert 350 <= len(d.grid_names) <= 700
     assert scenario.population == pytest.approx(373920, rel=0.01)
     assert all(s.full_time >= 2 for s in d.staffing["township"]), "the seed's township quota"
+
+
+def test_grid_units_table_agrees_with_unit_of() -> None:
+    # The model's hot loop reads the table; unit_of is the definition.
+    district = District.from_scenario(sim.load_scenario(SMALL.with_name("qujiang.toml")))
+    table = district.grid_units()
+    assert len(table) == len(district.grid_names)
+    for g, units in enumerate(table):
+        assert units == tuple(district.unit_of(level, g) for level in sim.LEVELS)
