@@ -7,7 +7,7 @@ Parts (``--only`` picks some, comma-separated):
   on the full reference network, and with SimPy, heapq and Ciw on the 2-township network
   (``--townships 2 --district-servers 4``); Ciw on the full network with ``--ciw-full``.
 - ``agreement``: per-level mean time at a node and share resolved, reduced model vs reference
-  SimPy vs ``sim.analytic.ladder_theory`` (Erlang C), over several seeds, with a warm-up.
+  SimPy vs ``sim.sizing.analytic.ladder_theory`` (Erlang C), over several seeds, with a warm-up.
 - ``qujiang``: the full-featured Qujiang year (bench/qujiang_year.py) in rounds with the
   reduced model on a network of the same size (20 townships, ≈4,200 disputes a year) and the
   reference SimPy script.
@@ -233,9 +233,9 @@ def shared_analytic(shared: Path) -> dict[str, Any] | None:
 
 
 def theory_here() -> dict[str, dict[str, float]]:
-    """Per level: Erlang C time at a node and share resolved (sim.analytic.ladder_theory)."""
+    """Per level: Erlang C time at a node and share resolved (sim.sizing.analytic.ladder_theory)."""
     import sim
-    from sim.analytic import ladder_theory
+    from sim.sizing.analytic import ladder_theory
 
     sc = sim.load_scenario(HERE / "reference.toml")
     pools, total = ladder_theory(sc)

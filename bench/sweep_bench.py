@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.executors import make_executor
-from sim.sweep import load_sweep, plan_sweep, run_points
+from sim.experiments.executors import make_executor
+from sim.experiments.sweep import load_sweep, plan_sweep, run_points
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = {

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.experiment import simulate
-from sim.scenario import Scenario
-from sim.vocabulary import LEVELS
+from sim.experiments.experiment import simulate
+from sim.scenario.schema import Scenario
+from sim.scenario.vocabulary import LEVELS
 
 from .fitting import case_rows, month_slices
 

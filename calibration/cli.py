@@ -1,8 +1,8 @@
 """``sim calibrate``: register in, calibrated scenario (and report, and backtest) out.
 
 Registered with ``sim`` through the ``sim.commands`` entry point, so ``sim`` never imports
-this package. Bad input raises :class:`~sim.errors.ScenarioError`; ``sim`` prints one line per
-problem and exits with status 2.
+this package. Bad input raises :class:`~sim.scenario.errors.ScenarioError`; ``sim`` prints one line
+per problem and exits with status 2.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from sim.cli.main import EXIT_OK, add_set_option
+from sim.scenario.errors import InputProblem, ScenarioError
 
-from sim.cli import EXIT_OK, add_set_option
-from sim.errors import InputProblem, ScenarioError
+if TYPE_CHECKING:  # pandas is imported by the commands, not by `sim --help`
+    import pandas as pd
 
 __all__ = ["add_parser", "run"]
 
@@ -66,6 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _date(option: str, text: str | None) -> pd.Timestamp | None:
+    import pandas as pd
+
     from .dates import DATE_FORMATS, parse_date
 
     if text is None:
@@ -92,7 +96,9 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The command: read, check, fit, write; report and backtest when asked."""
-    from sim.loading import load_scenario
+    import pandas as pd
+
+    from sim.scenario.loading import load_scenario
 
     from .backtest import backtest, truncate
     from .fitting import calibrate_register

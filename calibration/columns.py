@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sim.vocabulary import KINDS, OUTCOMES, SEVERITIES, VENUES
+from sim.scenario.vocabulary import KINDS, OUTCOMES, SEVERITIES, VENUES
 
 # Committees around the ladder (sector, enterprise, …) are venues of the register (VENUES);
 # calibration accepts their rows but fits the ladder levels only.
@@ -165,7 +165,8 @@ SEVERITY_VALUES: dict[str, str] = _values(
     SEVERITIES,
 )
 
-# Channels of sim.model.CHANNELS (not imported: calibration reads registers, not the model).
+# Channels of sim.model.replication.CHANNELS (not imported: calibration reads registers, not the
+# model).
 CHANNEL_VALUES: dict[str, str] = _values(
     {
         "sweep": ("排查", "网格排查", "走访排查", "集中排查"),

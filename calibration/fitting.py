@@ -35,8 +35,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from sim.scenario import Scenario
-from sim.vocabulary import KINDS, LEVELS, SEVERITIES
+from sim.scenario.schema import Scenario
+from sim.scenario.vocabulary import KINDS, LEVELS, SEVERITIES
 
 from .durations import DurationFit, fit_durations
 from .reading import Register
@@ -192,7 +192,7 @@ def calibrate_register(
     """
     table = register.table
     if table.empty:
-        from sim.errors import InputProblem, ScenarioError
+        from sim.scenario.errors import InputProblem, ScenarioError
 
         raise ScenarioError(
             [InputProblem(register.source, "", InputProblem.MISSING, "no usable rows to fit")]

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.errors import InputProblem, ScenarioError
-from sim.scenario import Scenario
-from sim.vocabulary import SEVERITIES
+from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.schema import Scenario
+from sim.scenario.vocabulary import SEVERITIES
 
 from .columns import (
     CHANNEL_VALUES,

@@ -17,9 +17,9 @@ from typing import Any
 
 import tomli_w
 
-from sim.errors import InputProblem, ScenarioError
-from sim.loading import read_scenario_table, validate_table
-from sim.scenario import Scenario
+from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.loading import read_scenario_table, validate_table
+from sim.scenario.schema import Scenario
 
 from .fitting import Calibration
 

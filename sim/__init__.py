@@ -6,47 +6,70 @@ The public API mirrors the ``sim`` command::
     scenario = sim.load_scenario()                # bundled Qujiang 衢江区 scenario
     results = sim.simulate(scenario, replications=10, seed=1)
     results.summary                               # KPI means and 95% confidence intervals
+
+The package is layered; each subpackage imports only from the ones before it:
+``scenario`` → ``model`` → ``measures`` → ``experiments`` → ``sizing`` → ``reports`` → ``cli``
+(docs/design.md). The names below are loaded on first use (PEP 562), so ``import sim`` and
+``sim --help`` do not import pandas, scipy or statsmodels.
 """
 
 from __future__ import annotations
 
-# Eager on purpose: `sim.sweep` and `sim.kpis` are functions named like their modules, and only
-# binding them after the modules load keeps `sim.sweep(...)` a function whatever is imported
-# later. The heavy optional packages (statsmodels, dask) are imported where they are used.
-from .errors import InputProblem, ScenarioError
-from .experiment import Results, load_results, simulate
-from .kpis import kpis
-from .loading import bundled_scenario_path, load_scenario
-from .model import Replication, simulate_replication
-from .register import case_table, register_table, timeseries_table
-from .scenario import Scenario
-from .sizing import QuotaVerdict, SizingResult, check_quotas, size
-from .sweep import load_sweep, sweep
-from .vocabulary import KPI_NAMES, LEVELS
-
-__all__ = [
-    "KPI_NAMES",
-    "LEVELS",
-    "InputProblem",
-    "QuotaVerdict",
-    "Replication",
-    "Results",
-    "Scenario",
-    "ScenarioError",
-    "SizingResult",
-    "bundled_scenario_path",
-    "case_table",
-    "check_quotas",
-    "kpis",
-    "load_results",
-    "load_scenario",
-    "load_sweep",
-    "register_table",
-    "simulate",
-    "simulate_replication",
-    "size",
-    "sweep",
-    "timeseries_table",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    "InputProblem": "sim.scenario.errors",
+    "ScenarioError": "sim.scenario.errors",
+    "KPI_NAMES": "sim.scenario.vocabulary",
+    "LEVELS": "sim.scenario.vocabulary",
+    "Scenario": "sim.scenario.schema",
+    "bundled_scenario_path": "sim.scenario.loading",
+    "load_scenario": "sim.scenario.loading",
+    "Replication": "sim.model.replication",
+    "simulate_replication": "sim.model.replication",
+    "kpis": "sim.measures.kpis",
+    "case_table": "sim.measures.register",
+    "register_table": "sim.measures.register",
+    "timeseries_table": "sim.measures.register",
+    "Results": "sim.experiments.experiment",
+    "load_results": "sim.experiments.experiment",
+    "simulate": "sim.experiments.experiment",
+    "load_sweep": "sim.experiments.sweep",
+    "sweep": "sim.experiments.sweep",
+    "QuotaVerdict": "sim.sizing.search",
+    "SizingResult": "sim.sizing.search",
+    "check_quotas": "sim.sizing.search",
+    "size": "sim.sizing.search",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from sim.experiments.experiment import Results, load_results, simulate
+    from sim.experiments.sweep import load_sweep, sweep
+    from sim.measures.kpis import kpis
+    from sim.measures.register import case_table, register_table, timeseries_table
+    from sim.model.replication import Replication, simulate_replication
+    from sim.scenario.errors import InputProblem, ScenarioError
+    from sim.scenario.loading import bundled_scenario_path, load_scenario
+    from sim.scenario.schema import Scenario
+    from sim.scenario.vocabulary import KPI_NAMES, LEVELS
+    from sim.sizing.search import QuotaVerdict, SizingResult, check_quotas, size
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use (PEP 562) and keep it, so later look-ups are plain."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

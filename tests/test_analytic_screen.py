@@ -16,8 +16,8 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.analytic import ladder_theory, screen, screen_is_exact
-from sim.sizing import compare_screen
+from sim.sizing.analytic import ladder_theory, screen, screen_is_exact
+from sim.sizing.search import compare_screen
 
 from .scenarios import SMALL, jackson
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.cli import main
-from sim.errors import InputProblem, ScenarioError
+from sim.cli.main import main
+from sim.scenario.errors import InputProblem, ScenarioError
 
 SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small.toml"
 BASE = SMALL.read_text(encoding="utf-8")
@@ -542,7 +542,7 @@ def test_real_process_has_no_traceback(case_id: str, needle: str, tmp_path: Path
     setup = next(setup for cid, setup, _ in CASES if cid == case_id)
     argv = setup(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sim.cli.main", *argv], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

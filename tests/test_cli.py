@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.cli import main
+from sim.cli.main import main
 
 from .scenarios import SMALL
 
@@ -89,7 +89,7 @@ def test_text_table_lists_kpis_and_targets(capsys):
 def test_default_scenario_is_qujiang_in_a_real_process(tmp_path):
     """The Quick start command, as a user types it (one replication to keep it quick)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "run", "--replications", "1", "--json", "-"],
+        [sys.executable, "-m", "sim.cli.main", "run", "--replications", "1", "--json", "-"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -106,13 +106,15 @@ def test_register_written(tmp_path, capsys):
     path = tmp_path / "register.parquet"
     assert main(["run", str(SMALL), "-r", "2", "--seed", "6", "--register", str(path)]) == 0
     reg = pd.read_parquet(path)
-    assert list(reg.columns) == list(sim.register.REGISTER_COLUMNS)
+    assert list(reg.columns) == list(sim.measures.register.REGISTER_COLUMNS)
     assert len(reg) > 100
     # Replication 0's register, written as soon as it was done.
     fresh = sim.simulate(sim.load_scenario(SMALL), replications=2, seed=6, keep_tables=True)
     pd.testing.assert_frame_equal(reg, fresh.registers[0])
     assert main(["run", str(SMALL), "-r", "1", "--register", str(tmp_path / "r.csv")]) == 0
-    assert list(pd.read_csv(tmp_path / "r.csv").columns) == list(sim.register.REGISTER_COLUMNS)
+    assert list(pd.read_csv(tmp_path / "r.csv").columns) == list(
+        sim.measures.register.REGISTER_COLUMNS
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import pytest
 import simpy
 
 import sim
-import sim.model
-from sim.model import _ArrivalProcess
+import sim.model.replication
+from sim.model.replication import _ArrivalProcess
 
 from .scenarios import SMALL
 
@@ -81,7 +81,7 @@ def test_collector_is_restored_as_found(monkeypatch: pytest.MonkeyPatch) -> None
     def broken(self):
         raise RuntimeError("model failed")
 
-    monkeypatch.setattr(sim.model._Model, "run", broken)
+    monkeypatch.setattr(sim.model.replication._Model, "run", broken)
     with pytest.raises(RuntimeError, match="model failed"):
         sim.simulate_replication(scenario)
     assert gc.isenabled()

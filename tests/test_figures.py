@@ -17,8 +17,8 @@ import pytest
 from matplotlib.text import Text
 
 import sim
-from sim import figures as F
-from sim import fonts
+from sim.reports import figures as F
+from sim.reports import fonts
 
 from .scenarios import ROOT
 
@@ -155,7 +155,7 @@ def test_cost_and_queue_tables(results):
     costs = F.cost_summary(results)
     assert costs.to_numpy().sum() == pytest.approx(results.summary.loc["annual_cost_yuan", "mean"])
     queue = F.queue_table(results, "present")
-    assert set(queue.columns) <= set(sim.vocabulary.VENUES)
+    assert set(queue.columns) <= set(sim.scenario.vocabulary.VENUES)
     assert queue.index.max() <= pd.Timestamp(results.scenario.run.start_date) + pd.Timedelta(
         days=results.scenario.run.warmup_days + results.scenario.run.horizon_days
     )

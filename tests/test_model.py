@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.model import STATUSES
+from sim.model.replication import STATUSES
 
 from .scenarios import ALL_OFF, SMALL
 
@@ -108,7 +108,7 @@ def test_other_seed_or_replication_differs(small):
 
 
 def test_streams_are_independent_of_each_other():
-    from sim.streams import stream
+    from sim.model.streams import stream
 
     before = stream(3, 0, "case").random(5)
     stream(3, 0, "a_new_mechanism").random(1000)

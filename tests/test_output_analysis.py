@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.cli import main
-from sim.output_analysis import detect_warmup, mser, replications_needed
+from sim.cli.main import main
+from sim.experiments.output_analysis import detect_warmup, mser, replications_needed
 
 from .scenarios import SMALL
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.loading import read_scenario_table, validate_table
+from sim.scenario.loading import read_scenario_table, validate_table
 
 from .scenarios import ROOT, SMALL
 
@@ -118,7 +118,7 @@ def test_littles_law_with_everything_on():
     scenario = sim.load_scenario(SMALL_FULL)
     rep = sim.simulate_replication(scenario, 0, seed=2)
     reg = sim.register_table(rep)
-    for venue in sim.vocabulary.VENUES:
+    for venue in sim.scenario.vocabulary.VENUES:
         steps = reg[reg["level"] == venue]
         ended = steps["ended"].fillna(rep.end_time).clip(upper=rep.end_time)
         assert rep.areas_total[venue] == pytest.approx(
@@ -213,7 +213,7 @@ def test_joint_mediation_under_heavy_load_does_not_deadlock():
 
 
 def test_cost_table_adds_up_to_the_kpi(full_runs):
-    from sim.costs import cost_table
+    from sim.measures.costs import cost_table
 
     scenario = sim.load_scenario(SMALL_FULL)
     rep = sim.simulate_replication(scenario, 0, seed=9)
@@ -226,7 +226,7 @@ def test_cost_table_adds_up_to_the_kpi(full_runs):
 
 
 def test_quota_warnings_cover_committees():
-    from sim.quotas import quota_warnings
+    from sim.measures.quotas import quota_warnings
 
     scenario = sim.load_scenario(
         SMALL_FULL, ["sectors.labour.full_time=2", "stationed_rooms.court.full_time=1"]

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import sim
-import sim.model
-from sim.records import RecordLog
-from sim.register import case_table, petition_table, register_table, timeseries_table
+import sim.model.replication
+from sim.measures.register import case_table, petition_table, register_table, timeseries_table
+from sim.model.records import RecordLog
 
 from .scenarios import SMALL
 
@@ -63,7 +63,7 @@ def test_packing_and_spooling_leave_the_register_unchanged(tmp_path, monkeypatch
     # small_full: petitions, backlog and every venue, so every log has rows.
     scenario = sim.load_scenario(SMALL.with_name("small_full.toml"), ["run.horizon_days=300"])
     plain = sim.simulate_replication(scenario, 1, 4)
-    monkeypatch.setattr(sim.model, "CHUNK_ROWS", 16)  # many chunks in a small run
+    monkeypatch.setattr(sim.model.replication, "CHUNK_ROWS", 16)  # many chunks in a small run
     chunked = sim.simulate_replication(scenario, 1, 4)
     spooled = sim.simulate_replication(scenario, 1, 4, spool=tmp_path / "rep1")
     assert len(plain.petitions) > 16 and len(plain.steps) > 100

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.register import case_table, petition_table, register_table, timeseries_table
+from sim.measures.register import case_table, petition_table, register_table, timeseries_table
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "regression" / "golden.json"

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim.cli import main
-from sim.report import detect_kind, write_report
+from sim.cli.main import main
+from sim.reports.html import detect_kind, write_report
 
 from .scenarios import ROOT
 

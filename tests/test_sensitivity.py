@@ -7,9 +7,9 @@ import warnings
 import pytest
 
 import sim
-from sim import plots
-from sim.cli import main
-from sim.sensitivity import plan_sensitivity, run_sensitivity
+from sim.reports import plots
+from sim.cli.main import main
+from sim.experiments.sensitivity import plan_sensitivity, run_sensitivity
 
 from .scenarios import SMALL
 

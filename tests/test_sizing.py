@@ -17,8 +17,8 @@ import json
 import pytest
 
 import sim
-from sim.cli import main
-from sim.sizing import judge, on_the_spot_ceiling, size
+from sim.cli.main import main
+from sim.sizing.search import judge, on_the_spot_ceiling, size
 
 from .scenarios import SMALL
 
@@ -174,8 +174,8 @@ def test_outputs_written(tmp_path, capsys):
 
 def test_township_kpis_use_the_district_definitions():
     """Relabel every dispute to one township: its row must equal the district-wide KPIs."""
-    from sim.kpis import kpis
-    from sim.township_kpis import TOWNSHIP_KPIS, township_kpis
+    from sim.measures.kpis import kpis
+    from sim.measures.township_kpis import TOWNSHIP_KPIS, township_kpis
 
     scenario = sim.load_scenario(SMALL, ["run.horizon_days=120"])
     rep = sim.simulate_replication(scenario, replication=0, seed=SEED)

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.cli import main
-from sim.sweep import paired_differences, plan_sweep, summarise_sweep
-from sim.sweep_store import SweepStore
+from sim.cli.main import main
+from sim.experiments.sweep import paired_differences, plan_sweep, summarise_sweep
+from sim.experiments.sweep_store import SweepStore
 
 from .scenarios import SMALL
 
@@ -95,7 +95,12 @@ def test_one_replication_anywhere_matches_the_sweep(tmp_path):
 
 def _sim_process(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())", *args],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from sim.cli.main import main; sys.exit(main())",
+            *args,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.analytic import erlang_c, ladder_theory, mmc_waiting_time
+from sim.sizing.analytic import erlang_c, ladder_theory, mmc_waiting_time
 
 from .scenarios import jackson
 

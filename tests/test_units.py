@@ -9,11 +9,11 @@ import pytest
 from pydantic import TypeAdapter
 
 import sim
-from sim.calendar import WorkingCalendar
-from sim.distributions import Distribution
-from sim.district import District
-from sim.loading import apply_overrides, parse_override
-from sim.scenario import Calendar
+from sim.scenario.calendar import WorkingCalendar
+from sim.scenario.distributions import Distribution
+from sim.scenario.district import District
+from sim.scenario.loading import apply_overrides, parse_override
+from sim.scenario.schema import Calendar
 
 from .scenarios import SMALL
 

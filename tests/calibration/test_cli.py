@@ -12,7 +12,7 @@ import pytest
 import sim
 from calibration.backtest import backtest, truncate
 from calibration.reading import file_sha256, read_register
-from sim.cli import main
+from sim.cli.main import main
 from tests.calibration.test_reading import EXAMPLES, _broken_register
 from tests.scenarios import SMALL
 

@@ -10,7 +10,7 @@ import pytest
 import sim
 from calibration.dates import parse_date
 from calibration.reading import read_register, write_quarantine
-from sim.errors import ScenarioError
+from sim.scenario.errors import ScenarioError
 from tests.scenarios import SMALL
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "calibration" / "examples"

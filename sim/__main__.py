@@ -1,0 +1,5 @@
+"""``python -m sim``: the ``sim`` command."""
+
+from sim.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,278 @@
+"""The ``sim`` command: run and validate scenarios.
+
+Exit status: 0 done, 2 bad input (one line per problem on stderr), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from sim.scenario.errors import InputProblem, ScenarioError
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "add_set_option",
+    "load_for_command",
+    "main",
+]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors already; keep its one-line message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"sim: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sim", description="People's-mediation ladder simulation (三级四步 大调解).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a scenario (default: bundled Qujiang 衢江区)")
+    run.add_argument("scenario", nargs="?", help="scenario TOML file")
+    run.add_argument("--replications", "-r", type=int, help="number of replications")
+    run.add_argument("--seed", type=int, help="base random seed")
+    add_set_option(run)
+    run.add_argument("--json", dest="json_out", metavar="PATH|-", help="write results as JSON")
+    run.add_argument(
+        "--register", metavar="PATH", help="write the register of replication 0 (CSV or .parquet)"
+    )
+    run.add_argument(
+        "--out", metavar="DIR", help="save all results and tables to DIR (read by `sim report`)"
+    )
+    run.add_argument(
+        "--spool",
+        metavar="DIR",
+        help="write each replication's raw records to DIR/replication_<k>/ (Parquet) as they"
+        " are made, so that a long or province-size run does not hold them in memory while it"
+        " runs (its tables and KPIs are then built from the files, one replication at a time)",
+    )
+    run.set_defaults(func=_run)
+
+    val = sub.add_parser("validate", help="check a scenario file without running it")
+    val.add_argument("scenario", help="scenario TOML file")
+    add_set_option(val)
+    val.set_defaults(func=_validate)
+
+    # Further commands register themselves: modules listed under the entry-point group
+    # "sim.commands" expose add_parser(subparsers). This keeps `sim` free of imports of the
+    # packages built on it (calibration), as the layering asks.
+    for entry in entry_points(group="sim.commands"):
+        try:
+            add_parser = entry.load()
+        except ImportError as exc:  # a missing optional piece must not take `sim run` down
+            print(f"sim: warning: command {entry.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
+        add_parser(sub)
+    for parser in sub.choices.values():
+        parser.add_argument(
+            "--debug", action="store_true", help="show tracebacks of internal errors"
+        )
+    return p
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--set KEY=VALUE`` option shared by every command that loads a scenario."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key by its dotted path (repeatable)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(f"sim: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # e.g. `sim run --json - | head`: the reader left, not an error
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("sim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # status 1 is for our own bugs, never for bad input
+        if getattr(args, "debug", False):
+            raise
+        print(
+            f"sim: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def load_for_command(args: argparse.Namespace):
+    """Load ``args.scenario`` with ``args.overrides``; a register given as start is checked."""
+    from sim.model.initial_state import open_cases
+    from sim.scenario.loading import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    open_cases(scenario)  # a register given as initial state is checked before any run
+    return scenario
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sim.measures.quotas import quota_warnings
+
+    scenario = load_for_command(args)
+    for warning in quota_warnings(scenario):
+        print(f"sim: warning: {warning}", file=sys.stderr)
+    print(
+        f"{args.scenario}: valid scenario {scenario.name!r} "
+        f"({len(scenario.townships)} townships, population {scenario.population:,})"
+    )
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.experiments.experiment import simulate, staging_folder, table_writer
+
+    if args.replications is not None and args.replications < 1:
+        raise ScenarioError(
+            [InputProblem("--replications", "", args.replications, "expected a positive integer")]
+        )
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError(
+            [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
+        )
+    scenario = load_for_command(args)
+    # Folders are made before the run, so that a bad one costs nothing.
+    if args.spool is not None:
+        _make_folder("--spool", Path(args.spool), args.spool)
+    tables_dir = None
+    if args.out is not None:
+        # Each replication's tables go to disk as soon as it is done (a province's registers
+        # would not fit in memory together); Results.save then renames the folder into place.
+        out, staged = Path(args.out), staging_folder(args.out)
+        if out.exists() and not out.is_dir():
+            raise ScenarioError([InputProblem("--out", "", args.out, "a folder, not a file")])
+        try:  # what a killed run left: its tables must not pass for this run's
+            if staged.exists():
+                shutil.rmtree(staged)
+        except OSError as exc:
+            raise _unusable("--out", str(staged), exc, "a removable folder") from None
+        tables_dir = _make_folder("--out", staged / "tables", args.out)
+    write_tables = table_writer(tables_dir) if tables_dir is not None else None
+
+    def on_tables(k: int, tables: dict) -> None:
+        if write_tables is not None:
+            try:
+                write_tables(k, tables)
+            except OSError as exc:  # e.g. the disk filled up during a long run
+                raise _unusable("--out", args.out, exc) from None
+        if args.register and k == 0:
+            _write_table(tables["registers"], Path(args.register))
+
+    results = simulate(
+        scenario,
+        replications=args.replications,
+        seed=args.seed,
+        spool=args.spool,
+        on_tables=on_tables if args.register or tables_dir is not None else None,
+    )
+    if args.out:
+        try:
+            results.save(args.out, tables_written=True)
+        except OSError as exc:
+            raise _unusable("--out", args.out, exc) from None
+    if args.json_out == "-":
+        json.dump(results.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if args.json_out:
+        Path(args.json_out).write_text(
+            json.dumps(results.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    print(_format(results))
+    return EXIT_OK
+
+
+def _make_folder(option: str, folder: Path, given: str) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unusable(option, given, exc) from None
+    return folder
+
+
+def _unusable(option: str, value: str, exc: OSError, what: str = "a writable folder"):
+    """The error for a path the operating system refused, naming the option and the path."""
+    return ScenarioError([InputProblem(option, "", value, f"{what} ({exc.strerror})")])
+
+
+def _write_table(table, path: Path) -> None:
+    try:
+        if path.suffix == ".parquet":
+            table.to_parquet(path, index=False)
+        else:
+            table.to_csv(path, index=False)
+    except OSError as exc:
+        raise _unusable("--register", str(path), exc, "a writable path") from None
+
+
+def _fmt(x: float) -> str:
+    if x is None or math.isnan(x):
+        return "—"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3f}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def _format(results) -> str:
+    """A plain-text table: KPI, mean, 95% CI; then targets with met / not met."""
+    from sim.scenario.vocabulary import KPI_LABELS
+
+    sc = results.scenario
+    conf = round(sc.run.confidence * 100)
+    lines = [
+        f"{sc.name}: {results.replications} replications, seed {results.seed}, "
+        f"{sc.run.horizon_days:g} days after {sc.run.warmup_days:g} days warm-up",
+        "",
+        f"{'KPI':<34}{'指标':<20}{'mean':>12}{f'{conf}% CI':>26}",
+    ]
+    for name, row in results.summary.iterrows():
+        label = KPI_LABELS.get(name, "")
+        if name in results.not_modelled:
+            ci = "not in this scenario"
+        else:
+            ci = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+        lines.append(f"{name:<34}{label:<{24 - _wide(label)}}{_fmt(row['mean']):>12}{ci:>26}")
+    if len(results.targets):
+        lines += ["", f"{'target':<34}{'':<24}{'goal':>12}{'mean':>12}  verdict"]
+        for name, row in results.targets.iterrows():
+            goal = f"{row['sense']} {_fmt(row['target'])}"
+            verdict = "met 达标" if row["met"] else "NOT met 未达标"
+            if row["met"] and not row["met_with_confidence"]:
+                verdict += f" (not with {conf}% confidence)"
+            label = row["label"] or KPI_LABELS.get(name, "")
+            mean = _fmt(row["mean"])
+            lines.append(f"{name:<34}{label:<{24 - _wide(label)}}{goal:>12}{mean:>12}  {verdict}")
+    return "\n".join(lines)
+
+
+def _wide(text: str) -> int:
+    """Extra columns taken by CJK characters (each is two columns wide in a terminal)."""
+    return sum(1 for ch in text if ord(ch) > 0x2E80)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

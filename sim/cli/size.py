@@ -1,0 +1,194 @@
+"""``sim size``: least-cost staffing (编制测算), the quota verdict and the analytic screen.
+
+Registered through the ``sim.commands`` entry-point group (pyproject.toml). Bad input (a target
+no staffing can reach included) exits with status 2 and one line per problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sim.cli.main import EXIT_BAD_INPUT, EXIT_OK, add_set_option, load_for_command
+from sim.scenario.errors import InputProblem, ScenarioError
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "size",
+        help="least-cost full-time staffing that meets the targets, and its budget (编制测算)",
+        description=(
+            "Search staffing per level, township and committee for the least yearly cost that "
+            "meets every target of the scenario: a target is met when the one-sided bound of "
+            "its mean over replications, at run.confidence, meets it. Quotas are floors "
+            "unless --allow-below-quota."
+        ),
+    )
+    p.add_argument("scenario", help="scenario TOML file")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check-quotas",
+        action="store_true",
+        help="run the scenario at the quota staffing: met / not met per target and township",
+    )
+    mode.add_argument(
+        "--screen-only",
+        action="store_true",
+        help="print the analytic screen (per pool and KPI) without simulating",
+    )
+    mode.add_argument(
+        "--compare-screen",
+        action="store_true",
+        help="the analytic screen beside simulation, KPI by KPI",
+    )
+    p.add_argument(
+        "--demand",
+        default="1.0",
+        metavar="M,M,...",
+        help="demand multipliers to size for in one call, e.g. 0.8,1.0,1.2,1.5",
+    )
+    p.add_argument("--budget", type=float, metavar="YUAN", help="yearly budget ceiling")
+    p.add_argument(
+        "--allow-below-quota", action="store_true", help="let headcounts go below the quotas"
+    )
+    p.add_argument("--replications", "-r", type=int, help="replications of the final check")
+    p.add_argument(
+        "--search-replications", type=int, help="replications while searching (default half)"
+    )
+    p.add_argument("--seed", type=int, help="base random seed (common random numbers)")
+    p.add_argument("--workers", type=int, default=1, help="processes for replications")
+    p.add_argument("--out", metavar="DIR", help="write CSV, JSON and the frontier plot here")
+    p.add_argument("--json", dest="json_out", metavar="PATH|-", help="write the result as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    add_set_option(p)
+    p.set_defaults(func=_size)
+    return p
+
+
+def _demand(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not v > 0 or v != v or v == float("inf") for v in values):
+        raise ScenarioError(
+            [InputProblem("--demand", "", text, "positive multipliers, e.g. 0.8,1.0,1.2,1.5")]
+        )
+    return values
+
+
+def _size(args: argparse.Namespace) -> int:
+    from sim.sizing import output as sizing_output
+    from sim.sizing import search as sizing
+
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError([InputProblem("--workers", "", args.workers, "a positive integer")])
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError(
+            [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
+        )
+    demand = _demand(args.demand)
+    scenario = load_for_command(args)
+    common = {"replications": args.replications, "seed": args.seed, "workers": args.workers}
+    if args.screen_only:
+        from sim.sizing.analytic import screen
+
+        result = screen(scenario)
+        if args.json_out:
+            _json(
+                args.json_out,
+                {
+                    "scenario": scenario.name,
+                    "exact": result.exact,
+                    "approximations": result.approximations,
+                    "overloaded": result.overloaded,
+                    "kpis": result.kpis,
+                    "pools": result.pools.to_dict(orient="records"),
+                },
+            )
+            if args.json_out == "-":
+                return EXIT_OK
+        print(_format_screen_only(result))
+        return EXIT_OK
+    if args.compare_screen:
+        table = sizing.compare_screen(scenario, **common)
+        if args.out:
+            from pathlib import Path
+
+            folder = Path(args.out)
+            folder.mkdir(parents=True, exist_ok=True)
+            table.to_csv(folder / "screen_vs_simulation.csv", encoding="utf-8-sig")
+        print(sizing_output.format_screen(table))
+        return EXIT_OK
+    if args.check_quotas:
+        verdict = sizing.check_quotas(scenario, **common)
+        if args.out:
+            sizing_output.write_quotas(verdict, args.out)
+        if args.json_out:
+            _json(args.json_out, verdict.to_dict())
+            if args.json_out == "-":
+                return EXIT_OK
+        print(sizing_output.format_quotas(verdict))
+        return EXIT_OK
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(f"sim size: {msg}", file=sys.stderr)
+
+    result = sizing.size(
+        scenario,
+        demand=demand,
+        budget=args.budget,
+        allow_below_quota=args.allow_below_quota,
+        search_replications=args.search_replications,
+        progress=progress,
+        **common,
+    )
+    if args.out:
+        sizing_output.write_sizing(result, args.out)
+    if args.json_out:
+        _json(args.json_out, result.to_dict())
+    if args.json_out != "-":
+        print(sizing_output.format_sizing(result))
+    if result.infeasible:
+        for demand_level, problems in result.infeasible.items():
+            for problem in problems:
+                print(f"sim: error: demand ×{demand_level:g}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _json(target: str, payload: dict) -> None:
+    from sim.sizing.search import json_safe
+
+    text = json.dumps(json_safe(payload), ensure_ascii=False, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    from pathlib import Path
+
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(
+            [InputProblem("--json", "", target, f"a writable path ({exc.strerror})")]
+        ) from None
+
+
+def _format_screen_only(result) -> str:
+    lines = [
+        "analytic screen 解析筛选 (" + ("exact" if result.exact else "approximate") + ")",
+        "",
+    ]
+    for name, value in result.kpis.items():
+        if value == value:  # not NaN
+            lines.append(f"{name:<34}{value:>14.4g}")
+    if result.overloaded:
+        lines += ["", "overloaded pools (utilisation ≥ 1): " + ", ".join(result.overloaded)]
+    if result.approximations:
+        lines += ["", "approximations at work:"]
+        lines += [f"  - {a}" for a in result.approximations]
+    return "\n".join(lines)

@@ -1,0 +1,236 @@
+"""Where work units run: in this process, in local processes, or on a Dask cluster.
+
+A sweep is a set of independent work units (one replication of one point). Every executor has
+the same small interface, :meth:`Executor.map_unordered`: give it keyed tasks, get back
+``(key, result)`` pairs in whatever order they finish. Results are keyed, never positional, so
+neither the order of completion nor the number of workers can change what a sweep computes —
+and since replication ``k`` under seed ``s`` depends only on ``(s, k)``, every executor gives
+bit-identical numbers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import signal
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Literal
+
+from sim.scenario.errors import InputProblem, ScenarioError
+
+__all__ = [
+    "EXECUTORS",
+    "DaskExecutor",
+    "Executor",
+    "ExecutorName",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "available_cores",
+    "check_options",
+    "make_executor",
+]
+
+ExecutorName = Literal["serial", "processes", "dask"]
+EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+Task = tuple[Hashable, tuple[Any, ...]]
+"""A work unit: its key and the positional arguments of the function."""
+
+
+def available_cores() -> int:
+    """Cores this process may use (the affinity mask, not the machine's count, where known)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor(ABC):
+    """Runs ``fn(*args)`` for keyed tasks; a context manager that releases its workers."""
+
+    name: str = ""
+    workers: int = 1
+
+    @abstractmethod
+    def map_unordered(
+        self, fn: Callable[..., Any], tasks: Iterable[Task]
+    ) -> Iterator[tuple[Hashable, Any]]:
+        """Yield ``(key, fn(*args))`` as tasks finish. An exception in a task is raised here."""
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release workers; pending tasks are cancelled (finished results were yielded)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Runs tasks one after another in this process: the reference, and easy to debug."""
+
+    name = "serial"
+
+    def map_unordered(
+        self, fn: Callable[..., Any], tasks: Iterable[Task]
+    ) -> Iterator[tuple[Hashable, Any]]:
+        for key, args in tasks:
+            yield key, fn(*args)
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; the parent decides what to do, workers must not
+    # print tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProcessExecutor(Executor):
+    """A local :class:`~concurrent.futures.ProcessPoolExecutor` (default: one worker per core).
+
+    Where the platform can fork (Linux), workers are forked from this process, and all of them
+    at once, here, before a progress bar or anything else of ours starts a thread. Forking
+    makes workers start warm, and works from a notebook, from ``python -`` and from a script
+    without an ``if __name__ == "__main__":`` guard; "spawn" and "forkserver" re-import the
+    main module in every worker, which fails or re-runs the script in those cases. Elsewhere
+    (macOS, Windows) the platform's default applies, and scripts need the guard.
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, start_method: str | None = None):
+        self.workers = workers or available_cores()
+        if start_method is None and "fork" in multiprocessing.get_all_start_methods():
+            start_method = "fork"
+        context = multiprocessing.get_context(start_method)
+        self._pool = cf.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_ignore_sigint
+        )
+        # Start every worker now (a forking pool starts them all on its first task).
+        self._pool.submit(os.getpid).result()
+
+    def map_unordered(
+        self, fn: Callable[..., Any], tasks: Iterable[Task]
+    ) -> Iterator[tuple[Hashable, Any]]:
+        futures = {self._pool.submit(fn, *args): key for key, args in tasks}
+        for future in cf.as_completed(futures):
+            yield futures.pop(future), future.result()
+
+    def close(self) -> None:
+        # Running tasks finish (at most one replication each); queued ones are dropped.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """Tasks on a Dask cluster: the scheduler at ``scheduler``, or a local cluster we start.
+
+    Remote workers need ``sim`` installed (the same version); scenarios are sent to them, so
+    they need no access to the scenario files. Objects shared by many tasks (a point's
+    scenario) are scattered to the workers once instead of being sent with every task.
+    """
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None):
+        from dask.distributed import Client, LocalCluster
+
+        self._cluster = None
+        if scheduler:
+            try:
+                self._client = Client(scheduler, timeout="15s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ScenarioError(
+                    [
+                        InputProblem(
+                            "--scheduler",
+                            "",
+                            scheduler,
+                            f"expected the address of a running Dask scheduler ({exc})",
+                        )
+                    ]
+                ) from None
+            self.workers = max(1, sum(self._client.nthreads().values()))
+        else:
+            self.workers = workers or available_cores()
+            self._cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self._client = Client(self._cluster)
+
+    def map_unordered(
+        self, fn: Callable[..., Any], tasks: Iterable[Task]
+    ) -> Iterator[tuple[Hashable, Any]]:
+        from dask.distributed import as_completed
+
+        token = uuid.uuid4().hex[:8]  # task keys must be unique for the client's lifetime
+        scattered: dict[int, Any] = {}
+        pending: dict[str, tuple[Any, Hashable]] = {}  # dask key -> (future, our key)
+        for i, (key, args) in enumerate(tasks):
+            sent = tuple(self._share(a, scattered) for a in args)
+            future = self._client.submit(fn, *sent, key=f"sim-{token}-{i}", pure=False)
+            pending[future.key] = (future, key)
+        try:
+            for future in as_completed([f for f, _ in pending.values()]):
+                result = future.result()
+                _, key = pending.pop(future.key)
+                future.release()
+                yield key, result
+        finally:
+            for future, _ in pending.values():  # interrupted: drop what has not run
+                future.cancel()
+            scattered.clear()
+
+    def _share(self, arg: Any, scattered: dict[int, Any]) -> Any:
+        if arg is None or isinstance(arg, int | float | str | bool | bytes):
+            return arg
+        if id(arg) not in scattered:
+            scattered[id(arg)] = (arg, self._client.scatter(arg, hash=False))
+        return scattered[id(arg)][1]
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def check_options(kind: str, workers: int | None, scheduler: str | None) -> None:
+    """Raise :class:`ScenarioError` for bad executor options, before any work starts."""
+    problems = []
+    if kind not in EXECUTORS:
+        problems.append(
+            InputProblem("--executor", "", kind, f"expected one of {', '.join(EXECUTORS)}")
+        )
+    if workers is not None and workers < 1:
+        problems.append(InputProblem("--workers", "", workers, "expected a positive integer"))
+    if scheduler and kind != "dask":
+        problems.append(
+            InputProblem("--scheduler", "", scheduler, "only used with --executor dask")
+        )
+    if problems:
+        raise ScenarioError(problems)
+
+
+def make_executor(
+    kind: str = "processes", workers: int | None = None, scheduler: str | None = None
+) -> Executor:
+    """Build the executor called ``kind``; bad options are input problems (exit status 2)."""
+    check_options(kind, workers, scheduler)
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "processes":
+        return ProcessExecutor(workers)
+    return DaskExecutor(workers, scheduler)

@@ -1,0 +1,304 @@
+"""Replications of a scenario, with t-based confidence intervals and the verdict on targets."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from sim.measures.costs import cost_table
+from sim.measures.kpis import PETITION_KPIS, kpis
+from sim.measures.register import case_table, petition_table, register_table, timeseries_table
+from sim.model.replication import simulate_replication
+from sim.scenario.schema import Scenario
+
+__all__ = ["Results", "confidence_interval", "load_results", "simulate"]
+
+_TABLES = ("registers", "cases", "timeseries", "petitions", "costs")
+
+
+def confidence_interval(
+    values: np.ndarray | list[float], confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t interval over replications; NaN values are left out."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan
+    t = float(special.stdtrit(len(x) - 1, 0.5 + confidence / 2))  # Student-t quantile
+    half = t * float(x.std(ddof=1)) / math.sqrt(len(x))
+    return mean, mean - half, mean + half
+
+
+@dataclass
+class Results:
+    """What :func:`simulate` returns: KPIs per replication, their summary, the targets."""
+
+    scenario: Scenario
+    seed: int
+    per_replication: pd.DataFrame  # one row per replication, one column per KPI
+    summary: pd.DataFrame  # index KPI; columns mean, ci_low, ci_high, std, n
+    targets: (
+        pd.DataFrame
+    )  # index KPI; columns label, sense, target, mean, ci_low, ci_high, met, ...
+    registers: list[pd.DataFrame] = field(default_factory=list)
+    cases: list[pd.DataFrame] = field(default_factory=list)
+    timeseries: list[pd.DataFrame] = field(default_factory=list)
+    petitions: list[pd.DataFrame] = field(default_factory=list)
+    costs: list[pd.DataFrame] = field(default_factory=list)
+    events: list[int] = field(default_factory=list)
+
+    def save(self, folder: str | Path, tables_written: bool = False) -> Path:
+        """Write everything to ``folder`` (JSON, CSV and Parquet) for ``sim report``.
+
+        Written to a sibling temporary folder (:func:`staging_folder`) first and renamed into
+        place, so a reader never sees half a result. With ``tables_written`` the tables are
+        already in its ``tables/`` (written replication by replication by
+        :func:`table_writer`) and are kept.
+        """
+        folder = Path(folder)
+        tmp = staging_folder(folder)
+        if tmp.exists() and not tables_written:
+            shutil.rmtree(tmp)
+        (tmp / "tables").mkdir(parents=True, exist_ok=True)
+        (tmp / "results.json").write_text(
+            json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        (tmp / "scenario.json").write_text(
+            self.scenario.model_dump_json(by_alias=True, indent=2), encoding="utf-8"
+        )
+        self.per_replication.to_parquet(tmp / "per_replication.parquet")
+        self.summary.to_csv(tmp / "summary.csv")
+        self.targets.to_csv(tmp / "targets.csv")
+        for name in _TABLES:
+            for k, table in enumerate(getattr(self, name)):
+                table.to_parquet(_table_file(tmp / "tables", name, k), index=False)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+        return folder
+
+    @property
+    def replications(self) -> int:
+        return len(self.per_replication)
+
+    @property
+    def not_modelled(self) -> list[str]:
+        """KPIs whose mechanism this scenario leaves out: reported as null, never as 0."""
+        sc = self.scenario
+        if sc.petitions is None or not sc.mechanisms.petitions:
+            return list(PETITION_KPIS)
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape fixed by DESIGN.md (NaN becomes None)."""
+
+        def num(x: float) -> float | None:
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+        return {
+            "scenario": self.scenario.name,
+            "replications": self.replications,
+            "seed": self.seed,
+            "kpis": {
+                name: {
+                    "mean": num(row["mean"]),
+                    "ci_low": num(row["ci_low"]),
+                    "ci_high": num(row["ci_high"]),
+                }
+                for name, row in self.summary.iterrows()
+            },
+            "targets": {
+                name: {
+                    "target": float(row["target"]),
+                    "met": bool(row["met"]),
+                    "sense": row["sense"],
+                    "met_with_confidence": bool(row["met_with_confidence"]),
+                    "label": row["label"],
+                }
+                for name, row in self.targets.iterrows()
+            },
+            "not_modelled": self.not_modelled,
+        }
+
+
+TableSink = Callable[[int, dict[str, pd.DataFrame]], None]
+
+
+def _table_file(folder: Path, name: str, k: int) -> Path:
+    return folder / f"{name}_{k}.parquet"
+
+
+def staging_folder(folder: str | Path) -> Path:
+    """Where :meth:`Results.save` prepares ``folder`` before renaming it into place."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + ".tmp")
+
+
+def table_writer(folder: Path) -> TableSink:
+    """A sink for :func:`simulate` that writes each replication's tables to ``folder`` at once,
+    as ``<registers|cases|timeseries|petitions|costs>_<k>.parquet`` (the layout of
+    :meth:`Results.save`), so that they need not be kept in memory."""
+
+    def write(k: int, tables: dict[str, pd.DataFrame]) -> None:
+        for name, table in tables.items():
+            table.to_parquet(_table_file(folder, name, k), index=False)
+
+    return write
+
+
+def simulate(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    keep_tables: bool = False,
+    first_replication: int = 0,
+    spool: str | Path | None = None,
+    on_tables: TableSink | None = None,
+) -> Results:
+    """Run independent replications of ``scenario`` and summarise the KPIs.
+
+    Replication ``k`` uses streams derived from (``seed``, ``k``), so the same seed gives the
+    same numbers however the replications are split between workers. With ``spool`` (a
+    folder) each replication writes its raw records to ``spool/replication_<k>/`` as Parquet
+    while it runs (see :func:`sim.simulate_replication`), for runs too long to keep in memory.
+    ``on_tables(k, tables)`` receives the tables of replication ``k`` (keyed registers, cases,
+    timeseries, petitions, costs) as soon as it is done, e.g. :func:`table_writer`; with
+    ``keep_tables`` they are also kept in the returned :class:`Results`.
+    """
+    n = scenario.run.replications if replications is None else replications
+    seed = scenario.run.seed if seed is None else seed
+    rows, registers, cases_list, series, events = [], [], [], [], []
+    petitions, costs = [], []
+    for k in range(first_replication, first_replication + n):
+        rep = simulate_replication(
+            scenario,
+            replication=k,
+            seed=seed,
+            spool=Path(spool) / f"replication_{k}" if spool is not None else None,
+        )
+        cases = case_table(rep)
+        register = register_table(rep, cases)
+        rows.append(kpis(rep, cases, register))
+        events.append(rep.events)
+        if keep_tables or on_tables is not None:
+            tables = {
+                "registers": register,
+                "cases": cases,
+                "timeseries": timeseries_table(rep),
+                "petitions": petition_table(rep),
+                "costs": cost_table(rep, register),
+            }
+            if on_tables is not None:
+                on_tables(k, tables)
+            if keep_tables:
+                registers.append(register)
+                cases_list.append(cases)
+                series.append(tables["timeseries"])
+                petitions.append(tables["petitions"])
+                costs.append(tables["costs"])
+    per_rep = pd.DataFrame(rows)
+    per_rep.index.name = "replication"
+    summary = summarise(per_rep, scenario.run.confidence)
+    return Results(
+        scenario=scenario,
+        seed=seed,
+        per_replication=per_rep,
+        summary=summary,
+        targets=judge_targets(scenario, summary),
+        registers=registers,
+        cases=cases_list,
+        timeseries=series,
+        petitions=petitions,
+        costs=costs,
+        events=events,
+    )
+
+
+def load_results(folder: str | Path) -> Results:
+    """Read back what :meth:`Results.save` wrote."""
+    folder = Path(folder)
+    meta = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    scenario = Scenario.model_validate_json((folder / "scenario.json").read_text(encoding="utf-8"))
+    per_rep = pd.read_parquet(folder / "per_replication.parquet")
+    summary = pd.read_csv(folder / "summary.csv", index_col="kpi")
+    targets = pd.read_csv(folder / "targets.csv", index_col="kpi")
+    targets["label"] = targets["label"].fillna("")
+    tables: dict[str, list[pd.DataFrame]] = {}
+    for name in _TABLES:
+        files = sorted(
+            (folder / "tables").glob(f"{name}_*.parquet"),
+            key=lambda p: int(p.stem.rsplit("_", 1)[1]),
+        )
+        tables[name] = [pd.read_parquet(f) for f in files]
+    return Results(
+        scenario=scenario,
+        seed=int(meta["seed"]),
+        per_replication=per_rep,
+        summary=summary,
+        targets=targets,
+        **tables,
+    )
+
+
+def summarise(per_replication: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    records = {}
+    for name in per_replication.columns:
+        values = per_replication[name].to_numpy(dtype=float)
+        mean, lo, hi = confidence_interval(values, confidence)
+        ok = values[~np.isnan(values)]
+        records[name] = {
+            "mean": mean,
+            "ci_low": lo,
+            "ci_high": hi,
+            "std": float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
+            "n": len(ok),
+        }
+    out = pd.DataFrame.from_dict(records, orient="index")
+    out.index.name = "kpi"
+    return out
+
+
+def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
+    """Met: the mean meets the target. Met with confidence: the whole interval does."""
+    rows = {}
+    for name, target in scenario.targets.items():
+        mean, lo, hi = (summary.loc[name, c] for c in ("mean", "ci_low", "ci_high"))
+        bound = lo if target.sense == ">=" else hi
+        rows[name] = {
+            "label": target.label,
+            "sense": target.sense,
+            "target": target.value,
+            "mean": mean,
+            "ci_low": lo,
+            "ci_high": hi,
+            "met": target.met_by(mean),
+            "met_with_confidence": target.met_by(bound),
+        }
+    out = pd.DataFrame.from_dict(
+        rows,
+        orient="index",
+        columns=[
+            "label",
+            "sense",
+            "target",
+            "mean",
+            "ci_low",
+            "ci_high",
+            "met",
+            "met_with_confidence",
+        ],
+    )
+    out.index.name = "kpi"
+    return out

@@ -1,0 +1,96 @@
+"""KPIs of one replication per township (乡镇): the district-wide definitions of sim.kpis, by place.
+
+The quota verdict (``sim size --check-quotas``) asks "are the quotas enough *here*?" for each
+township, not only for the district. The definitions are those of :func:`sim.measures.kpis.kpis`
+(and docs/model.md), restricted to disputes that arose in the township's villages: 小事不出村 is the
+share of concluded disputes that arose minor and were resolved at grid, village or enterprise
+level; 大事不出镇 the share of concluded major/serious ones resolved at or below the township.
+Kept here rather than in sim.kpis so that the district-wide code stays as it is; if the two ever
+disagree on the whole district, this module is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sim.measures.kpis import venue_time_limits, window_disputes
+from sim.model.replication import Replication
+
+__all__ = ["TOWNSHIP_KPIS", "township_kpis"]
+
+TOWNSHIP_KPIS: tuple[str, ...] = (
+    "disputes",
+    "minor_kept_in_village",
+    "major_kept_in_township",
+    "on_the_spot_share",
+    "unresolved_share",
+    "days_to_resolution.mean",
+    "days_to_resolution.p90",
+    "resolved_within_limit",
+)
+"""KPIs that have a meaning per township; the others (utilisation of the district…) do not."""
+
+_RESOLVED = ("resolved", "resolved_on_the_spot")
+
+
+def township_kpis(
+    rep: Replication,
+    cases: pd.DataFrame,
+    register: pd.DataFrame,
+    time_limits: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """One row per township (index: township name), one column per name in TOWNSHIP_KPIS.
+
+    ``time_limits`` maps a venue to its time limit in days (for ``resolved_within_limit``);
+    by default the ladder's limits when the mechanism is on.
+    """
+    lo, hi = rep.window
+    years = (hi - lo) / 365.0
+    if time_limits is None:
+        time_limits = venue_time_limits(rep)  # the district KPIs' own table
+    c, _, last = window_disputes(rep, cases, register)
+    ids = c["case_id"].to_numpy()
+    final_level = last["level"].astype(object).reindex(ids).to_numpy()
+    final_outcome = last["outcome"].astype(object).reindex(ids).to_numpy()
+    took = (last["ended"] - last["entered"]).reindex(ids).to_numpy(dtype=float)
+    status = c["status"].astype(str).to_numpy()
+    resolved = status == "resolved"
+    concluded = np.isin(status, ["resolved", "unresolved", "petitioned"])
+    minor = (c["severity_initial"] == "minor").to_numpy()
+    major = c["severity_initial"].isin(["major", "serious"]).to_numpy()
+    village_or_below = np.isin(final_level, ["grid", "village", "enterprise"])
+    township_or_below = village_or_below | (final_level == "township")
+    days = (c["concluded"] - c["arisen"]).to_numpy(dtype=float)
+    limit = np.array([time_limits.get(str(v), np.inf) for v in final_level], dtype=float)
+    within = took <= limit + 1e-9
+    township = c["township"].astype(str).to_numpy()
+
+    rows = {}
+    for name in rep.district.township_names:
+        here = township == name
+        res_here = resolved & here
+        rows[name] = {
+            "disputes": here.sum() / years,
+            "minor_kept_in_village": _share(res_here & village_or_below, minor & concluded & here),
+            "major_kept_in_township": _share(
+                res_here & township_or_below, major & concluded & here
+            ),
+            "on_the_spot_share": _share(final_outcome == "resolved_on_the_spot", here),
+            "unresolved_share": _share(status == "unresolved", here),
+            "days_to_resolution.mean": float(days[res_here].mean()) if res_here.any() else math.nan,
+            "days_to_resolution.p90": (
+                float(np.quantile(days[res_here], 0.9)) if res_here.any() else math.nan
+            ),
+            "resolved_within_limit": _share(within, res_here),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=list(TOWNSHIP_KPIS))
+    out.index.name = "township"
+    return out
+
+
+def _share(mask: np.ndarray, among: np.ndarray) -> float:
+    n = int(among.sum())
+    return float(mask[among].sum() / n) if n else math.nan

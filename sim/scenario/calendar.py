@@ -1,0 +1,76 @@
+"""Working calendars: when a mediator of a kind is at work, and when a piece of effort ends."""
+
+from __future__ import annotations
+
+import math
+
+from sim.scenario.schema import Calendar
+
+__all__ = ["WorkingCalendar"]
+
+
+class WorkingCalendar:
+    """Turns effort hours into elapsed days on a weekly working pattern.
+
+    Simulation time is in days from the scenario's start date at 00:00. Working days are the
+    first ``days_per_week`` days of each Monday-based week; each has one working window of
+    ``hours_per_day`` hours from ``day_start_hour``. Effort accrues only inside windows, so no
+    simulation event is needed for the start or end of a working day.
+    """
+
+    __slots__ = ("_h", "_round_the_clock", "_s", "_weekday0", "_weekly", "days_per_week")
+
+    def __init__(self, calendar: Calendar | None, start_weekday: int = 0):
+        self._round_the_clock = calendar is None or (
+            calendar.hours_per_day >= 24 and calendar.days_per_week == 7
+        )
+        self.days_per_week = 7 if calendar is None else calendar.days_per_week
+        self._h = 1.0 if calendar is None else calendar.hours_per_day / 24.0
+        self._s = 0.0 if calendar is None else calendar.day_start_hour / 24.0
+        self._weekly = self._h * self.days_per_week
+        self._weekday0 = start_weekday
+
+    @classmethod
+    def round_the_clock(cls) -> WorkingCalendar:
+        return cls(None)
+
+    @property
+    def always_open(self) -> bool:
+        """True when every hour is a working hour: ``finish`` is then ``t + effort / 24``."""
+        return self._round_the_clock
+
+    @property
+    def hours_per_week(self) -> float:
+        return self._weekly * 24.0
+
+    def is_working_day(self, day: int) -> bool:
+        return (self._weekday0 + day) % 7 < self.days_per_week
+
+    def finish(self, t: float, effort_hours: float) -> float:
+        """Time at which ``effort_hours`` of work started (or queued) at ``t`` is done."""
+        if self._round_the_clock:
+            return t + effort_hours / 24.0
+        remaining = effort_hours / 24.0
+        if remaining <= 0:
+            return t
+        day = math.floor(t)
+        first = True
+        while True:
+            if first:
+                first = False
+            elif remaining > self._weekly:
+                # Any 7 whole days hold exactly one week of working time: skip them at once.
+                weeks = math.floor((remaining - 1e-12) / self._weekly)
+                day += 7 * weeks
+                remaining -= weeks * self._weekly
+                t = float(day)
+            if self.is_working_day(day):
+                begin = max(t, day + self._s)
+                end = day + self._s + self._h
+                if begin < end:
+                    available = end - begin
+                    if remaining <= available + 1e-12:  # float slack: do not spill a day
+                        return begin + min(remaining, available)
+                    remaining -= available
+            day += 1
+            t = float(day)

@@ -1,0 +1,145 @@
+"""The district as the model sees it: a tree of places and the mediator pools at each level.
+
+Built once per replication from a :class:`~sim.scenario.schema.Scenario`; holds no randomness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.scenario.schema import Scenario
+from sim.scenario.vocabulary import LEVELS
+
+__all__ = ["District", "Staffing"]
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """Mediators of one unit (a grid, village, township or the district) at its level."""
+
+    full_time: int
+    part_time: int
+
+    @property
+    def number_of_servers(self) -> int:
+        return self.full_time + self.part_time
+
+
+@dataclass
+class District:
+    """Places as parallel arrays: index i of ``grid_village`` is grid i's village, and so on."""
+
+    township_names: list[str]
+    township_pinyin: list[str]
+    village_names: list[str]
+    village_township: list[int]
+    village_population: list[float]
+    grid_names: list[str]
+    grid_village: list[int]
+    village_grids: list[list[int]]
+    staffing: dict[str, list[Staffing]] = field(default_factory=dict)
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> District:
+        t_names, t_pinyin = [], []
+        v_names, v_township, v_pop = [], [], []
+        g_names, g_village, v_grids = [], [], []
+        for ti, t in enumerate(scenario.townships):
+            t_names.append(t.name)
+            t_pinyin.append(t.pinyin)
+            # Population split evenly over villages; grids spread as evenly as they go.
+            per_village = t.population / t.villages
+            base, extra = divmod(t.grids, t.villages)
+            for vk, vname in enumerate(t.village_ids()):
+                vi = len(v_names)
+                v_names.append(vname)
+                v_township.append(ti)
+                v_pop.append(per_village)
+                grids_here = []
+                for gk in range(base + (1 if vk < extra else 0)):
+                    grids_here.append(len(g_names))
+                    g_names.append(f"{vname}-G{gk + 1:02d}")
+                    g_village.append(vi)
+                v_grids.append(grids_here)
+        district = cls(t_names, t_pinyin, v_names, v_township, v_pop, g_names, g_village, v_grids)
+        district.staffing = _staffing(scenario, district)
+        return district
+
+    def units(self, level: str) -> int:
+        return len(self.staffing[level])
+
+    def unit_of(self, level: str, grid: int) -> int:
+        """Index of the unit at ``level`` that serves ``grid``."""
+        if level == "grid":
+            return grid
+        village = self.grid_village[grid]
+        if level == "village":
+            return village
+        if level == "township":
+            return self.village_township[village]
+        return 0
+
+    def grid_units(self) -> list[tuple[int, int, int, int]]:
+        """For each grid, the unit of each level (grid, village, township, district) serving it:
+        ``unit_of`` for every level at once, as a table for the simulation's hot loop."""
+        return [(g, v, self.village_township[v], 0) for g, v in enumerate(self.grid_village)]
+
+    def unit_names(self, level: str) -> list[str]:
+        return {
+            "grid": self.grid_names,
+            "village": self.village_names,
+            "township": self.township_names,
+            "district": ["district"],
+        }[level]
+
+    def full_time_mediators(self) -> dict[str, int]:
+        return {lv: sum(s.full_time for s in self.staffing[lv]) for lv in LEVELS}
+
+    def part_time_mediators(self) -> dict[str, int]:
+        return {lv: sum(s.part_time for s in self.staffing[lv]) for lv in LEVELS}
+
+
+def _staffing(scenario: Scenario, district: District) -> dict[str, list[Staffing]]:
+    ladder = scenario.ladder
+    out: dict[str, list[Staffing]] = {}
+
+    # Coverage is deterministic: the first round(coverage × n) units get the full-time staff.
+    # Grids: the per-unit numbers; coverage picks the first grids of each village.
+    g = ladder.grid
+    n_full_grids = {
+        vi: round(g.full_time_coverage * len(gs)) for vi, gs in enumerate(district.village_grids)
+    }
+    out["grid"] = []
+    for vi, gs in enumerate(district.village_grids):
+        for k, _ in enumerate(gs):
+            ft = g.full_time if k < n_full_grids[vi] else 0
+            out["grid"].append(Staffing(ft, g.part_time))
+    # Villages: "有条件的村配备1名以上专职" — a township may say how many of its villages can.
+    v = ladder.village
+    out["village"] = []
+    by_township: list[list[int]] = [[] for _ in scenario.townships]
+    for vi, ti in enumerate(district.village_township):
+        by_township[ti].append(vi)
+    for t, villages in zip(scenario.townships, by_township, strict=True):
+        n_full = (
+            t.villages_with_full_time
+            if t.villages_with_full_time is not None
+            else round(v.full_time_coverage * len(villages))
+        )
+        for k, _ in enumerate(villages):
+            out["village"].append(Staffing(v.full_time if k < n_full else 0, v.part_time))
+    # Townships: the level's numbers, unless the township row overrides them.
+    tw = ladder.township
+    n_full_townships = round(tw.full_time_coverage * len(scenario.townships))
+    out["township"] = [
+        Staffing(
+            t.full_time
+            if t.full_time is not None
+            else (tw.full_time if k < n_full_townships else 0),
+            t.part_time if t.part_time is not None else tw.part_time,
+        )
+        for k, t in enumerate(scenario.townships)
+    ]
+    d = ladder.district
+    out["district"] = [Staffing(d.full_time if d.full_time_coverage > 0 else 0, d.part_time)]
+    return out
