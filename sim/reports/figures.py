@@ -787,8 +787,8 @@ def sweep_bars(
 ) -> Figure:
     """A bar per sweep point (named variant, or value of ``by``) with its CI and the target.
 
-    ``summary`` is :func:`sim.experiments.sweep.summarise_sweep` of a sweep; its ``attrs`` carry the
-    targets, drawn as a dashed line.
+    ``summary`` is :func:`sim.experiments.sweep_results.summarise_sweep` of a sweep; its
+    ``attrs`` carry the targets, drawn as a dashed line.
     """
     lang = resolve_language(language)
     part = summary[summary["kpi"] == kpi]

@@ -307,7 +307,7 @@ def _axis_labels(df: pd.DataFrame) -> tuple[list[str], bool]:
 
 def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> str:
     """The HTML page of a sweep: per-point KPIs, differences from the baseline, figures."""
-    from sim.experiments.sweep import load_sweep, paired_differences, summarise_sweep
+    from sim.experiments.sweep_results import load_sweep, paired_differences, summarise_sweep
     from sim.reports import figures as F
     from sim.reports import plots
 
