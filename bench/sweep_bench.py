@@ -24,7 +24,9 @@ from pathlib import Path
 import pandas as pd
 
 from sim.experiments.executors import make_executor
-from sim.experiments.sweep import load_sweep, plan_sweep, run_points
+from sim.experiments.sweep import run_points
+from sim.experiments.sweep_plan import plan_sweep
+from sim.experiments.sweep_results import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = {

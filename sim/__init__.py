@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     "Results": "sim.experiments.experiment",
     "load_results": "sim.experiments.experiment",
     "simulate": "sim.experiments.experiment",
-    "load_sweep": "sim.experiments.sweep",
+    "load_sweep": "sim.experiments.sweep_results",
     "sweep": "sim.experiments.sweep",
     "QuotaVerdict": "sim.sizing.search",
     "SizingResult": "sim.sizing.search",
@@ -50,7 +50,8 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from sim.experiments.experiment import Results, load_results, simulate
-    from sim.experiments.sweep import load_sweep, sweep
+    from sim.experiments.sweep import sweep
+    from sim.experiments.sweep_results import load_sweep
     from sim.measures.kpis import kpis
     from sim.measures.register import case_table, register_table, timeseries_table
     from sim.model.replication import Replication, simulate_replication

@@ -7,9 +7,9 @@ import warnings
 import pytest
 
 import sim
-from sim.reports import plots
 from sim.cli.main import main
 from sim.experiments.sensitivity import plan_sensitivity, run_sensitivity
+from sim.reports import plots
 
 from .scenarios import SMALL
 

@@ -19,7 +19,8 @@ import pytest
 
 import sim
 from sim.cli.main import main
-from sim.experiments.sweep import paired_differences, plan_sweep, summarise_sweep
+from sim.experiments.sweep_plan import plan_sweep
+from sim.experiments.sweep_results import paired_differences, summarise_sweep
 from sim.experiments.sweep_store import SweepStore
 
 from .scenarios import SMALL

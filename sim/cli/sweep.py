@@ -146,13 +146,9 @@ def _plain_warnings() -> Iterator[None]:
 def _sweep(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sim.experiments.sweep import (
-        load_sweep,
-        paired_differences,
-        plan_sweep,
-        run_points,
-        summarise_sweep,
-    )
+    from sim.experiments.sweep import run_points
+    from sim.experiments.sweep_plan import plan_sweep
+    from sim.experiments.sweep_results import load_sweep, paired_differences, summarise_sweep
 
     plan = plan_sweep(args.sweep)
     print(
@@ -253,7 +249,7 @@ def _safe(name: str) -> str:
 
 
 def _sweep_plot(args: argparse.Namespace) -> int:
-    from sim.experiments.sweep import load_sweep
+    from sim.experiments.sweep_results import load_sweep
     from sim.reports import plots
 
     df = load_sweep(args.folder)
@@ -338,7 +334,7 @@ def _warmup(args: argparse.Namespace) -> int:
 
 def _advise(args: argparse.Namespace) -> int:
     from sim.experiments.output_analysis import advise_replications
-    from sim.experiments.sweep import select_kpis
+    from sim.experiments.sweep_spec import select_kpis
 
     _check_positive("--precision", args.precision)
     _check_positive("--pilot", args.pilot)

@@ -23,24 +23,22 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
-from sim.experiments.sweep import (
+from sim.experiments.sweep import run_points
+from sim.experiments.sweep_plan import build_scenarios, spec_hash, targets_of
+from sim.experiments.sweep_results import load_sweep
+from sim.experiments.sweep_spec import (
     Point,
     SpecModel,
     SweepPlan,
     blame,
-    build_scenarios,
     flatten_keys,
     is_axis_leaf,
     is_number,
     is_value_leaf,
-    load_sweep,
     lookup_key,
     read_toml,
-    run_points,
     select_kpis,
-    spec_hash,
     spec_problems,
-    targets_of,
 )
 from sim.experiments.sweep_store import SweepStore
 from sim.scenario.errors import InputProblem, ScenarioError

@@ -174,7 +174,7 @@ class SweepStore:
 
     def done_points(self, spec_hash: str) -> set[str]:
         """Points whose files are complete and belong to this spec."""
-        done = set()
+        done: set[str] = set()
         if not self.points_dir.is_dir():
             return done
         for sidecar in self.points_dir.glob("*.json"):

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from sim.measures.costs import cost_table
+from sim.measures.outcomes import share, window_outcomes
 from sim.measures.register import case_table, petition_table, register_table
 from sim.model.replication import Replication
-from sim.scenario.vocabulary import KPI_NAMES, LEVELS, VENUES
+from sim.scenario.vocabulary import KPI_NAMES, LEVELS, RESOLVED, VENUES
 
-__all__ = ["PETITION_KPIS", "kpis", "venue_time_limits", "window_disputes"]
+__all__ = ["PETITION_KPIS", "kpis", "venue_time_limits"]
 
 # The "1减2降1升" indicators: NaN (null in JSON) when the scenario has no petitions section.
 PETITION_KPIS = (
@@ -28,12 +29,6 @@ PETITION_KPIS = (
     "backlog_resolution_rate",
     "petitioned_share",
 )
-_RESOLVED = ["resolved", "resolved_on_the_spot"]
-
-
-def _share(mask: np.ndarray, among: np.ndarray) -> float:
-    n = int(among.sum())
-    return float(mask[among].sum() / n) if n else math.nan
 
 
 def kpis(
@@ -48,25 +43,18 @@ def kpis(
     register = register_table(rep, cases) if register is None else register
     lo, hi = rep.window
     years = (hi - lo) / 365.0
-    c, r, last = window_disputes(rep, cases, register)
-    final_level = last["level"].astype(object).reindex(c["case_id"]).to_numpy()
-    final_outcome = last["outcome"].astype(object).reindex(c["case_id"]).to_numpy()
-    status = c["status"].astype(str).to_numpy()
-    resolved = status == "resolved"
-    concluded = np.isin(status, ["resolved", "unresolved", "petitioned"])
-    minor = (c["severity_initial"] == "minor").to_numpy()
-    major = c["severity_initial"].isin(["major", "serious"]).to_numpy()
-    village_or_below = np.isin(final_level, ["grid", "village", "enterprise"])
-    township_or_below = village_or_below | (final_level == "township")
+    w = window_outcomes(rep, cases, register)
+    c, r, last = w.cases, w.steps, w.last
+    status, resolved, concluded = w.status, w.resolved, w.concluded
 
     out: dict[str, float] = dict.fromkeys(KPI_NAMES, math.nan)
     everyone = np.ones(len(c), dtype=bool)
     out["disputes"] = len(c) / years
     # 小事不出村 / 大事不出镇: enterprise committees sit inside the village's ground.
-    out["minor_kept_in_village"] = _share(resolved & village_or_below, minor & concluded)
-    out["major_kept_in_township"] = _share(resolved & township_or_below, major & concluded)
+    out["minor_kept_in_village"] = share(resolved & w.village_or_below, w.minor & concluded)
+    out["major_kept_in_township"] = share(resolved & w.township_or_below, w.major & concluded)
     for venue in VENUES:
-        out[f"resolved_share.{venue}"] = _share(resolved & (final_level == venue), everyone)
+        out[f"resolved_share.{venue}"] = share(resolved & (w.final_level == venue), everyone)
     # Court referrals (诉调衔接) are their own stream: the room's share is over referrals.
     referrals = cases[
         (cases["origin"] == "court_referral") & (cases["arisen"] >= lo) & (cases["arisen"] < hi)
@@ -75,9 +63,9 @@ def kpis(
         out["resolved_share.stationed_room"] = float((referrals["status"] == "resolved").mean())
     elif not rep.staffing["stationed_room"]:
         out["resolved_share.stationed_room"] = 0.0
-    out["unresolved_share"] = _share(status == "unresolved", everyone)
-    out["open_share"] = _share(~concluded, everyone)
-    out["on_the_spot_share"] = _share(final_outcome == "resolved_on_the_spot", everyone)
+    out["unresolved_share"] = share(status == "unresolved", everyone)
+    out["open_share"] = share(~concluded, everyone)
+    out["on_the_spot_share"] = share(w.final_outcome == "resolved_on_the_spot", everyone)
 
     days = (c["concluded"] - c["arisen"]).to_numpy()[resolved]
     out["days_to_resolution.mean"] = float(days.mean()) if len(days) else math.nan
@@ -85,7 +73,7 @@ def kpis(
 
     # Resolved within the time limit of the venue that resolved it (no limit: within).
     limits = venue_time_limits(rep)
-    res_last = last[last["outcome"].isin(_RESOLVED) & last.index.isin(c["case_id"])]
+    res_last = last[last["outcome"].isin(RESOLVED) & last.index.isin(c["case_id"])]
     if len(res_last):
         limit = res_last["level"].astype(object).map(limits).astype(float).fillna(np.inf)
         took = res_last["ended"] - res_last["entered"]
@@ -115,27 +103,6 @@ def kpis(
         sum(f for venue in VENUES if venue != "joint" for f, _ in rep.staffing[venue])
     )
     return out
-
-
-def window_disputes(
-    rep: Replication, cases: pd.DataFrame, register: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The disputes the case KPIs count, their register rows, and each one's last step.
-
-    Counted: disputes that arose on the ladder inside the measurement window (not initial
-    state, not court referrals). ``last`` is indexed by case id.
-    """
-    lo, hi = rep.window
-    counted = (
-        (~cases["initial"])
-        & (cases["arisen"] >= lo)
-        & (cases["arisen"] < hi)
-        & (cases["origin"] == "ladder")
-    )
-    c = cases[counted]
-    r = register[register["case_id"].isin(c["case_id"])]
-    last = r.drop_duplicates("case_id", keep="last").set_index("case_id")
-    return c, r, last
 
 
 def venue_time_limits(rep: Replication) -> dict[str, float]:

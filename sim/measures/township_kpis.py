@@ -16,7 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.measures.kpis import venue_time_limits, window_disputes
+from sim.measures.kpis import venue_time_limits
+from sim.measures.outcomes import share, window_outcomes
 from sim.model.replication import Replication
 
 __all__ = ["TOWNSHIP_KPIS", "township_kpis"]
@@ -32,8 +33,6 @@ TOWNSHIP_KPIS: tuple[str, ...] = (
     "resolved_within_limit",
 )
 """KPIs that have a meaning per township; the others (utilisation of the district…) do not."""
-
-_RESOLVED = ("resolved", "resolved_on_the_spot")
 
 
 def township_kpis(
@@ -51,20 +50,12 @@ def township_kpis(
     years = (hi - lo) / 365.0
     if time_limits is None:
         time_limits = venue_time_limits(rep)  # the district KPIs' own table
-    c, _, last = window_disputes(rep, cases, register)
-    ids = c["case_id"].to_numpy()
-    final_level = last["level"].astype(object).reindex(ids).to_numpy()
-    final_outcome = last["outcome"].astype(object).reindex(ids).to_numpy()
-    took = (last["ended"] - last["entered"]).reindex(ids).to_numpy(dtype=float)
-    status = c["status"].astype(str).to_numpy()
-    resolved = status == "resolved"
-    concluded = np.isin(status, ["resolved", "unresolved", "petitioned"])
-    minor = (c["severity_initial"] == "minor").to_numpy()
-    major = c["severity_initial"].isin(["major", "serious"]).to_numpy()
-    village_or_below = np.isin(final_level, ["grid", "village", "enterprise"])
-    township_or_below = village_or_below | (final_level == "township")
+    w = window_outcomes(rep, cases, register)
+    c, last, status = w.cases, w.last, w.status
+    resolved, concluded = w.resolved, w.concluded
+    took = (last["ended"] - last["entered"]).reindex(c["case_id"].to_numpy()).to_numpy(dtype=float)
     days = (c["concluded"] - c["arisen"]).to_numpy(dtype=float)
-    limit = np.array([time_limits.get(str(v), np.inf) for v in final_level], dtype=float)
+    limit = np.array([time_limits.get(str(v), np.inf) for v in w.final_level], dtype=float)
     within = took <= limit + 1e-9
     township = c["township"].astype(str).to_numpy()
 
@@ -74,23 +65,20 @@ def township_kpis(
         res_here = resolved & here
         rows[name] = {
             "disputes": here.sum() / years,
-            "minor_kept_in_village": _share(res_here & village_or_below, minor & concluded & here),
-            "major_kept_in_township": _share(
-                res_here & township_or_below, major & concluded & here
+            "minor_kept_in_village": share(
+                res_here & w.village_or_below, w.minor & concluded & here
             ),
-            "on_the_spot_share": _share(final_outcome == "resolved_on_the_spot", here),
-            "unresolved_share": _share(status == "unresolved", here),
+            "major_kept_in_township": share(
+                res_here & w.township_or_below, w.major & concluded & here
+            ),
+            "on_the_spot_share": share(w.final_outcome == "resolved_on_the_spot", here),
+            "unresolved_share": share(status == "unresolved", here),
             "days_to_resolution.mean": float(days[res_here].mean()) if res_here.any() else math.nan,
             "days_to_resolution.p90": (
                 float(np.quantile(days[res_here], 0.9)) if res_here.any() else math.nan
             ),
-            "resolved_within_limit": _share(within, res_here),
+            "resolved_within_limit": share(within, res_here),
         }
     out = pd.DataFrame.from_dict(rows, orient="index", columns=list(TOWNSHIP_KPIS))
     out.index.name = "township"
     return out
-
-
-def _share(mask: np.ndarray, among: np.ndarray) -> float:
-    n = int(among.sum())
-    return float(mask[among].sum() / n) if n else math.nan

@@ -5,6 +5,8 @@ USB stick, because everything is inside it — figures as base64 PNG (``data:`` 
 HTML, CSS inline, no script, no web font, no link to fetch. Headings carry the Chinese term
 beside the English one; the figures follow ``language`` (``"zh"`` for planners, ``"en"`` for
 researchers, with pinyin place names). Built from saved results only: it never runs a model.
+The page skeleton (CSS, headings, tables, figures) is :mod:`sim.reports.html_page`; this
+module recognises the folder and renders each kind.
 
 The kind of folder is recognised by its files:
 
@@ -17,18 +19,16 @@ The kind of folder is recognised by its files:
 
 from __future__ import annotations
 
-import datetime as _dt
 import html
 import json
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from sim.reports.fonts import resolve_language
+from sim.reports.html_page import figure_img, heading, html_table, verdict_text, whole_page
 from sim.scenario.errors import InputProblem, ScenarioError
 
 __all__ = [
@@ -46,26 +46,6 @@ _EXPECTED = (
     "results.json + scenario.json (sim run --out), manifest.json (sim sweep --out), "
     "sizing.json (sim size --out) or quotas.json (sim size --check-quotas --out)"
 )
-
-_CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",
-"WenQuanYi Zen Hei","Helvetica Neue",Arial,sans-serif;margin:0 auto;max-width:1100px;
-padding:1.2em 2em 3em;color:#222;line-height:1.5;background:#fff}
-h1{font-size:1.6em;border-bottom:3px solid #08519c;padding-bottom:.3em}
-h2{font-size:1.25em;margin-top:2em;color:#08519c;border-bottom:1px solid #ccc}
-h2 .en,h1 .en{color:#666;font-weight:normal;font-size:.8em;margin-left:.5em}
-.meta{color:#555;font-size:.9em}
-table.tbl{border-collapse:collapse;margin:.8em 0;font-size:.88em}
-table.tbl th,table.tbl td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-table.tbl th{background:#eef3fa}
-table.tbl td:first-child,table.tbl th:first-child{text-align:left}
-img.fig{max-width:100%;height:auto;display:block;margin:1em 0;border:1px solid #eee}
-.met{color:#1a7f37;font-weight:bold}.notmet{color:#c0392b;font-weight:bold}
-.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5em 1em;font-size:.92em}
-details{margin:.8em 0}summary{cursor:pointer;color:#08519c}
-footer{margin-top:3em;color:#888;font-size:.8em;border-top:1px solid #eee;padding-top:.5em}
-"""
-
 
 # --------------------------------------------------------------------------- detection
 
@@ -111,79 +91,6 @@ def detect_kind(folder: str | Path) -> ReportKind:
     raise _problem(folder, f"not a results folder: expected {_EXPECTED}")
 
 
-# --------------------------------------------------------------------------- HTML pieces
-
-
-def _h(zh: str, en: str, level: int = 2) -> str:
-    return f'<h{level}>{html.escape(zh)}<span class="en">{html.escape(en)}</span></h{level}>'
-
-
-def _img(fig: Figure, alt: str) -> str:
-    from sim.reports.figures import png_base64
-
-    return (
-        f'<img class="fig" alt="{html.escape(alt)}" src="data:image/png;base64,{png_base64(fig)}">'
-    )
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None or isinstance(x, str):
-        return "—" if x is None else x
-    if isinstance(x, bool):
-        return "✓" if x else "✗"
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(v):
-        return "—"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if v == int(v) and abs(v) < 1000:
-        return f"{int(v)}"
-    return f"{v:.{digits}f}" if abs(v) < 10 else f"{v:.1f}"
-
-
-def _table(df: pd.DataFrame, index: bool = False) -> str:
-    shown = df.copy()
-    for col in shown.columns:
-        shown[col] = [_fmt(v) for v in shown[col]]
-    return shown.to_html(index=index, classes="tbl", border=0, escape=True, na_rep="—")
-
-
-def _verdict(met: bool, lang: str) -> str:
-    if met:
-        return "达标 met" if lang == "zh" else "met"
-    return "未达标 not met" if lang == "zh" else "not met"
-
-
-def _page(title_zh: str, title_en: str, meta: str, body: Iterable[str], source: str) -> str:
-    from sim import __version__
-
-    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="zh-CN">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{html.escape(title_zh)} {html.escape(title_en)}</title>",
-            f"<style>{_CSS}</style>",
-            "</head>",
-            "<body>",
-            _h(title_zh, title_en, 1),
-            f'<p class="meta">{meta}</p>',
-            *body,
-            f"<footer>mediation-sim {html.escape(__version__)} · sim report · "
-            f"{html.escape(source)} · {stamp}. 本页自包含,可离线打开 "
-            "(self-contained: opens offline).</footer>",
-            "</body>",
-            "</html>",
-        ]
-    )
-
-
 # --------------------------------------------------------------------------- run
 
 
@@ -214,13 +121,13 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
                     F.ci_text(m, lo, hi)
                     for m, lo, hi in zip(t["mean"], t["ci_low"], t["ci_high"], strict=True)
                 ],
-                "判定 verdict": [_verdict(bool(m), lang) for m in t["met"]],
+                "判定 verdict": [verdict_text(bool(m), lang) for m in t["met"]],
                 f"{conf}% 置信达标 with confidence": [
-                    _verdict(bool(m), lang) for m in t["met_with_confidence"]
+                    verdict_text(bool(m), lang) for m in t["met_with_confidence"]
                 ],
             }
         )
-        body += [_h("目标", "Targets"), _table(shown)]
+        body += [heading("目标", "Targets"), html_table(shown)]
 
     def kpi_rows(kpis: Iterable[str] | None) -> pd.DataFrame:
         k = F.kpi_table(results, lang, kpis)
@@ -238,10 +145,10 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
         )
 
     body += [
-        _h("关键指标", "Key indicators"),
-        _table(kpi_rows(F.HEADLINE_KPIS)),
+        heading("关键指标", "Key indicators"),
+        html_table(kpi_rows(F.HEADLINE_KPIS)),
         "<details><summary>全部指标 All KPIs</summary>",
-        _table(kpi_rows(None)),
+        html_table(kpi_rows(None)),
         "</details>",
     ]
     if results.not_modelled:
@@ -261,15 +168,15 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
         ]
         table.columns = [f"{F.outcome_label(c, 'zh')} {c}" for c in table.columns]
         body += [
-            _h("纠纷在哪一级化解", "Where disputes are resolved"),
-            _img(F.escalation_flow(results, lang), "escalation flow"),
-            _table(table.map(lambda v: f"{v:.1%}" if pd.notna(v) else "—"), index=True),
+            heading("纠纷在哪一级化解", "Where disputes are resolved"),
+            figure_img(F.escalation_flow(results, lang), "escalation flow"),
+            html_table(table.map(lambda v: f"{v:.1%}" if pd.notna(v) else "—"), index=True),
         ]
     if results.timeseries:
         body += [
-            _h("各级排队情况", "Queue lengths over the year"),
-            _img(F.queue_lengths(results, "waiting", lang), "cases waiting"),
-            _img(F.queue_lengths(results, "present", lang), "cases present"),
+            heading("各级排队情况", "Queue lengths over the year"),
+            figure_img(F.queue_lengths(results, "waiting", lang), "cases waiting"),
+            figure_img(F.queue_lengths(results, "present", lang), "cases present"),
         ]
     if results.costs:
         costs = F.cost_summary(results)
@@ -277,23 +184,23 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
         costs.loc["合计 total"] = costs.sum()
         costs["合计 total"] = costs.sum(axis=1)
         body += [
-            _h("年度经费", "Yearly cost (yuan)"),
-            _img(F.cost_breakdown(results, lang), "cost breakdown"),
-            _table(costs.round(0), index=True),
+            heading("年度经费", "Yearly cost (yuan)"),
+            figure_img(F.cost_breakdown(results, lang), "cost breakdown"),
+            html_table(costs.round(0), index=True),
         ]
     if not results.not_modelled:
         body += [
-            _h("信访与积案 “1减2降1升”", "Petitions and backlog"),
-            _img(F.petition_indicators(results, lang), "petition indicators"),
+            heading("信访与积案 “1减2降1升”", "Petitions and backlog"),
+            figure_img(F.petition_indicators(results, lang), "petition indicators"),
         ]
         if results.petitions:
-            body.append(_img(F.backlog_over_time(results, lang), "backlog over time"))
+            body.append(figure_img(F.backlog_over_time(results, lang), "backlog over time"))
     if not (results.registers and results.cases):
         body.append(
             '<p class="note">这些结果没有保存明细表,只显示指标 (no tables were kept: '
             "run with keep_tables=True or sim run --out for the figures).</p>"
         )
-    return _page("运行结果报告", f"Run report — {sc.name}", meta, body, source)
+    return whole_page("运行结果报告", f"Run report — {sc.name}", meta, body, source)
 
 
 # --------------------------------------------------------------------------- sweep
@@ -307,7 +214,7 @@ def _axis_labels(df: pd.DataFrame) -> tuple[list[str], bool]:
 
 def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> str:
     """The HTML page of a sweep: per-point KPIs, differences from the baseline, figures."""
-    from sim.experiments.sweep import load_sweep, paired_differences, summarise_sweep
+    from sim.experiments.sweep_results import load_sweep, paired_differences, summarise_sweep
     from sim.reports import figures as F
     from sim.reports import plots
 
@@ -338,7 +245,7 @@ def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> 
             " resume it with sim sweep --resume.</p>"
         )
 
-    body.append(_h("关注指标图", "Figures"))
+    body.append(heading("关注指标图", "Figures"))
     plots.cjk_font()
     numeric = [a for a in axes if pd.api.types.is_numeric_dtype(df[a])]
     for kpi in focus:
@@ -350,7 +257,7 @@ def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> 
             fig = F.sweep_bars(
                 summary, kpi, by="variant" if has_variants else "point", language=lang
             )
-        body.append(_img(fig, kpi))
+        body.append(figure_img(fig, kpi))
 
     wide = summary.assign(
         value=[
@@ -363,8 +270,8 @@ def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> 
     wide = wide[[k for k in kpis if k in wide.columns]]
     wide.columns = [f"{F.kpi_label(k, 'zh')} {k}" for k in wide.columns]
     body += [
-        _h("各点指标(均值 [95% CI])", "KPIs per point (mean [95% CI])"),
-        _table(wide.reset_index()),
+        heading("各点指标(均值 [95% CI])", "KPIs per point (mean [95% CI])"),
+        html_table(wide.reset_index()),
     ]
     if meta.get("baseline") and len(set(df["point"])) > 1:
         diff = paired_differences(df, kpis=focus)
@@ -385,12 +292,12 @@ def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> 
             }
         )
         body += [
-            _h("与基准的配对差值", "Paired differences from the baseline"),
+            heading("与基准的配对差值", "Paired differences from the baseline"),
             "<p>同一随机数(公共随机数)下逐次比较 — each replication compared with the baseline's"
             " replication of the same seed (common random numbers).</p>",
-            _table(shown),
+            html_table(shown),
         ]
-    return _page("参数扫描报告", f"Sweep report — {meta.get('name')}", page_meta, body, source)
+    return whole_page("参数扫描报告", f"Sweep report — {meta.get('name')}", page_meta, body, source)
 
 
 def _render_sensitivity(folder: Path, df: pd.DataFrame, lang: str, source: str) -> str:
@@ -400,14 +307,14 @@ def _render_sensitivity(folder: Path, df: pd.DataFrame, lang: str, source: str) 
     meta = df.attrs["sweep"]
     result = analyse_sensitivity(folder)
     plots.cjk_font()
-    body = [_h("哪个假设起决定作用", "Which assumption decides?")]
+    body = [heading("哪个假设起决定作用", "Which assumption decides?")]
     for kpi in dict.fromkeys(result.indices["kpi"]):
-        body.append(_img(plots.tornado(result.indices, kpi), f"sensitivity of {kpi}"))
-    body += [_h("敏感性指数", "Sensitivity indices"), _table(result.indices)]
+        body.append(figure_img(plots.tornado(result.indices, kpi), f"sensitivity of {kpi}"))
+    body += [heading("敏感性指数", "Sensitivity indices"), html_table(result.indices)]
     page_meta = html.escape(
         f"{meta.get('name')} · {result.method} · {meta['points_done']} 个点 points"
     )
-    return _page(
+    return whole_page(
         "敏感性分析报告", f"Sensitivity report — {meta.get('name')}", page_meta, body, source
     )
 
@@ -460,7 +367,7 @@ def render_sizing(data: dict[str, Any], language: str = "zh", source: str = "") 
                       "value", "full_time", "yuan_per_year")
             if c in staffing
         ]  # fmt: skip
-        body += [_h("测算编制", "Sized headcount"), _table(staffing[keep])]
+        body += [heading("测算编制", "Sized headcount"), html_table(staffing[keep])]
         if {"demand", "level", "full_time"} <= set(staffing):
             heads = staffing.pivot_table(
                 index="level", columns="demand", values="full_time", aggfunc="sum"
@@ -468,27 +375,29 @@ def render_sizing(data: dict[str, Any], language: str = "zh", source: str = "") 
             heads.index = [f"{F.level_label(str(i), 'zh')} {i}" for i in heads.index]
             heads.columns = [f"×{c:g}" for c in heads.columns]
             body += [
-                _h("各级专职调解员(按需求倍数)", "Full-time mediators per level, by demand"),
-                _table(heads, index=True),
+                heading("各级专职调解员(按需求倍数)", "Full-time mediators per level, by demand"),
+                html_table(heads, index=True),
             ]
     if len(budget):
-        body += [_h("年度预算", "Yearly budget (yuan)")]
+        body += [heading("年度预算", "Yearly budget (yuan)")]
         if "item" in budget and "yuan_per_year" in budget:
-            body.append(_img(F.budget_by_level(budget, lang), "budget by level"))
-        body.append(_table(budget))
+            body.append(figure_img(F.budget_by_level(budget, lang), "budget by level"))
+        body.append(html_table(budget))
     if len(targets):
-        body += [_h("目标判定", "Target verdicts"), _table(targets)]
+        body += [heading("目标判定", "Target verdicts"), html_table(targets)]
     if len(frontier) and {"annual_cost_yuan", "attainment", "demand"} <= set(frontier):
         body += [
-            _h("成本—达标前沿", "Cost frontier"),
-            _img(F.sizing_frontier(frontier, lang), "cost frontier"),
+            heading("成本—达标前沿", "Cost frontier"),
+            figure_img(F.sizing_frontier(frontier, lang), "cost frontier"),
         ]
     if len(minimality):
         body += [
-            _h("最小性检验(减一人即不达标)", "Minimality: removing one mediator breaks a target"),
-            _table(minimality),
+            heading(
+                "最小性检验(减一人即不达标)", "Minimality: removing one mediator breaks a target"
+            ),
+            html_table(minimality),
         ]
-    return _page(
+    return whole_page(
         "编制与经费测算报告", f"Sizing report — {data.get('scenario', '')}", meta, body, source
     )
 
@@ -508,16 +417,16 @@ def render_quotas(data: dict[str, Any], language: str = "zh", source: str = "") 
     )
     body: list[str] = []
     if len(targets):
-        body += [_h("全区目标判定", "District-wide verdict"), _table(targets)]
+        body += [heading("全区目标判定", "District-wide verdict"), html_table(targets)]
     if len(towns) and {"township", "kpi", "mean", "target", "met"} <= set(towns):
         body += [
-            _h("分乡镇判定", "Township by township"),
-            _img(F.township_verdict(towns, None, lang), "township verdict"),
-            _table(towns),
+            heading("分乡镇判定", "Township by township"),
+            figure_img(F.township_verdict(towns, None, lang), "township verdict"),
+            html_table(towns),
         ]
     if len(staffing):
-        body += [_h("按配备标准的编制", "Staffing at the quotas"), _table(staffing)]
-    return _page(
+        body += [heading("按配备标准的编制", "Staffing at the quotas"), html_table(staffing)]
+    return whole_page(
         "配备标准检验报告", f"Quota check — {data.get('scenario', '')}", meta, body, source
     )
 

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from sim.experiments.sweep import summarise_sweep
+from sim.experiments.sweep_results import summarise_sweep
 from sim.scenario.vocabulary import KPI_LABELS
 
 __all__ = ["cjk_font", "heatmap", "kpi_label", "kpi_over_axis", "save", "tornado"]

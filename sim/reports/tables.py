@@ -1,0 +1,210 @@
+"""Tables of one finished run (a :class:`~sim.experiments.experiment.Results` kept with its
+tables): KPIs and targets with their confidence intervals, where disputes ended, queues over
+time, costs, and several runs side by side. The figures of :mod:`sim.reports.figures` draw them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments.experiment import Results
+from sim.reports.fonts import resolve_language
+from sim.reports.labels import COST_ITEMS, OUTCOME_CLASSES, kpi_label
+from sim.scenario.vocabulary import SEVERITIES, VENUES
+
+__all__ = [
+    "HEADLINE_KPIS",
+    "compare_table",
+    "cost_summary",
+    "kpi_table",
+    "measured_window",
+    "need_tables",
+    "queue_table",
+    "targets_table",
+    "where_resolved",
+]
+
+# The KPIs a planner reads first; the full table has every venue's waiting time as well.
+HEADLINE_KPIS: tuple[str, ...] = (
+    "disputes",
+    "minor_kept_in_village",
+    "major_kept_in_township",
+    "on_the_spot_share",
+    "resolved_share.grid",
+    "resolved_share.village",
+    "resolved_share.township",
+    "resolved_share.district",
+    "resolved_share.sector",
+    "unresolved_share",
+    "petitioned_share",
+    "days_to_resolution.mean",
+    "days_to_resolution.p90",
+    "resolved_within_limit",
+    "utilization.village",
+    "utilization.township",
+    "utilization.district",
+    "petitions_per_year",
+    "skip_level_petitions_per_year",
+    "repeat_petitions_per_year",
+    "new_backlog_rate",
+    "backlog_resolution_rate",
+    "annual_cost_yuan",
+    "full_time_mediators",
+)
+
+
+def need_tables(results: Results, name: str) -> list[pd.DataFrame]:
+    """The per-replication tables ``name`` of ``results``; a clear error if they were not kept."""
+    tables = getattr(results, name)
+    if not tables:
+        raise ValueError(
+            f"these results have no {name} tables: run simulate(..., keep_tables=True)"
+        )
+    return tables
+
+
+def measured_window(results: Results) -> tuple[float, float]:
+    """The measurement window in days from the start: after the warm-up, to the horizon."""
+    run = results.scenario.run
+    return run.warmup_days, run.warmup_days + run.horizon_days
+
+
+def kpi_table(
+    results: Results, language: str = "zh", kpis: Iterable[str] | None = HEADLINE_KPIS
+) -> pd.DataFrame:
+    """KPI × (label, mean, ci_low, ci_high, n); ``kpis=None`` for every KPI.
+
+    KPIs whose mechanism the scenario leaves out (the petition indicators without a
+    ``[petitions]`` section) are dropped, not shown as zeros.
+    """
+    lang = resolve_language(language)
+    names = list(results.summary.index) if kpis is None else list(kpis)
+    names = [k for k in names if k in results.summary.index and k not in results.not_modelled]
+    out = results.summary.loc[names, ["mean", "ci_low", "ci_high", "n"]].copy()
+    out.insert(0, "label", [kpi_label(k, lang) for k in names])
+    out.index.name = "kpi"
+    return out
+
+
+def targets_table(results: Results, language: str = "zh") -> pd.DataFrame:
+    """Each target: label, goal (``>= 0.8``), mean with CI, met, met with confidence."""
+    lang = resolve_language(language)
+    t = results.targets
+    out = pd.DataFrame(
+        {
+            "label": [
+                (row["label"] if lang == "zh" and row["label"] else kpi_label(k, lang))
+                for k, row in t.iterrows()
+            ],
+            "goal": [f"{row['sense']} {row['target']:g}" for _, row in t.iterrows()],
+            "mean": t["mean"],
+            "ci_low": t["ci_low"],
+            "ci_high": t["ci_high"],
+            "met": t["met"].astype(bool),
+            "met_with_confidence": t["met_with_confidence"].astype(bool),
+        },
+        index=t.index,
+    )
+    out.index.name = "kpi"
+    return out
+
+
+def where_resolved(results: Results, counts: bool = False) -> pd.DataFrame:
+    """Where disputes ended, by initial severity: rows minor/major/serious/all, columns outcome.
+
+    The same disputes as the KPIs (arisen in the measurement window, up the ladder, not the
+    starting state), pooled over replications. Columns: ``on_the_spot`` (settled during the
+    sweep), each venue where a dispute was resolved by mediation, then ``unresolved``,
+    ``petitioned`` and ``open``. Shares of the row total unless ``counts``.
+    """
+    lo, hi = measured_window(results)
+    registers = need_tables(results, "registers")
+    frames = []
+    for cases, register in zip(need_tables(results, "cases"), registers, strict=True):
+        c = cases[
+            (~cases["initial"])
+            & (cases["arisen"] >= lo)
+            & (cases["arisen"] < hi)
+            & (cases["origin"] == "ladder")
+        ]
+        last = register.drop_duplicates("case_id", keep="last").set_index("case_id")
+        level = last["level"].astype(object).reindex(c["case_id"]).to_numpy()
+        outcome = last["outcome"].astype(object).reindex(c["case_id"]).to_numpy()
+        status = c["status"].astype(str).to_numpy()
+        cls = np.where(status == "resolved", level, status)
+        cls = np.where(outcome == "resolved_on_the_spot", "on_the_spot", cls)
+        cls = np.where(np.isin(cls, ["pending"]), "open", cls)
+        frames.append(pd.DataFrame({"severity": c["severity_initial"].astype(str), "cls": cls}))
+    both = pd.concat(frames, ignore_index=True)
+    table = pd.crosstab(both["severity"], both["cls"])
+    table = table.reindex(index=[s for s in SEVERITIES if s in table.index])
+    table.loc["all"] = table.sum()
+    table = table.reindex(columns=[c for c in OUTCOME_CLASSES if c in table.columns], fill_value=0)
+    table = table.loc[:, table.sum() > 0]
+    table.columns.name = "outcome"
+    table.index.name = "severity_initial"
+    if counts:
+        return table / len(frames)  # per replication
+    return table.div(table.sum(axis=1).replace(0, np.nan), axis=0)
+
+
+def queue_table(
+    results: Results, measure: str = "waiting", include_drain: bool = False, smooth_days: int = 7
+) -> pd.DataFrame:
+    """Mean over replications of cases ``waiting`` (present, busy) per venue, by date.
+
+    Daily samples of a few replications jump from 0 to 1 and back; a centred rolling mean over
+    ``smooth_days`` samples (1 = none) shows the level a planner reads.
+    """
+    if measure not in ("present", "waiting", "busy"):
+        raise ValueError("measure must be present, waiting or busy")
+    series = pd.concat(need_tables(results, "timeseries"), ignore_index=True)
+    if not include_drain:
+        series = series[series["time"] <= measured_window(results)[1]]
+    table = series.pivot_table(
+        index="date", columns="level", values=measure, aggfunc="mean", observed=True
+    )
+    table = table.reindex(columns=[v for v in VENUES if v in table.columns])
+    if smooth_days > 1:
+        table = table.rolling(smooth_days, center=True, min_periods=1).mean()
+    return table.loc[:, table.fillna(0).abs().sum() > 0]
+
+
+def cost_summary(results: Results) -> pd.DataFrame:
+    """Mean yearly cost in yuan, rows venue (where), columns cost item."""
+    tables = need_tables(results, "costs")
+    both = pd.concat(tables, ignore_index=True)
+    out = both.pivot_table(index="where", columns="item", values="yuan_per_year", aggfunc="sum")
+    out = out.fillna(0.0) / len(tables)
+    order = [*VENUES, "expert_pool"]
+    out = out.reindex(
+        index=sorted(out.index, key=lambda w: order.index(w) if w in order else len(order)),
+        columns=[c for c in COST_ITEMS if c in out.columns]
+        + [c for c in out.columns if c not in COST_ITEMS],
+    )
+    return out.loc[out.sum(axis=1) > 0, out.sum(axis=0) > 0]
+
+
+def compare_table(
+    runs: Mapping[str, Results], kpis: Sequence[str], language: str = "zh"
+) -> pd.DataFrame:
+    """One row per (run, KPI): mean and CI, so several what-ifs read as one table."""
+    lang = resolve_language(language)
+    rows = []
+    for name, res in runs.items():
+        for k in kpis:
+            r = res.summary.loc[k]
+            rows.append(
+                {
+                    "run": name,
+                    "kpi": k,
+                    "label": kpi_label(k, lang),
+                    "mean": r["mean"],
+                    "ci_low": r["ci_low"],
+                    "ci_high": r["ci_high"],
+                }
+            )
+    return pd.DataFrame(rows)

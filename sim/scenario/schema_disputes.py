@@ -1,0 +1,185 @@
+"""Scenario sections about places and disputes: townships, arrivals, categories, how disputes
+are found and reported, how they worsen, and the petitions (信访) of parties who give up.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.scenario.distributions import Distribution, Exponential
+from sim.scenario.schema_base import (
+    LevelShares,
+    SchemaModel,
+    SeverityFactors,
+    SeverityProbabilities,
+)
+
+__all__ = [
+    "Arrivals",
+    "Category",
+    "Channels",
+    "Discovery",
+    "Overload",
+    "PatienceDays",
+    "Petitions",
+    "Township",
+    "Worsening",
+]
+
+
+class Township(SchemaModel):
+    """A township-level unit (乡镇/街道) and the villages (村/社区) and grids (网格) in it."""
+
+    name: str = Field(min_length=1)
+    pinyin: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9 _'-]*$")
+    kind: Literal["subdistrict", "town", "township"] = "township"
+    population: int = Field(gt=0)
+    villages: int = Field(ge=1)
+    grids: int = Field(ge=1)
+    village_names: list[str] | None = None
+    full_time: int | None = Field(default=None, ge=0, description="override of ladder.township")
+    part_time: int | None = Field(default=None, ge=0, description="override of ladder.township")
+    villages_with_full_time: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Township:
+        if self.grids < self.villages:
+            raise ValueError(
+                f"grids ({self.grids}) must be at least villages ({self.villages}): "
+                "every village has at least one grid"
+            )
+        if self.village_names is not None:
+            if len(self.village_names) != self.villages:
+                raise ValueError(
+                    f"village_names has {len(self.village_names)} names; "
+                    f"expected one per village ({self.villages})"
+                )
+            if len(set(self.village_names)) != len(self.village_names):
+                raise ValueError("village_names must be unique within a township")
+        if (
+            self.villages_with_full_time is not None
+            and self.villages_with_full_time > self.villages
+        ):
+            raise ValueError(
+                f"villages_with_full_time ({self.villages_with_full_time}) "
+                f"exceeds villages ({self.villages})"
+            )
+        return self
+
+    def village_ids(self) -> list[str]:
+        if self.village_names is not None:
+            return list(self.village_names)
+        return [f"{self.pinyin}-V{k + 1:02d}" for k in range(self.villages)]
+
+
+class Arrivals(SchemaModel):
+    """New disputes: Poisson, scaled by population, with monthly seasonality and growth."""
+
+    rate_per_1000_per_year: float = Field(ge=0)
+    seasonality: list[float] = Field(default_factory=lambda: [1.0] * 12)
+    growth_per_year: float = Field(default=0.0, gt=-1, le=10)
+
+    @field_validator("seasonality")
+    @classmethod
+    def _twelve_months(cls, v: list[float]) -> list[float]:
+        if len(v) != 12:
+            raise ValueError(f"expected 12 monthly multipliers (Jan..Dec), got {len(v)}")
+        if any(x < 0 for x in v):
+            raise ValueError("monthly multipliers must be non-negative")
+        if sum(v) <= 0:
+            raise ValueError("at least one monthly multiplier must be positive")
+        return v
+
+
+class Category(SchemaModel):
+    """A dispute category (纠纷类型)."""
+
+    label: str = ""
+    share: float = Field(ge=0, le=1)
+    sensitive_share: float = Field(default=0.0, ge=0, le=1)
+    effort_factor: float = Field(default=1.0, gt=0)
+    sector: str | None = None
+    enterprise_share: float = Field(default=0.0, ge=0, le=1)
+    departments: list[str] = Field(default_factory=list)
+
+    @field_validator("departments")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"departments must not repeat: {v}")
+        return v
+
+
+class Discovery(SchemaModel):
+    """How disputes come to light: the weekly sweep (排查) or a direct report (自行申请)."""
+
+    sweep_share: float = Field(ge=0, le=1)
+    sweep_interval_days: float = Field(default=7.0, gt=0, le=365)
+    detect_probability: float = Field(default=1.0, gt=0, le=1)
+    on_the_spot: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    self_report_delay_days: Distribution = Exponential(dist="exponential", mean=1.0)
+    self_report_entry: LevelShares = LevelShares(grid=1.0)
+
+
+class Channels(SchemaModel):
+    """Reporting delay on each hand-over: 线上 online (平安通), 线下 offline (sensitive cases)."""
+
+    online_delay_days: Distribution = Exponential(dist="exponential", mean=1.0)
+    offline_delay_days: Distribution = Exponential(dist="exponential", mean=0.5)
+
+
+def _no_worsening() -> dict[Literal["minor", "major"], float]:
+    return {"minor": 0.0, "major": 0.0}
+
+
+class Worsening(SchemaModel):
+    """A dispute left unattended can worsen one severity step (minor → major → serious)."""
+
+    rate_per_day: dict[Literal["minor", "major"], float] = Field(default_factory=_no_worsening)
+
+    @field_validator("rate_per_day")
+    @classmethod
+    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, x in v.items():
+            if x < 0:
+                raise ValueError(f"rate for {k} must be non-negative, got {x}")
+        return v
+
+
+class Overload(SchemaModel):
+    """An overloaded mediator settles less.
+
+    Success probability × max(floor, 1 − penalty × cases waiting per mediator of the pool).
+    """
+
+    penalty_per_waiting_case: float = Field(default=0.0, ge=0, le=1)
+    floor: float = Field(default=0.5, ge=0, le=1)
+
+
+class PatienceDays(SeverityFactors):
+    """Mean patience in days from arising, by initial severity (defaults are assumptions)."""
+
+    minor: float = Field(default=90.0, gt=0)
+    major: float = Field(default=60.0, gt=0)
+    serious: float = Field(default=45.0, gt=0)
+
+
+class Petitions(SchemaModel):
+    """信访: a party whose patience runs out leaves the ladder and petitions; backlog (积案)."""
+
+    patience_days: PatienceDays = PatienceDays()
+    skip_level_share: float = Field(default=0.2, ge=0, le=1)
+    handling_days: Distribution = Exponential(dist="exponential", mean=30.0)
+    resolve_probability: float = Field(default=0.5, ge=0, le=1)
+    backlog_after_days: float = Field(default=90.0, gt=0)
+    leader_cases: int = Field(default=10, ge=0)
+    review_interval_days: float = Field(default=30.0, gt=0)
+    review_resolve_probability: float = Field(default=0.2, ge=0, le=1)
+    hearing_share: float = Field(default=0.3, ge=0, le=1)
+    hearing_after_reviews: int = Field(default=2, ge=1)
+    hearing_finality: float = Field(default=0.7, ge=0, le=1)
+    evaluation_interval_days: float = Field(default=30.0, gt=0)
+    repeat_probability: float = Field(default=0.1, ge=0, le=1)
+    repeat_delay_days: Distribution = Exponential(dist="exponential", mean=120.0)

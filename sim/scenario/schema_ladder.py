@@ -1,0 +1,204 @@
+"""Scenario sections about who mediates: working calendars, the ladder's levels (三级四步), the
+committees around it (sector, enterprise, stationed rooms), the district centre and its joint
+mediation, and the expert pool.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sim.scenario.distributions import Distribution, Exponential
+from sim.scenario.schema_base import SchemaModel, SeverityFactors, SeverityProbabilities
+
+__all__ = [
+    "Calendar",
+    "Calendars",
+    "Committee",
+    "Department",
+    "DistrictCentre",
+    "Enterprise",
+    "EnterpriseCommittee",
+    "Experts",
+    "Ladder",
+    "Level",
+    "ResolveProbabilities",
+    "SectorCommittee",
+    "StationedRoom",
+]
+
+
+class Calendar(SchemaModel):
+    """When a mediator of one kind works: hours a day from a start hour, days a week."""
+
+    hours_per_day: float = Field(gt=0, le=24)
+    days_per_week: int = Field(ge=1, le=7)
+    day_start_hour: float = Field(default=8.5, ge=0, lt=24)
+
+    @model_validator(mode="after")
+    def _fits_in_a_day(self) -> Calendar:
+        if self.day_start_hour + self.hours_per_day > 24 + 1e-9:
+            raise ValueError(
+                f"day_start_hour + hours_per_day = {self.day_start_hour + self.hours_per_day} "
+                "runs past midnight; expected at most 24"
+            )
+        return self
+
+    @property
+    def hours_per_week(self) -> float:
+        return self.hours_per_day * self.days_per_week
+
+
+class Calendars(SchemaModel):
+    full_time: Calendar = Calendar(hours_per_day=8, days_per_week=5)
+    part_time: Calendar = Calendar(hours_per_day=2, days_per_week=7, day_start_hour=18)
+
+
+class ResolveProbabilities(SchemaModel):
+    """Chance that a mediation at this level settles the dispute, by mediator kind and severity."""
+
+    full_time: SeverityProbabilities
+    part_time: SeverityProbabilities
+
+
+class Level(SchemaModel):
+    """One rung of the ladder (三级四步): staffing per unit and how mediation goes there."""
+
+    full_time: int = Field(default=0, ge=0, description="full-time mediators per unit")
+    part_time: int = Field(default=0, ge=0, description="part-time mediators per unit")
+    full_time_coverage: float = Field(
+        default=1.0, ge=0, le=1, description="share of units that have the full-time staff"
+    )
+    effort_hours: Distribution
+    severity_effort: SeverityFactors = SeverityFactors()
+    sessions: int = Field(default=1, ge=1, le=50)
+    party_delay_days: Distribution | None = None
+    time_limit_days: float | None = Field(default=None, gt=0)
+    resolve: ResolveProbabilities
+
+
+class Ladder(SchemaModel):
+    grid: Level
+    village: Level
+    township: Level
+    district: Level
+
+    def level(self, name: str) -> Level:
+        return getattr(self, name)
+
+
+class Committee(Level):
+    """A committee outside the village-township ladder: sector, stationed room (staff per unit)."""
+
+    label: str = ""
+
+
+class SectorCommittee(Committee):
+    """行业性专业性调委会: takes its sector's disputes at district level (quota ≥ 3 full-time)."""
+
+    direct_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of its sector's self-reported disputes taken straight to it",
+    )
+
+
+class EnterpriseCommittee(SchemaModel):
+    """企业 / 商会调委会: a development-zone, firm or chamber-of-commerce committee."""
+
+    label: str = ""
+    kind: Literal["development_zone", "firm", "chamber"] = "firm"
+    weight: float = Field(default=1.0, gt=0, description="relative share of in-firm disputes")
+    full_time: int = Field(default=0, ge=0)
+    part_time: int = Field(default=0, ge=0)
+
+
+class Enterprise(SchemaModel):
+    """Disputes inside firms go first to an enterprise committee, then up the ladder."""
+
+    committees: dict[str, EnterpriseCommittee] = Field(default_factory=dict)
+    effort_hours: Distribution = Exponential(dist="exponential", mean=4.0)
+    severity_effort: SeverityFactors = SeverityFactors()
+    sessions: int = Field(default=1, ge=1, le=50)
+    party_delay_days: Distribution | None = None
+    time_limit_days: float | None = Field(default=None, gt=0)
+    resolve: ResolveProbabilities = ResolveProbabilities(
+        full_time=SeverityProbabilities(minor=0.7, major=0.5, serious=0.3),
+        part_time=SeverityProbabilities(minor=0.6, major=0.4, serious=0.2),
+    )
+    escalate_to: Literal["village", "township", "district"] = "township"
+
+
+class StationedRoom(Committee):
+    """派驻调解工作室 (court, police station, petition office): quota ≥ 2 full-time.
+
+    Court-referred cases (诉调衔接) arrive as their own Poisson stream.
+    """
+
+    referrals_per_year: float = Field(default=0.0, ge=0)
+    return_to_court: bool = True
+
+
+class Department(SchemaModel):
+    """A department whose staff join joint mediation (联合调处) at the district centre."""
+
+    label: str = ""
+    staff: int = Field(ge=1)
+
+
+class DistrictCentre(SchemaModel):
+    """社会矛盾纠纷调处化解中心: one window; triage to sector, joint mediation or committee."""
+
+    departments: dict[str, Department] = Field(default_factory=dict)
+    joint_share: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    summon_probability: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    departments_per_case: int = Field(default=2, ge=2)
+    joint: Level | None = None
+
+    @model_validator(mode="after")
+    def _joint_needs_departments(self) -> DistrictCentre:
+        wanted = max(
+            (
+                *self.joint_share.model_dump().values(),
+                *self.summon_probability.model_dump().values(),
+            )
+        )
+        if wanted > 0:
+            if self.joint is None:
+                raise ValueError(
+                    "joint mediation is asked for (joint_share or summon_probability)"
+                    " but district_centre.joint is not given"
+                )
+            if len(self.departments) < self.departments_per_case:
+                raise ValueError(
+                    f"joint mediation needs {self.departments_per_case} departments per case; "
+                    f"{len(self.departments)} are listed in district_centre.departments"
+                )
+        return self
+
+
+# Where experts can be asked to join a case.
+_ExpertVenue = Literal["township", "district", "sector", "joint"]
+
+
+def _district_and_sector() -> list[_ExpertVenue]:
+    return ["district", "sector"]
+
+
+class Experts(SchemaModel):
+    """人民调解咨询专家库 / 巡回调解团: experts joining major and serious cases."""
+
+    members: int = Field(default=0, ge=0)
+    calendar: Calendar = Calendar(hours_per_day=4, days_per_week=5, day_start_hour=14)
+    required: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    at: list[_ExpertVenue] = Field(default_factory=_district_and_sector)
+    resolve_bonus: float = Field(default=0.0, ge=0, le=1)
+    fee_per_case_yuan: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _members_if_required(self) -> Experts:
+        if max(self.required.model_dump().values()) > 0 and self.members == 0:
+            raise ValueError("experts.required asks for experts but experts.members is 0")
+        return self

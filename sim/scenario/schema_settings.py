@@ -1,0 +1,155 @@
+"""Scenario sections about the run and the policy around the model: run length and seed, the
+mechanism switches, KPI targets, costs and grades (以奖代补), staffing quotas, and the caseload
+open when the run starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sim.scenario.schema_base import LevelAmounts, SchemaModel, check_sum
+
+__all__ = [
+    "Costs",
+    "Grades",
+    "InitialState",
+    "Mechanisms",
+    "OpenCases",
+    "Quotas",
+    "RunSettings",
+    "Target",
+]
+
+
+class RunSettings(SchemaModel):
+    """How long to simulate and how many replications."""
+
+    start_date: dt.date = dt.date(2020, 1, 1)
+    horizon_days: float = Field(default=365.0, gt=0, le=36500)
+    warmup_days: float = Field(default=0.0, ge=0, le=36500)
+    drain: bool = True
+    drain_limit_days: float = Field(default=365.0, ge=0, le=36500)
+    replications: int = Field(default=10, ge=1, le=100000)
+    seed: int = Field(default=20200804, ge=0)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    sample_interval_days: float = Field(default=1.0, gt=0)
+
+
+class Mechanisms(SchemaModel):
+    """Switches for the behavioural mechanisms; all off reduces the model to a Jackson network."""
+
+    sweeps: bool = True
+    on_the_spot: bool = True
+    working_calendar: bool = True
+    party_delays: bool = True
+    time_limits: bool = True
+    worsening: bool = True
+    handover_delays: bool = True
+    self_report_delays: bool = True
+    seasonality: bool = True
+    growth: bool = True
+    overload: bool = True
+    effort_factors: bool = True
+    sector_committees: bool = True
+    enterprise_committees: bool = True
+    stationed_rooms: bool = True
+    joint_mediation: bool = True
+    experts: bool = True
+    petitions: bool = True
+
+
+class Target(SchemaModel):
+    """A target on a KPI: at_least or at_most a value."""
+
+    at_least: float | None = None
+    at_most: float | None = None
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Target:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("expected exactly one of at_least or at_most")
+        return self
+
+    @property
+    def value(self) -> float:
+        bound = self.at_least if self.at_least is not None else self.at_most
+        assert bound is not None  # _one_bound admits exactly one of the two
+        return bound
+
+    @property
+    def sense(self) -> str:
+        return ">=" if self.at_least is not None else "<="
+
+    def met_by(self, x: float) -> bool:
+        if math.isnan(x):
+            return False
+        return x >= self.value if self.at_least is not None else x <= self.value
+
+
+class Grades(SchemaModel):
+    """等级评定: mediator grades and their multipliers on the per-case reward (以奖代补)."""
+
+    shares: dict[str, float] = Field(default_factory=lambda: {"standard": 1.0})
+    reward_multiplier: dict[str, float] = Field(default_factory=lambda: {"standard": 1.0})
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Grades:
+        if any(v < 0 for v in self.shares.values()):
+            raise ValueError("grade shares must be non-negative")
+        check_sum(self.shares, "grade shares")
+        missing = set(self.shares) - set(self.reward_multiplier)
+        if missing:
+            raise ValueError(f"reward_multiplier is missing grades {sorted(missing)}")
+        if any(v < 0 for v in self.reward_multiplier.values()):
+            raise ValueError("reward multipliers must be non-negative")
+        return self
+
+    @property
+    def mean_multiplier(self) -> float:
+        return sum(share * self.reward_multiplier[g] for g, share in self.shares.items())
+
+
+class Costs(SchemaModel):
+    """Yearly cost figures in yuan (以奖代补 rewards per resolved case)."""
+
+    full_time_salary_yuan: LevelAmounts = LevelAmounts()
+    part_time_allowance_yuan: LevelAmounts = LevelAmounts()
+    case_reward_yuan: LevelAmounts = LevelAmounts()
+    grades: Grades = Grades()
+    purchased_services_yuan: float = Field(default=0.0, ge=0)
+    gold_mediator_awards_yuan: float = Field(default=0.0, ge=0, description="金牌调解员 yearly")
+
+
+class Quotas(SchemaModel):
+    """Full-time staffing quotas of the seed notice (专职人民调解员配备要求), per committee."""
+
+    township_full_time: int = Field(default=2, ge=0, description="乡镇(街道)调委会 ≥ 2")
+    village_full_time: int = Field(default=1, ge=0, description="有条件的村(社区) ≥ 1")
+    sector_full_time: int = Field(default=3, ge=0, description="行业性专业性调委会 ≥ 3")
+    enterprise_full_time: int = Field(default=1, ge=0, description="企事业单位调委会 ≥ 1")
+    stationed_room_full_time: int = Field(default=2, ge=0, description="派驻调解工作室 ≥ 2")
+
+
+class OpenCases(SchemaModel):
+    """Cases already open when the run starts, at one level and place."""
+
+    level: Literal["grid", "village", "township", "district"]
+    township: str | None = None
+    village: str | None = None
+    count: int = Field(ge=0)
+    category: str | None = None
+    severity: Literal["minor", "major", "serious"] = "minor"
+
+
+class InitialState(SchemaModel):
+    """Today's caseload: open cases as counts, or read from a register CSV (outcome = open)."""
+
+    open_cases: list[OpenCases] = Field(default_factory=list)
+    register_file: str | None = Field(
+        default=None, description="register CSV; its rows with outcome = open are loaded"
+    )
