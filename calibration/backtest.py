@@ -50,6 +50,7 @@ class Backtest:
 
     @property
     def coverage(self) -> float:
+        """Share of the measures whose observed value fell inside the predicted interval."""
         covered = self.table["covered"].dropna()
         return float(covered.mean()) if len(covered) else math.nan
 

@@ -39,18 +39,18 @@ def parse_date(value: object) -> pd.Timestamp | None:
     Empty (``""``, NaN, None) is ``NaT``: whether a date may be missing is the caller's rule.
     """
     if value is None or value is pd.NaT:
-        return pd.NaT  # type: ignore[return-value]
+        return pd.NaT
     if isinstance(value, pd.Timestamp):
         return value
     if isinstance(value, dt.datetime | dt.date):
         return pd.Timestamp(value)
     if isinstance(value, float) and math.isnan(value):
-        return pd.NaT  # type: ignore[return-value]
+        return pd.NaT
     if not isinstance(value, str):
         return None  # a number in a date column: an Excel serial or a typo; never guess
     text = value.replace("：", ":").strip()
     if not text:
-        return pd.NaT  # type: ignore[return-value]
+        return pd.NaT
     found = _DATE.match(text)
     if not found:
         return None

@@ -126,6 +126,7 @@ class FamilyFit:
 
     @property
     def frozen(self):
+        """The fitted distribution as a frozen scipy distribution (``ppf``, ``sf``, ``mean``)."""
         return _frozen(self.family, self.theta)
 
 
@@ -146,10 +147,12 @@ class DurationFit:
 
     @property
     def n(self) -> int:
+        """Number of durations fitted, censored ones included."""
         return len(self.times)
 
     @property
     def n_censored(self) -> int:
+        """Number of durations only known to exceed their value (steps still open and the like)."""
         return int(self.censored.sum())
 
     def table(self) -> pd.DataFrame:

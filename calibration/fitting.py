@@ -89,9 +89,11 @@ class Calibration:
 
     @property
     def period_days(self) -> float:
+        """Length in days of the period whose arrivals were counted, ``[start, end)``."""
         return (self.end - self.start) / _DAY
 
     def parameter(self, key: str) -> pd.Series:
+        """The row of :attr:`parameters` for the dotted scenario ``key`` (estimate, interval…)."""
         return self.parameters.set_index("key").loc[key]
 
 

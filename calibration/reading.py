@@ -60,6 +60,7 @@ class Register:
 
     @property
     def bad_rows(self) -> int:
+        """Number of rows set aside in the quarantine for problems."""
         return len(self.quarantine)
 
 
@@ -316,20 +317,20 @@ def _check_row(row: _Row, places: _Places, has: Callable[[str], bool]) -> None:
     row.date("ended_date", required=False)
     if has("arisen_date"):
         row.date("arisen_date", required=False)
-    entered = row.values.get("entered_date")
-    ended = row.values.get("ended_date")
-    arisen = row.values.get("arisen_date")
-    if outcome == "open" and isinstance(ended, pd.Timestamp) and ended is not pd.NaT:
+    entered = _timestamp(row.values.get("entered_date"))
+    ended = _timestamp(row.values.get("ended_date"))
+    arisen = _timestamp(row.values.get("arisen_date"))
+    if outcome == "open" and ended is not None:
         row.bad("ended_date", _text(row.cells.get("ended_date")), "empty: the step is open (在办)")
-    if outcome not in (None, "open") and ended is pd.NaT:
+    if outcome not in (None, "open") and row.values.get("ended_date") is pd.NaT:
         row.bad("ended_date", _MISSING, f"the date the step ended (outcome {outcome})")
-    if _both(entered, ended) and ended < entered:
+    if entered is not None and ended is not None and ended < entered:
         row.bad(
             "ended_date",
             _text(row.cells.get("ended_date")),
             f"not before the step was received ({entered}): closed before received",
         )
-    if _both(arisen, entered) and entered < arisen:
+    if arisen is not None and entered is not None and entered < arisen:
         row.bad(
             "entered_date",
             _text(row.cells.get("entered_date")),
@@ -343,13 +344,11 @@ def _check_row(row: _Row, places: _Places, has: Callable[[str], bool]) -> None:
         )
 
 
-def _both(a: object, b: object) -> bool:
-    return (
-        isinstance(a, pd.Timestamp)
-        and isinstance(b, pd.Timestamp)
-        and a is not pd.NaT
-        and b is not pd.NaT
-    )
+def _timestamp(value: object) -> pd.Timestamp | None:
+    """``value`` if it is a date, None if it is missing (``NaT``) or was not read as a date."""
+    if isinstance(value, pd.Timestamp) and value is not pd.NaT:
+        return value
+    return None
 
 
 def _check_cases(rows: list[_Row], has_step: bool) -> None:
@@ -364,8 +363,8 @@ def _check_cases(rows: list[_Row], has_step: bool) -> None:
             seen: dict[int, int] = {}
             for row in group:
                 step = row.values.get("step")
-                if step is None:
-                    continue
+                if not isinstance(step, int):
+                    continue  # no step, or one not a whole number (reported with the row)
                 if step in seen:
                     row.bad(
                         "step",

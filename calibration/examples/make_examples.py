@@ -94,6 +94,7 @@ def chinese_register(scenario: sim.Scenario, register: pd.DataFrame) -> pd.DataF
 
 
 def main() -> int:
+    """Simulate the example register and write it as register.csv and register.xlsx here."""
     scenario = sim.load_scenario(SCENARIO, OVERRIDES)
     results = sim.simulate(scenario, replications=1, seed=SEED, keep_tables=True)
     table = chinese_register(scenario, results.registers[0])

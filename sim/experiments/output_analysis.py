@@ -82,6 +82,7 @@ class WarmupResult:
     scenario_warmup_days: float
 
     def describe(self) -> str:
+        """The warm-up per level and the suggested ``run.warmup_days``, as text for the CLI."""
         lines = [
             f"{self.scenario}: MSER-5 warm-up on cases {self.measure} per level "
             f"(mean over replications, arrival period only):",

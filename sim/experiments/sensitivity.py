@@ -79,6 +79,7 @@ class SensitivityResult:
     targets: dict[str, dict[str, Any]]
 
     def describe(self) -> str:
+        """The factors of each KPI from most to least influential, as text for the CLI."""
         lines = []
         key = "mu_star" if self.method == "morris" else "ST"
         for kpi, part in self.indices.groupby("kpi", sort=False):

@@ -93,6 +93,7 @@ class SweepStore:
 
     @property
     def manifest_path(self) -> Path:
+        """Where the sweep's manifest (its spec and hash) is written."""
         return self.folder / MANIFEST
 
     def read_manifest(self) -> dict[str, Any]:
@@ -198,9 +199,11 @@ class SweepStore:
             self.log({"event": "computed", "point": point, **meta})
 
     def read_points(self, points: list[str]) -> list[pd.DataFrame]:
+        """The result rows of finished ``points``, in the order asked."""
         return [pd.read_parquet(self._parquet(p)) for p in points]
 
     def read_sidecar(self, point: str) -> dict[str, Any]:
+        """The metadata written beside a finished point (the mark that it is done)."""
         return json.loads(self._sidecar(point).read_text(encoding="utf-8"))
 
     # --- log --------------------------------------------------------------------------------
@@ -218,6 +221,7 @@ class SweepStore:
             os.fsync(fh.fileno())
 
     def read_log(self) -> list[dict[str, Any]]:
+        """Every record of the sweep's log, oldest first; empty if nothing was logged yet."""
         path = self.folder / LOG
         if not path.is_file():
             return []

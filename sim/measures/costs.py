@@ -22,7 +22,7 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
     costs = rep.scenario.costs
     lo, hi = rep.window
     years = (hi - lo) / 365.0
-    rows = []
+    rows: list[tuple[str, str, float, float]] = []  # item, where, count, yuan a year
     for venue in VENUES:
         staff = rep.staffing[venue]
         full = sum(f for f, _ in staff)

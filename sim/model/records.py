@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # pyarrow is imported when a log first spools
+    import pyarrow.parquet as pq
 
 __all__ = ["CHUNK_ROWS", "RecordLog"]
 
@@ -55,12 +59,13 @@ class RecordLog:
         self.rows: list[tuple] = []
         self._chunks: list[dict[str, np.ndarray]] = []
         self._count = 0  # rows packed so far
-        self._writer = None
+        self._writer: pq.ParquetWriter | None = None
 
     def __len__(self) -> int:
         return self._count + len(self.rows)
 
     def pack_if_full(self) -> None:
+        """Pack the appended tuples once a whole chunk of them has gathered (see :meth:`pack`)."""
         if len(self.rows) >= self.chunk_rows:
             self.pack()
 
@@ -74,17 +79,18 @@ class RecordLog:
         if self.spool is None:
             self._chunks.append(columns)
         else:
-            self._write(columns)
+            self._write(self.spool, columns)
 
-    def _write(self, columns: dict[str, np.ndarray]) -> None:
+    def _write(self, spool: Path, columns: dict[str, np.ndarray]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.table(columns)
-        if self._writer is None:
-            self.spool.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-            self._writer = pq.ParquetWriter(self.spool, table.schema)
-        self._writer.write_table(table)
+        writer = self._writer
+        if writer is None:
+            spool.parent.mkdir(parents=True, exist_ok=True)
+            writer = self._writer = pq.ParquetWriter(spool, table.schema)
+        writer.write_table(table)
 
     def close(self) -> None:
         """When spooling: write what is left and finish the Parquet file.
@@ -95,7 +101,8 @@ class RecordLog:
         if self.spool is not None:
             self.pack()
             if self._writer is None and self._count == 0:
-                self._write(self._empty())  # nothing was ever written: a file with the schema
+                # Nothing was ever written: a file with the schema and no rows.
+                self._write(self.spool, self._empty())
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None

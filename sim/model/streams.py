@@ -33,6 +33,7 @@ class Uniforms:
         self._i = 0
 
     def next(self) -> float:
+        """The next uniform of the stream."""
         if self._i >= len(self._buffer):
             self._buffer = self._rng.random(self._block).tolist()
             self._i = 0
@@ -54,6 +55,7 @@ class UniformRows:
         self._i = 0
 
     def next(self) -> list[float]:
+        """The next row of ``width`` uniforms (a list the caller may keep)."""
         if self._i >= len(self._buffer):
             self._buffer = self._rng.random((self._block, self.width)).tolist()
             self._i = 0

@@ -18,12 +18,15 @@ import io
 import re
 import warnings
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import matplotlib
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "CJK_FAMILIES",
@@ -72,7 +75,14 @@ _FILE_HINTS = (
     "ukai",
     "droidsansfallback",
 )
-_GENERIC = ("sans-serif", "serif", "monospace", "cursive", "fantasy")
+# Generic family -> the rcParams list of the fonts matplotlib tries for it, in order.
+_GENERIC: dict[str, RcKeyType] = {
+    "sans-serif": "font.sans-serif",
+    "serif": "font.serif",
+    "monospace": "font.monospace",
+    "cursive": "font.cursive",
+    "fantasy": "font.fantasy",
+}
 _state: dict[str, object] = {}
 
 
@@ -111,13 +121,13 @@ def cjk_font() -> str | None:
             _register_system_cjk_fonts()
             found = _first_cjk(_installed())
         _state["font"] = found
-    found = _state["font"]
-    if isinstance(found, str):
+    font = _state["font"]
+    if isinstance(font, str):
         rc = matplotlib.rcParams
-        rest = [f for f in rc["font.sans-serif"] if f != found]
-        if not rc["font.sans-serif"] or rc["font.sans-serif"][0] != found:
-            rc["font.sans-serif"] = [found, *rest]
-        return found
+        rest = [f for f in rc["font.sans-serif"] if f != font]
+        if not rc["font.sans-serif"] or rc["font.sans-serif"][0] != font:
+            rc["font.sans-serif"] = [font, *rest]
+        return font
     return None
 
 
@@ -153,8 +163,9 @@ def _font_files(prop: font_manager.FontProperties) -> list[str]:
     """The font files matplotlib would try for ``prop``, in its glyph-fallback order."""
     names: list[str] = []
     for family in prop.get_family():
-        if family in _GENERIC:
-            names += list(matplotlib.rcParams[f"font.{family}"])
+        rc_key = _GENERIC.get(family)
+        if rc_key is not None:
+            names += list(matplotlib.rcParams[rc_key])
         else:
             names.append(family)
     files: list[str] = []

@@ -32,9 +32,11 @@ class _Dist(BaseModel):
 
     @property
     def mean(self) -> float:  # pragma: no cover - overridden
+        """The mean of the distribution (of the uncapped one where there is a cap)."""
         raise NotImplementedError
 
     def ppf(self, u: float) -> float:  # pragma: no cover - overridden
+        """The ``u``-quantile (inverse CDF): the draw for the uniform ``u`` a case carries."""
         raise NotImplementedError
 
 
@@ -46,9 +48,11 @@ class Exponential(_Dist):
 
     @property
     def mean(self) -> float:
+        """The mean, as given."""
         return self.mean_value
 
     def ppf(self, u: float) -> float:
+        """The ``u``-quantile: the draw for the uniform ``u``."""
         return -self.mean_value * math.log1p(-u)
 
 
@@ -60,9 +64,11 @@ class Fixed(_Dist):
 
     @property
     def mean(self) -> float:
+        """The value."""
         return self.value
 
     def ppf(self, u: float) -> float:
+        """The value, whatever ``u``."""
         return self.value
 
 
@@ -81,9 +87,11 @@ class Uniform(_Dist):
 
     @property
     def mean(self) -> float:
+        """Midpoint of low and high."""
         return (self.low + self.high) / 2
 
     def ppf(self, u: float) -> float:
+        """The ``u``-quantile: the draw for the uniform ``u``."""
         return self.low + (self.high - self.low) * u
 
 
@@ -103,14 +111,16 @@ class Lognormal(_Dist):
 
     @cached_property
     def sigma(self) -> float:
+        """Standard deviation of the logarithm, from the median and the 90th percentile."""
         return math.log(self.p90 / self.median) / _Z90
 
     @property
     def mean(self) -> float:
-        # Uncapped mean; with a cap this is an upper bound.
+        """The mean of the uncapped distribution; with a cap, an upper bound of the mean."""
         return self.median * math.exp(self.sigma**2 / 2)
 
     def ppf(self, u: float) -> float:
+        """The ``u``-quantile, capped: the draw for the uniform ``u``."""
         x = self.median * math.exp(self.sigma * _STANDARD_NORMAL.inv_cdf(u))
         return x if self.cap is None else min(x, self.cap)
 
@@ -124,9 +134,11 @@ class Gamma(_Dist):
 
     @property
     def mean(self) -> float:
+        """The mean, as given."""
         return self.mean_value
 
     def ppf(self, u: float) -> float:
+        """The ``u``-quantile: the draw for the uniform ``u``."""
         shape = 1.0 / self.cv**2
         return float(special.gammaincinv(shape, u)) * self.mean_value / shape
 

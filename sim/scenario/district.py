@@ -22,6 +22,7 @@ class Staffing:
 
     @property
     def number_of_servers(self) -> int:
+        """Mediators of the unit, full- and part-time together."""
         return self.full_time + self.part_time
 
 
@@ -41,9 +42,15 @@ class District:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> District:
-        t_names, t_pinyin = [], []
-        v_names, v_township, v_pop = [], [], []
-        g_names, g_village, v_grids = [], [], []
+        """The places of ``scenario`` numbered in order, and the staffing of every unit."""
+        t_names: list[str] = []
+        t_pinyin: list[str] = []
+        v_names: list[str] = []
+        v_township: list[int] = []
+        v_pop: list[float] = []
+        g_names: list[str] = []
+        g_village: list[int] = []
+        v_grids: list[list[int]] = []
         for ti, t in enumerate(scenario.townships):
             t_names.append(t.name)
             t_pinyin.append(t.pinyin)
@@ -66,6 +73,7 @@ class District:
         return district
 
     def units(self, level: str) -> int:
+        """Number of units (grids, villages, townships, committees…) at ``level``."""
         return len(self.staffing[level])
 
     def unit_of(self, level: str, grid: int) -> int:
@@ -85,6 +93,7 @@ class District:
         return [(g, v, self.village_township[v], 0) for g, v in enumerate(self.grid_village)]
 
     def unit_names(self, level: str) -> list[str]:
+        """Names of the units of a ladder level, in unit order."""
         return {
             "grid": self.grid_names,
             "village": self.village_names,
@@ -93,9 +102,11 @@ class District:
         }[level]
 
     def full_time_mediators(self) -> dict[str, int]:
+        """Full-time mediators per ladder level, over all its units."""
         return {lv: sum(s.full_time for s in self.staffing[lv]) for lv in LEVELS}
 
     def part_time_mediators(self) -> dict[str, int]:
+        """Part-time mediators per ladder level, over all its units."""
         return {lv: sum(s.part_time for s in self.staffing[lv]) for lv in LEVELS}
 
 
