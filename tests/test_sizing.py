@@ -18,7 +18,9 @@ import pytest
 
 import sim
 from sim.cli.main import main
-from sim.sizing.search import judge, on_the_spot_ceiling, size
+from sim.sizing.confirmation import judge
+from sim.sizing.feasibility import on_the_spot_ceiling
+from sim.sizing.size import size
 
 from .scenarios import SMALL
 
