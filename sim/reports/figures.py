@@ -627,8 +627,8 @@ def township_verdict(
 ) -> Figure:
     """Per township, each target KPI's mean with its CI against the target; red = not met.
 
-    ``townships`` is :attr:`sim.sizing.search.QuotaVerdict.townships` (columns township, kpi, mean,
-    ci_low, ci_high, target, sense, met, label). Townships are sorted by their mean.
+    ``townships`` is :attr:`sim.sizing.confirmation.QuotaVerdict.townships` (columns township,
+    kpi, mean, ci_low, ci_high, target, sense, met, label). Townships are sorted by their mean.
     """
     lang = resolve_language(language)
     kpis = list(dict.fromkeys(townships["kpi"]))
@@ -746,7 +746,7 @@ def sizing_frontier(frontier: pd.DataFrame, language: str = "zh", ax: Axes | Non
 def budget_by_level(budget: pd.DataFrame, language: str = "zh", ax: Axes | None = None) -> Figure:
     """The sized yearly budget per demand level, stacked by level (salaries and the rest).
 
-    ``budget`` is :attr:`sim.sizing.search.SizingResult.budget` (columns demand, item, level,
+    ``budget`` is :attr:`sim.sizing.results.SizingResult.budget` (columns demand, item, level,
     yuan_per_year; the ``total`` row is left out here).
     """
     lang = resolve_language(language)
