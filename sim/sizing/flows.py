@@ -96,15 +96,7 @@ class DisputeFlows:
         self.rate = (
             sc.population * sc.arrivals.rate_per_1000_per_year / 1000.0 / 365.0 * _growth_mean(sc)
         )
-        sensitive = np.array([c.sensitive_share for c in cats])
-        ch = sc.channels
-        self.handover = (
-            (sensitive * ch.offline_delay_days.mean + (1 - sensitive) * ch.online_delay_days.mean)[
-                :, None
-            ]
-            if m.handover_delays
-            else np.zeros((n_cat, 1))
-        )
+        self.handover = _handover_days(sc)
         self.sectors = sc.sectors if m.sector_committees else {}
         names = list(self.sectors)
         self.sector_of = [names.index(c.sector) if c.sector in self.sectors else -1 for c in cats]
@@ -204,14 +196,8 @@ class DisputeFlows:
             self.resolved_time[venue][:] += done_t * pres
             out_t = done_t * p_fail + (tm + mm * r.t_limit) * r.p_time_limit
         else:
-            # An overloaded pool has infinite time on a branch of zero weight: 0 · ∞ counts as 0.
-            with np.errstate(invalid="ignore"):
-                done_t = np.nan_to_num(tm + mm * r.t_done, nan=0.0, posinf=np.inf)
-                limit_t = np.nan_to_num(tm + mm * r.t_limit, nan=0.0, posinf=np.inf)
-                self.resolved_time[venue][:] += np.nan_to_num(done_t * pres, nan=0.0, posinf=np.inf)
-                out_t = np.nan_to_num(done_t * p_fail, nan=0.0, posinf=np.inf) + np.nan_to_num(
-                    limit_t * r.p_time_limit, nan=0.0, posinf=np.inf
-                )
+            resolved_t, out_t = _overloaded_times(r, mm, tm, pres, p_fail)
+            self.resolved_time[venue][:] += resolved_t
         if top:
             self.unresolved[:] += out_m
             return zero, zero
@@ -388,6 +374,34 @@ class DisputeFlows:
         for j, (name, room) in enumerate(self.rooms.items()):
             self.mass["stationed_room"][j] = room.referrals_per_year / 365.0 * self.classes
             self._serve("stationed_room", j, room, room.full_time, room.part_time, name, True)
+
+
+def _handover_days(sc: Scenario) -> np.ndarray:
+    """Mean hand-over delay per category (a column): offline for the sensitive share."""
+    cats = sc.categories.values()
+    if not sc.mechanisms.handover_delays:
+        return np.zeros((len(cats), 1))
+    sensitive = np.array([c.sensitive_share for c in cats])
+    ch = sc.channels
+    mean = sensitive * ch.offline_delay_days.mean + (1 - sensitive) * ch.online_delay_days.mean
+    return mean[:, None]
+
+
+def _overloaded_times(
+    r: PoolResult, mm: np.ndarray, tm: np.ndarray, pres: np.ndarray, p_fail: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time-mass resolved at and escalated from a pool whose times are not all finite.
+
+    An overloaded pool has infinite time on a branch of zero weight: 0 · ∞ counts as 0.
+    """
+    with np.errstate(invalid="ignore"):
+        done_t = np.nan_to_num(tm + mm * r.t_done, nan=0.0, posinf=np.inf)
+        limit_t = np.nan_to_num(tm + mm * r.t_limit, nan=0.0, posinf=np.inf)
+        resolved_t = np.nan_to_num(done_t * pres, nan=0.0, posinf=np.inf)
+        out_t = np.nan_to_num(done_t * p_fail, nan=0.0, posinf=np.inf) + np.nan_to_num(
+            limit_t * r.p_time_limit, nan=0.0, posinf=np.inf
+        )
+    return resolved_t, out_t
 
 
 def _township_of(d: District, venue: str, j: int) -> str | None:
