@@ -40,10 +40,10 @@ _EXPORTS: dict[str, str] = {
     "simulate": "sim.experiments.experiment",
     "load_sweep": "sim.experiments.sweep_results",
     "sweep": "sim.experiments.sweep",
-    "QuotaVerdict": "sim.sizing.search",
-    "SizingResult": "sim.sizing.search",
-    "check_quotas": "sim.sizing.search",
-    "size": "sim.sizing.search",
+    "QuotaVerdict": "sim.sizing.confirmation",
+    "SizingResult": "sim.sizing.results",
+    "check_quotas": "sim.sizing.confirmation",
+    "size": "sim.sizing.size",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -59,7 +59,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from sim.scenario.loading import bundled_scenario_path, load_scenario
     from sim.scenario.schema import Scenario
     from sim.scenario.vocabulary import KPI_NAMES, LEVELS
-    from sim.sizing.search import QuotaVerdict, SizingResult, check_quotas, size
+    from sim.sizing.confirmation import QuotaVerdict, check_quotas
+    from sim.sizing.results import SizingResult
+    from sim.sizing.size import size
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ from scipy import stats
 
 import sim
 from sim.sizing.analytic import ladder_theory, screen, screen_is_exact
-from sim.sizing.search import compare_screen
+from sim.sizing.confirmation import compare_screen
 
 from .scenarios import SMALL, jackson
 

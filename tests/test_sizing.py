@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 import sim
 from sim.cli.main import main
-from sim.sizing.search import judge, on_the_spot_ceiling, size
+from sim.sizing.confirmation import check_quotas, judge
+from sim.sizing.feasibility import on_the_spot_ceiling
+from sim.sizing.size import size
 
 from .scenarios import SMALL
 
@@ -170,6 +173,28 @@ def test_outputs_written(tmp_path, capsys):
     data = json.loads((out / "sizing.json").read_text(encoding="utf-8"))
     assert data["replications_simulated"] > 0
     assert "年度成本(元)" in text
+
+
+def test_same_numbers_serially_and_in_processes():
+    """Common random numbers: replication k depends on (seed, k) only, not on the executor.
+
+    The quota check's KPIs of every replication and its per-township verdicts, with one worker
+    (this process) and with two worker processes, are bit-identical.
+    """
+    args = (SMALL, ["run.horizon_days=60", "run.warmup_days=10"])
+    serial = check_quotas(*args, replications=3, seed=SEED, workers=1)
+    parallel = check_quotas(*args, replications=3, seed=SEED, workers=2)
+    pd.testing.assert_frame_equal(serial.targets, parallel.targets, check_exact=True)
+    pd.testing.assert_frame_equal(serial.townships, parallel.townships, check_exact=True)
+    assert serial.targets["n"].eq(3).all()
+
+
+def test_bad_workers_exit_2(capsys):
+    code = main(["size", str(SMALL), "--check-quotas", "--workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--workers" in err and "Traceback" not in err
+    with pytest.raises(sim.ScenarioError, match="--workers"):
+        check_quotas(SMALL, replications=2, workers=0)
 
 
 def test_township_kpis_use_the_district_definitions():

@@ -16,7 +16,8 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.sizing.analytic import erlang_c, ladder_theory, mmc_waiting_time
+from sim.sizing.analytic import ladder_theory
+from sim.sizing.queueing import erlang_c, mmc_waiting_time
 
 from .scenarios import jackson
 

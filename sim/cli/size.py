@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from sim.cli.main import EXIT_BAD_INPUT, EXIT_OK, add_set_option, load_for_command
 from sim.scenario.errors import InputProblem, ScenarioError
+
+if TYPE_CHECKING:  # the sizing layer loads only when the command runs
+    from sim.scenario.schema import Scenario
+    from sim.sizing.analytic import Screen
 
 __all__ = ["add_parser"]
 
@@ -81,9 +86,6 @@ def _demand(text: str) -> list[float]:
 
 
 def _size(args: argparse.Namespace) -> int:
-    from sim.sizing import output as sizing_output
-    from sim.sizing import search as sizing
-
     if args.workers is not None and args.workers < 1:
         raise ScenarioError([InputProblem("--workers", "", args.workers, "a positive integer")])
     if args.seed is not None and args.seed < 0:
@@ -94,51 +96,77 @@ def _size(args: argparse.Namespace) -> int:
     scenario = load_for_command(args)
     common = {"replications": args.replications, "seed": args.seed, "workers": args.workers}
     if args.screen_only:
-        from sim.sizing.analytic import screen
-
-        result = screen(scenario)
-        if args.json_out:
-            _json(
-                args.json_out,
-                {
-                    "scenario": scenario.name,
-                    "exact": result.exact,
-                    "approximations": result.approximations,
-                    "overloaded": result.overloaded,
-                    "kpis": result.kpis,
-                    "pools": result.pools.to_dict(orient="records"),
-                },
-            )
-            if args.json_out == "-":
-                return EXIT_OK
-        print(_format_screen_only(result))
-        return EXIT_OK
+        return _screen_only(args, scenario)
     if args.compare_screen:
-        table = sizing.compare_screen(scenario, **common)
-        if args.out:
-            from pathlib import Path
-
-            folder = Path(args.out)
-            folder.mkdir(parents=True, exist_ok=True)
-            table.to_csv(folder / "screen_vs_simulation.csv", encoding="utf-8-sig")
-        print(sizing_output.format_screen(table))
-        return EXIT_OK
+        return _compare_screen(args, scenario, common)
     if args.check_quotas:
-        verdict = sizing.check_quotas(scenario, **common)
-        if args.out:
-            sizing_output.write_quotas(verdict, args.out)
-        if args.json_out:
-            _json(args.json_out, verdict.to_dict())
-            if args.json_out == "-":
-                return EXIT_OK
-        print(sizing_output.format_quotas(verdict))
-        return EXIT_OK
+        return _check_quotas(args, scenario, common)
+    return _search(args, scenario, demand, common)
+
+
+def _screen_only(args: argparse.Namespace, scenario: Scenario) -> int:
+    from sim.sizing.analytic import screen
+
+    result = screen(scenario)
+    if args.json_out:
+        _json(
+            args.json_out,
+            {
+                "scenario": scenario.name,
+                "exact": result.exact,
+                "approximations": result.approximations,
+                "overloaded": result.overloaded,
+                "kpis": result.kpis,
+                "pools": result.pools.to_dict(orient="records"),
+            },
+        )
+        if args.json_out == "-":
+            return EXIT_OK
+    print(_format_screen_only(result))
+    return EXIT_OK
+
+
+def _compare_screen(args: argparse.Namespace, scenario: Scenario, common: dict[str, Any]) -> int:
+    from sim.sizing import output as sizing_output
+    from sim.sizing.confirmation import compare_screen
+
+    table = compare_screen(scenario, **common)
+    if args.out:
+        from pathlib import Path
+
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        table.to_csv(folder / "screen_vs_simulation.csv", encoding="utf-8-sig")
+    print(sizing_output.format_screen(table))
+    return EXIT_OK
+
+
+def _check_quotas(args: argparse.Namespace, scenario: Scenario, common: dict[str, Any]) -> int:
+    from sim.sizing import output as sizing_output
+    from sim.sizing.confirmation import check_quotas
+
+    verdict = check_quotas(scenario, **common)
+    if args.out:
+        sizing_output.write_quotas(verdict, args.out)
+    if args.json_out:
+        _json(args.json_out, verdict.to_dict())
+        if args.json_out == "-":
+            return EXIT_OK
+    print(sizing_output.format_quotas(verdict))
+    return EXIT_OK
+
+
+def _search(
+    args: argparse.Namespace, scenario: Scenario, demand: list[float], common: dict[str, Any]
+) -> int:
+    from sim.sizing import output as sizing_output
+    from sim.sizing.size import size
 
     def progress(msg: str) -> None:
         if not args.quiet:
             print(f"sim size: {msg}", file=sys.stderr)
 
-    result = sizing.size(
+    result = size(
         scenario,
         demand=demand,
         budget=args.budget,
@@ -161,8 +189,8 @@ def _size(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _json(target: str, payload: dict) -> None:
-    from sim.sizing.search import json_safe
+def _json(target: str, payload: dict[str, Any]) -> None:
+    from sim.sizing.results import json_safe
 
     text = json.dumps(json_safe(payload), ensure_ascii=False, indent=2) + "\n"
     if target == "-":
@@ -178,7 +206,7 @@ def _json(target: str, payload: dict) -> None:
         ) from None
 
 
-def _format_screen_only(result) -> str:
+def _format_screen_only(result: Screen) -> str:
     lines = [
         "analytic screen 解析筛选 (" + ("exact" if result.exact else "approximate") + ")",
         "",

@@ -13,7 +13,7 @@ The kind of folder is recognised by its files:
 * a run (``sim run --out DIR`` / :meth:`sim.Results.save`): ``results.json`` + ``scenario.json``;
 * a sweep or sensitivity run (``sim sweep --out DIR``, ``sim sensitivity``): ``manifest.json``;
 * a sizing (``sim size --out DIR``): a JSON file with ``staffing`` and ``budget`` tables (what
-  :meth:`sim.sizing.search.SizingResult.to_dict` writes), or ``staffing.csv`` + ``budget.csv``;
+  :meth:`sim.sizing.results.SizingResult.to_dict` writes), or ``staffing.csv`` + ``budget.csv``;
 * a quota verdict (``sim size --check-quotas --out DIR``): ``quotas.json``.
 """
 

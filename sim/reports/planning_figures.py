@@ -1,8 +1,8 @@
 """Figures of planning answers rather than of one run: the per-township quota verdict, the
 sizing search's cost frontier and budget, and a sweep's points side by side.
 
-Each reads a finished result (:class:`~sim.sizing.search.QuotaVerdict`,
-:class:`~sim.sizing.search.SizingResult`, a sweep summary) and never runs a model.
+Each reads a finished result (:class:`~sim.sizing.confirmation.QuotaVerdict`,
+:class:`~sim.sizing.results.SizingResult`, a sweep summary) and never runs a model.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def township_verdict(
 ) -> Figure:
     """Per township, each target KPI's mean with its CI against the target; red = not met.
 
-    ``townships`` is :attr:`sim.sizing.search.QuotaVerdict.townships` (columns township, kpi, mean,
-    ci_low, ci_high, target, sense, met, label). Townships are sorted by their mean.
+    ``townships`` is :attr:`sim.sizing.confirmation.QuotaVerdict.townships` (columns township,
+    kpi, mean, ci_low, ci_high, target, sense, met, label). Townships are sorted by their mean.
     """
     lang = resolve_language(language)
     kpis = list(dict.fromkeys(townships["kpi"]))
@@ -148,7 +148,7 @@ def sizing_frontier(frontier: pd.DataFrame, language: str = "zh", ax: Axes | Non
 def budget_by_level(budget: pd.DataFrame, language: str = "zh", ax: Axes | None = None) -> Figure:
     """The sized yearly budget per demand level, stacked by level (salaries and the rest).
 
-    ``budget`` is :attr:`sim.sizing.search.SizingResult.budget` (columns demand, item, level,
+    ``budget`` is :attr:`sim.sizing.results.SizingResult.budget` (columns demand, item, level,
     yuan_per_year; the ``total`` row is left out here).
     """
     lang = resolve_language(language)

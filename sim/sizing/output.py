@@ -1,6 +1,6 @@
 """Outputs of sizing (编制测算): budget table as CSV / JSON / printed text, the cost frontier plot.
 
-Kept apart from :mod:`sim.sizing.search` so that the search imports no plotting library.
+Kept apart from the search (:mod:`sim.sizing.size`) so that it imports no plotting library.
 Column headers carry the Chinese term beside the English one (层级, 乡镇, 专职人数, 年度成本(元))
 because the budget office reads them; the JSON keeps the English identifiers only.
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from sim.scenario.errors import InputProblem, ScenarioError
-from sim.sizing.search import BUDGET_HEADERS, QuotaVerdict, SizingResult, json_safe
+from sim.sizing.confirmation import QuotaVerdict
+from sim.sizing.results import BUDGET_HEADERS, SizingResult, json_safe
 
 __all__ = [
     "format_quotas",
@@ -241,8 +242,10 @@ def plot_frontier(frontier: pd.DataFrame, path: str | Path) -> Path:
         warnings.warn("no CJK font found; the frontier plot is labelled in English", stacklevel=2)
         _warned_font = True
     zh = font is not None
-    rc = {"font.sans-serif": [font, "DejaVu Sans"], "axes.unicode_minus": False} if zh else {}
-    with plt.rc_context(rc):
+    with plt.rc_context():
+        if zh:  # set inside the context, so the settings end with it
+            plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
+            plt.rcParams["axes.unicode_minus"] = False
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for demand, part in frontier.groupby("demand", sort=True):
             cost = part["annual_cost_yuan"] / 1e4

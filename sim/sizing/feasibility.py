@@ -1,0 +1,115 @@
+"""Targets no staffing can meet, told before (or instead of) searching.
+
+Structural problems need no simulation (:func:`structural_problems`): an on-the-spot share above
+what sweeps can settle, a petition target in a scenario without petitions, a target on cost or
+headcount. :func:`generous_failures` reads the verdict at a generous staffing: a target it does
+not meet is limited by something other than headcount. Both are input problems (exit 2).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sim.measures.kpis import PETITION_KPIS
+from sim.scenario.errors import InputProblem
+from sim.scenario.schema import Scenario, Target
+
+__all__ = ["generous_failures", "on_the_spot_ceiling", "structural_problems"]
+
+
+def on_the_spot_ceiling(sc: Scenario) -> float:
+    """The largest on-the-spot share sweeps can find: no staffing changes it.
+
+    A dispute is settled on the spot only if a sweep finds it (``sweep_share`` of those not
+    inside a firm) and then with ``on_the_spot.<severity>``; worsening before the sweep can only
+    move it to a severity, so the best case is the largest probability at its severity or above.
+    """
+    m = sc.mechanisms
+    if not (m.sweeps and m.on_the_spot):
+        return 0.0
+    disc = sc.discovery
+    committees = sc.enterprise.committees if m.enterprise_committees else {}
+    in_firm = sum(c.share * c.enterprise_share for c in sc.categories.values()) if committees else 0
+    p = [disc.on_the_spot.of(s) for s in range(3)]
+    best = [max(p[s:]) for s in range(3)]
+    shares = (sc.severity.minor, sc.severity.major, sc.severity.serious)
+    return disc.sweep_share * (1 - in_firm) * sum(a * b for a, b in zip(shares, best, strict=True))
+
+
+def structural_problems(sc: Scenario, source: str) -> list[InputProblem]:
+    """Targets that no staffing can meet, found without simulating."""
+    problems = []
+    for name, target in sc.targets.items():
+        key = f"targets.{name}"
+        if name == "on_the_spot_share" and target.sense == ">=":
+            ceiling = on_the_spot_ceiling(sc)
+            if target.value > ceiling + 1e-12:
+                problems.append(
+                    InputProblem(
+                        source,
+                        key,
+                        target.value,
+                        f"at most {ceiling:.3f}: sweeps can settle no more on the spot "
+                        "(sweep_share × on_the_spot probabilities), whatever the staffing",
+                    )
+                )
+        if name in PETITION_KPIS and (sc.petitions is None or not sc.mechanisms.petitions):
+            problems.append(
+                InputProblem(
+                    source, key, target.value, "a KPI this scenario models (it has no petitions)"
+                )
+            )
+        if name in ("disputes", "full_time_mediators", "annual_cost_yuan"):
+            problems.append(
+                InputProblem(
+                    source,
+                    key,
+                    target.value,
+                    "a target on an outcome; sizing minimises cost and headcount itself",
+                )
+            )
+    return problems
+
+
+def generous_failures(
+    verdict: pd.DataFrame,
+    targets: dict[str, Target],
+    headcount: int,
+    confidence: float,
+    source: str,
+    demand: float,
+) -> list[InputProblem]:
+    """One problem per target the generous staffing (of ``headcount`` mediators) fails.
+
+    ``verdict`` is :func:`sim.sizing.confirmation.judge` at that staffing. The message says
+    whether the mean itself misses the target or only its bound does (more replications may
+    settle the latter).
+    """
+    v = verdict
+    conf = round(confidence * 100)
+    head = headcount
+    problems = []
+    for name, row in v[~v["met"]].iterrows():
+        if row["n"] == 0:
+            what = "the KPI has no value in any replication"
+        elif row["target"] != row["target"] or not targets[str(name)].met_by(row["mean"]):
+            what = f"the mean is {row['mean']:.4g}"
+        else:
+            what = (
+                f"the mean {row['mean']:.4g} meets it but the {conf}% one-sided bound "
+                f"{row['bound']:.4g} does not (more --replications may settle it)"
+            )
+        at = f" at demand ×{demand:g}" if demand != 1.0 else ""
+        problems.append(
+            InputProblem(
+                source,
+                f"targets.{name}",
+                float(row["target"]),
+                f"reachable by some staffing{at}; it is not: with a generous staffing "
+                f"({head} full-time mediators, every village with one, committees at their "
+                f"ceilings) over {int(row['n'])} replications {what}; what limits it is not "
+                "headcount — lower the target or change what it depends on (resolution "
+                "probabilities, sweeps, on-the-spot settlement, time limits)",
+            )
+        )
+    return problems

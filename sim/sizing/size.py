@@ -1,0 +1,265 @@
+"""Sizing (编制测算): the least-cost full-time staffing that meets the targets, and its budget.
+
+The budget office asks how many full-time mediators (专职人民调解员), at which level and in
+which township, next year needs so that 小事不出村、大事不出镇 and the time targets are met with
+the scenario's confidence — and what the yearly budget (年度经费) is. docs/sizing.md explains
+the method; in short:
+
+* **Levers** (:mod:`sim.sizing.levers`): full-time headcount per township committee, villages
+  with a full-time mediator per township, the district committee and each committee around the
+  ladder; integers, never below the quotas unless ``allow_below_quota``.
+* **The confidence rule** (:mod:`sim.sizing.confirmation`): the one-sided Student-t bound over
+  replications with the same seeds must meet each target.
+* **Search** (:mod:`sim.sizing.search`): the screen proposes, simulation confirms, a greedy adds
+  and a pruning pass removes, and at the confirmation replications no single mediator can go.
+* **Infeasibility** (:mod:`sim.sizing.feasibility`): a target staffing cannot move, or one a
+  generous staffing fails, is a :class:`~sim.scenario.errors.ScenarioError` (exit 2) before
+  any search.
+
+:func:`size` runs these steps for each demand level, in increasing order, each level's staffing
+the floor of the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.experiments.executors import Executor
+from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.loading import validate_table
+from sim.scenario.schema import Scenario
+from sim.sizing.confirmation import check_replications
+from sim.sizing.feasibility import generous_failures, structural_problems
+from sim.sizing.levers import Lever, base_table, levers, scale_demand
+from sim.sizing.replications import Replications, sizing_executor
+from sim.sizing.results import SizingResult, budget_table, staffing_table
+from sim.sizing.search import SearchSettings, StaffingSearch, frontier
+
+__all__ = ["size"]
+
+
+def size(
+    scenario: Scenario | str | Path | None = None,
+    overrides: Iterable[str | tuple[str, Any]] = (),
+    *,
+    demand: Sequence[float] = (1.0,),
+    budget: float | None = None,
+    allow_below_quota: bool = False,
+    replications: int | None = None,
+    search_replications: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    candidates: int = 3,
+    max_steps: int = 200,
+    progress: Callable[[str], None] | None = None,
+) -> SizingResult:
+    """The least yearly cost staffing that meets every target with the scenario's confidence.
+
+    ``demand`` lists multipliers of the dispute rate (and of court referrals); they are sized
+    in increasing order, each starting from (and never going below) the staffing of the one
+    before, so headcount never decreases as demand grows. With ``budget`` (yuan per year) the
+    search stops at the ceiling and reports how far the targets are met instead. Raises
+    :class:`~sim.scenario.errors.ScenarioError` (exit 2 in the CLI) when no staffing can meet a
+    target.
+    """
+    began = time.perf_counter()
+    log = progress or (lambda _msg: None)
+    _check_options(demand, budget, replications, search_replications)
+    table, source = base_table(scenario, overrides)
+    base = validate_table(table, source)
+    _check_targets(base, source)
+    n_confirm = replications or max(base.run.replications, 2)
+    n_search = search_replications or max(2, min(n_confirm, math.ceil(n_confirm / 2)))
+    settings = SearchSettings(
+        search_replications=n_search,
+        confirmation_replications=n_confirm,
+        budget=budget,
+        candidates=candidates,
+        max_steps=max_steps,
+    )
+    seed = base.run.seed if seed is None else seed
+    sized: list[_Level] = []
+    infeasible: dict[float, list[str]] = {}
+    simulated = 0
+    with sizing_executor(workers) as executor:
+        floors: dict[str, int] = {}
+        for multiplier in sorted(set(float(v) for v in demand)):
+            search = _search_at(
+                table, multiplier, floors, allow_below_quota, source, seed, settings, executor, log
+            )
+            try:
+                level, failures = _size_level(search, multiplier, source)
+            finally:
+                simulated += search.replications.simulated
+            if level is None:
+                if not sized:
+                    raise ScenarioError(failures)
+                infeasible[multiplier] = [str(p) for p in failures]
+                break
+            sized.append(level)
+            floors = level.values
+    return SizingResult(
+        scenario=next((lv.scenario for lv in sized if lv.demand == 1.0), sized[0].scenario),
+        staffing=pd.concat([lv.staffing for lv in sized], ignore_index=True),
+        budget=pd.concat([lv.budget for lv in sized], ignore_index=True),
+        targets=pd.concat([lv.targets for lv in sized], ignore_index=True),
+        frontier=pd.concat([lv.frontier for lv in sized], ignore_index=True),
+        minimality=_concat([lv.minimality for lv in sized if len(lv.minimality)]),
+        replications_simulated=simulated,
+        seconds=time.perf_counter() - began,
+        confidence=base.run.confidence,
+        replications=n_confirm,
+        seed=seed,
+        infeasible=infeasible,
+    )
+
+
+@dataclass
+class _Level:
+    """The sized staffing at one demand level and its tables (each with a demand column)."""
+
+    demand: float
+    values: dict[str, int]  # lever key -> value: the floors of the next level
+    scenario: Scenario
+    staffing: pd.DataFrame
+    budget: pd.DataFrame
+    targets: pd.DataFrame
+    frontier: pd.DataFrame
+    minimality: pd.DataFrame
+
+
+def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _check_options(
+    demand: Sequence[float],
+    budget: float | None,
+    replications: int | None,
+    search_replications: int | None,
+) -> None:
+    """Options that are wrong whatever the scenario: input problems (exit 2)."""
+    check_replications(replications, "--replications")
+    check_replications(search_replications, "--search-replications")
+    bad = [m for m in demand if not (isinstance(m, int | float) and m > 0 and math.isfinite(m))]
+    if bad or not demand:
+        raise ScenarioError(
+            [
+                InputProblem(
+                    "--demand", "", bad[0] if bad else "", "positive multipliers, e.g. 0.8,1.0,1.5"
+                )
+            ]
+        )
+    if budget is not None and not budget > 0:
+        raise ScenarioError([InputProblem("--budget", "", budget, "a positive amount of yuan")])
+
+
+def _check_targets(scenario: Scenario, source: str) -> None:
+    """A scenario to size needs targets, and targets some staffing could meet."""
+    if not scenario.targets:
+        raise ScenarioError(
+            [
+                InputProblem(
+                    source, "targets", InputProblem.MISSING, "at least one target to size for"
+                )
+            ]
+        )
+    problems = structural_problems(scenario, source)
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _search_at(
+    table: dict[str, Any],
+    multiplier: float,
+    floors: dict[str, int],
+    allow_below_quota: bool,
+    source: str,
+    seed: int,
+    settings: SearchSettings,
+    executor: Executor,
+    log: Callable[[str], None],
+) -> StaffingSearch:
+    """The search at one demand level, its levers' floors raised to ``floors`` (by key)."""
+    scaled = scale_demand(table, multiplier)
+    scenario = validate_table(scaled, source)
+    lv: list[Lever] = []
+    for lever in levers(scenario, allow_below_quota):
+        floor = max(lever.floor, floors.get(lever.key, 0))
+        lv.append(dataclasses.replace(lever, floor=floor, ceiling=max(lever.ceiling, floor)))
+    runs = Replications(scaled, source, lv, seed, executor)
+    return StaffingSearch(runs, scenario.targets, scenario.run.confidence, settings, log)
+
+
+def _size_level(
+    search: StaffingSearch, multiplier: float, source: str
+) -> tuple[_Level | None, list[InputProblem]]:
+    """Size one demand level: the level, or None and the targets no staffing reached."""
+    settings, lv, runs = search.settings, search.levers, search.replications
+    n_search, n_confirm = settings.search_replications, settings.confirmation_replications
+    log = search.log
+    log(f"demand ×{multiplier:g}: {len(lv)} levers, {n_search}/{n_confirm} replications")
+    start = tuple(lever.floor for lever in lv)
+    if settings.budget is None:
+        generous = tuple(lever.ceiling for lever in lv)
+        failures = generous_failures(
+            search.verdict(generous, n_confirm),
+            search.targets,
+            search.headcount(generous),
+            search.confidence,
+            source,
+            multiplier,
+        )
+        if failures:
+            return None, failures
+    elif search.cost(start, n_search) > settings.budget:
+        raise ScenarioError(
+            [
+                InputProblem(
+                    "--budget",
+                    "",
+                    settings.budget,
+                    f"at least {search.cost(start, n_search):,.0f} yuan: the staffing at "
+                    "the quotas alone costs that much (or use --allow-below-quota)",
+                )
+            ]
+        )
+    staffing, minimal, met = search.run(start)
+    if not met and settings.budget is None:
+        return None, [
+            InputProblem(
+                source,
+                f"targets.{k}",
+                float(r["target"]),
+                f"a target the search can reach within {settings.max_steps} steps; "
+                f"it stopped at mean {r['mean']:.4g}",
+            )
+            for k, r in search.verdict(staffing, n_confirm).iterrows()
+            if not r["met"]
+        ]
+    staffing_rows = staffing_table(lv, staffing, multiplier)
+    budget = budget_table(lv, staffing, runs.costs(staffing, n_confirm))
+    budget.insert(0, "demand", multiplier)
+    targets = search.verdict(staffing, n_confirm).reset_index()
+    targets.insert(0, "demand", multiplier)
+    cost_frontier = frontier(search, staffing, multiplier)
+    if len(minimal):
+        minimal.insert(0, "demand", multiplier)
+    return _Level(
+        demand=multiplier,
+        values={lever.key: v for lever, v in zip(lv, staffing, strict=True)},
+        scenario=runs.scenario(staffing),
+        staffing=staffing_rows,
+        budget=budget,
+        targets=targets,
+        frontier=cost_frontier,
+        minimality=minimal,
+    ), []
