@@ -22,6 +22,7 @@ __all__ = ["add_parser"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``sim size`` (编制测算: least-cost staffing, the quota check) to ``sim``."""
     p = subparsers.add_parser(
         "size",
         help="least-cost full-time staffing that meets the targets, and its budget (编制测算)",

@@ -210,6 +210,7 @@ def _baseline(choice: str | Mapping[str, Any] | None, points: list[Point], sourc
 
 
 def targets_of(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """The scenario's targets as plain values (value, sense, label), for the sweep's files."""
     return {
         name: {"value": t.value, "sense": t.sense, "label": t.label}
         for name, t in scenario.targets.items()

@@ -49,6 +49,8 @@ _MISSING = InputProblem.MISSING
 
 
 class SpecModel(BaseModel):
+    """Base of the sweep file's tables: unknown keys are errors, values frozen."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
@@ -118,6 +120,7 @@ class SweepPlan:
     extra: dict[str, Any] = field(default_factory=dict)  # stored in the manifest as is
 
     def manifest(self) -> dict[str, Any]:
+        """What the sweep folder records about this sweep, to check a resume against."""
         return {
             "kind": self.extra.get("kind", "sweep"),
             "name": self.name,
@@ -216,15 +219,18 @@ _AXIS_TABLE_KEYS = {"from", "to", "step", "num", "scale"}
 
 
 def is_axis_leaf(value: Any) -> bool:
+    """Whether ``value`` is one axis (values, a range or an axis table), not keys below it."""
     return not isinstance(value, Mapping) or bool(set(value) & _AXIS_TABLE_KEYS) or not value
 
 
 def is_value_leaf(value: Any) -> bool:
+    """Whether ``value`` is one scenario value, not a table of keys to set one by one."""
     # A table with `dist` is a distribution: one value, not keys to set one by one.
     return not isinstance(value, Mapping) or "dist" in value or not value
 
 
 def is_number(x: Any) -> bool:
+    """An int or float that is not a bool."""
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 

@@ -214,13 +214,16 @@ class Scenario(SchemaModel):
     # Convenience views used by the model and the reports.
     @property
     def population(self) -> int:
+        """Residents of the district: the sum over its townships."""
         return sum(t.population for t in self.townships)
 
     @property
     def levels(self) -> tuple[str, ...]:
+        """The ladder's levels, grid to district (三级四步)."""
         return LEVELS
 
     def township(self, name: str) -> Township:
+        """The township named ``name``, by its Chinese name or its pinyin."""
         for t in self.townships:
             if name in (t.name, t.pinyin):
                 return t

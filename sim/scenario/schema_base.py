@@ -47,6 +47,7 @@ class SeverityProbabilities(SchemaModel):
     serious: float = Field(ge=0, le=1)
 
     def of(self, severity: int) -> float:
+        """The value for severity index ``severity`` (0 minor, 1 major, 2 serious)."""
         return (self.minor, self.major, self.serious)[severity]
 
 
@@ -67,6 +68,7 @@ class SeverityFactors(SchemaModel):
     serious: float = Field(default=1.0, gt=0)
 
     def of(self, severity: int) -> float:
+        """The value for severity index ``severity`` (0 minor, 1 major, 2 serious)."""
         return (self.minor, self.major, self.serious)[severity]
 
 
@@ -84,6 +86,7 @@ class LevelShares(SchemaModel):
         return self
 
     def as_tuple(self) -> tuple[float, float, float, float]:
+        """The values of grid, village, township and district, in ladder order."""
         return (self.grid, self.village, self.township, self.district)
 
 
@@ -100,4 +103,5 @@ class LevelAmounts(SchemaModel):
     joint: float = Field(default=0.0, ge=0)
 
     def of(self, level: str) -> float:
+        """The value for the level called ``level``."""
         return float(getattr(self, level))

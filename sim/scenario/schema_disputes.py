@@ -69,6 +69,7 @@ class Township(SchemaModel):
         return self
 
     def village_ids(self) -> list[str]:
+        """The villages' names: as given, or ``<pinyin>-V01`` … when only a count is given."""
         if self.village_names is not None:
             return list(self.village_names)
         return [f"{self.pinyin}-V{k + 1:02d}" for k in range(self.villages)]

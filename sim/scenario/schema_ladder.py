@@ -47,10 +47,13 @@ class Calendar(SchemaModel):
 
     @property
     def hours_per_week(self) -> float:
+        """Working hours a week of one mediator on this calendar."""
         return self.hours_per_day * self.days_per_week
 
 
 class Calendars(SchemaModel):
+    """Working calendars of full-time (专职) and part-time (兼职) mediators."""
+
     full_time: Calendar = Calendar(hours_per_day=8, days_per_week=5)
     part_time: Calendar = Calendar(hours_per_day=2, days_per_week=7, day_start_hour=18)
 
@@ -79,12 +82,15 @@ class Level(SchemaModel):
 
 
 class Ladder(SchemaModel):
+    """The four levels of the ladder (三级四步): grid, village, township, district."""
+
     grid: Level
     village: Level
     township: Level
     district: Level
 
     def level(self, name: str) -> Level:
+        """The settings of the level called ``name``."""
         return getattr(self, name)
 
 

@@ -35,6 +35,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PoolTheory:
+    """Erlang C figures of one mediator pool of the ladder (one unit of a level)."""
+
     level: str
     unit: int
     servers: int
@@ -156,6 +158,7 @@ class Screen:
 
     @property
     def exact(self) -> bool:
+        """True when the screen used no approximation (its figures are Erlang C exact)."""
         return not self.approximations
 
 
