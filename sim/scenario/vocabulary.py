@@ -53,6 +53,8 @@ OUTCOMES: tuple[str, ...] = (
     "petitioned",  # 信访: the party's patience ran out; the case left the ladder
     "returned_to_court",  # 诉调衔接: a stationed room sends a failed referral back to court
 )
+# Outcomes that count as resolved (化解), on the spot or not.
+RESOLVED = ("resolved", "resolved_on_the_spot")
 
 _RESOLVED_SHARE = tuple(f"resolved_share.{lv}" for lv in (*LEVELS, "sector"))
 _UTILIZATION = tuple(f"utilization.{v}" for v in VENUES)
