@@ -10,6 +10,10 @@ lives in the mechanism modules; :func:`neglect` is the one rule of the case's ow
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import simpy
 
 __all__: list[str] = []  # the model's own machinery; nothing public
 
@@ -95,7 +99,7 @@ class _Case:
         self.open_step: _Step | None = None  # the step it is in now, None in transit
         self.u: list[float] = []
         self.p: list[float] = []
-        self.waiting_req = None  # the request it queues on, while it queues
+        self.waiting_req: simpy.Event | None = None  # the request it queues on, while it queues
 
 
 def neglect(case: _Case, days: float) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
+from typing import cast
 
 import simpy
 
@@ -114,7 +116,8 @@ class _Mediation:
                 req = pool.wait(1 if s == 0 else 0, case)
                 waiting.value += 1
                 if give_up < math.inf and not timer_armed:
-                    timer_armed = self._arm_timer(case, give_up - now)
+                    self._arm_timer(case, give_up - now)
+                    timer_armed = True
                 case.waiting_req = req
                 try:
                     kind = yield req
@@ -207,26 +210,30 @@ class _Mediation:
         self.record_step(case, step, outcome, step.effort)
         return outcome
 
-    def _arm_timer(self, case: _Case, delay: float) -> bool:
+    def _arm_timer(self, case: _Case, delay: float) -> None:
         """One timer per step, armed only when the case has to queue: it interrupts the case if
         it is still queueing for this step when it fires (time limit or patience)."""
-        proc = self.env.active_process
+        proc = self.env.active_process  # the case's own process, which is queueing
+        assert proc is not None
         # The step number goes with the timer: a timer left from an earlier step must not touch
         # a later one.
-        self.env.timeout(delay).callbacks.append(
-            lambda _, proc=proc, step=case.step: _interrupt_waiting(case, proc, step)
-        )
-        return True
+        self.env.timeout(delay).callbacks.append(partial(_interrupt_waiting, case, proc, case.step))
 
     def _interrupted(
-        self, case: _Case, step: _Step, deadline: float, req: simpy.Event, s: int,
+        self,
+        case: _Case,
+        step: _Step,
+        deadline: float,
+        req: simpy.Event,
+        s: int,
         queued_at: float,
-    ) -> str:  # fmt: skip
+    ) -> str:
         """The timer interrupted the case queueing for session ``s`` (since ``queued_at``)."""
         case.waiting_req = None
         pool = self.pools[step.venue][step.unit]
+        assert pool is not None, "only a unit with mediators has a queue"
         if req.triggered:  # granted in the same instant: hand it on
-            pool.release(req.value, case)
+            pool.release(cast(int, req.value), case)
         else:
             pool.cancel(req)
         self.gauges[step.venue][1].value -= 1
@@ -250,7 +257,8 @@ class _Mediation:
         return outcome
 
 
-def _interrupt_waiting(case: _Case, proc: simpy.Process, step: int) -> None:
+def _interrupt_waiting(case: _Case, proc: simpy.Process, step: int, _timer: simpy.Event) -> None:
+    """The timer of ``step`` fired: interrupt the case if it still queues in that step."""
     req = case.waiting_req
     if req is not None and not req.triggered and case.step == step and proc.is_alive:
         proc.interrupt("time limit or patience")

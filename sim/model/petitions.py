@@ -67,6 +67,7 @@ class _Petitions:
     def petition(self, case: _Case, venue: int, repeat: bool = False):
         """The party leaves the ladder and petitions; unresolved petitions become backlog."""
         pet = self.sc.petitions
+        assert pet is not None, "petitions run only when the scenario has them"
         env = self.env
         if not repeat:
             self.conclude(case, "petitioned")
@@ -98,9 +99,10 @@ class _Petitions:
             if not repeat
             else self.backlog_u.next() < pet.hearing_share
         )
-        leader = self.leaders.request() if self.leaders is not None else None
-        if leader is None:
+        leaders = self.leaders
+        if leaders is None:
             return  # no leader cases: the backlog case stays open
+        leader = leaders.request()
         yield leader
         reviews = 0
         how = ""
@@ -118,7 +120,7 @@ class _Petitions:
         # 每月评估: struck off (销号) at the next monthly evaluation.
         every = pet.evaluation_interval_days
         yield env.timeout(math.ceil(env.now / every) * every - env.now)
-        self.leaders.release(leader)  # type: ignore[union-attr]
+        leaders.release(leader)
         self.backlog_open -= 1
         self._close(case, record, how)
 
@@ -129,12 +131,15 @@ class _Petitions:
         self.log.rows.append(tuple(record))
         self.log.pack_if_full()
         pet = self.sc.petitions
+        assert pet is not None, "petitions run only when the scenario has them"
         u_repeat = case.p[P_REPEAT] if not record[5] else self.backlog_u.next()
         if u_repeat < pet.repeat_probability:  # 重复信访: the closed case comes back
             self.env.process(self._repeat(case, record[3], first=not record[5]))
 
     def _repeat(self, case: _Case, venue: int, first: bool):
+        pet = self.sc.petitions
+        assert pet is not None, "petitions run only when the scenario has them"
         u = case.p[P_REPEAT_DELAY] if first else self.backlog_u.next()
-        yield self.env.timeout(self.sc.petitions.repeat_delay_days.ppf(u))  # type: ignore[union-attr]
+        yield self.env.timeout(pet.repeat_delay_days.ppf(u))
         if self.env.now < self.end_time:
             yield from self.petition(case, venue, repeat=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ class RecordLog:
         self.rows: list[tuple] = []
         self._chunks: list[dict[str, np.ndarray]] = []
         self._count = 0  # rows packed so far
-        self._writer = None
+        self._writer: Any = None  # a pyarrow.parquet.ParquetWriter once spooling began
 
     def __len__(self) -> int:
         return self._count + len(self.rows)
@@ -82,8 +83,10 @@ class RecordLog:
 
         table = pa.table(columns)
         if self._writer is None:
-            self.spool.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-            self._writer = pq.ParquetWriter(self.spool, table.schema)
+            spool = self.spool
+            assert spool is not None, "only a spooled log writes"
+            spool.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(spool, table.schema)
         self._writer.write_table(table)
 
     def close(self) -> None:

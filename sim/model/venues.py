@@ -9,6 +9,7 @@ overload effect. Nothing here runs: :mod:`sim.model.mediation` does the steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,11 @@ from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import LEVELS, VENUES
 
 __all__: list[str] = []  # the model's own machinery; nothing public
+
+
+def _no_party_delay(u: float) -> float:
+    """The parties' time between sessions of a one-session step: there is none to ask for."""
+    raise AssertionError("a one-session step has no time between sessions")
 
 
 class _Desk:
@@ -57,7 +63,9 @@ class _Desk:
         )
         with_party = mech.party_delays and spec.party_delay_days is not None
         self.sessions = spec.sessions if with_party else 1
-        self.party_ppf = spec.party_delay_days.ppf if with_party else None
+        self.party_ppf: Callable[[float], float] = (
+            spec.party_delay_days.ppf if with_party else _no_party_delay
+        )
         self.resolve = tuple(
             (r.minor, r.major, r.serious) for r in (spec.resolve.full_time, spec.resolve.part_time)
         )
