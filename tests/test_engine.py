@@ -14,7 +14,7 @@ import simpy
 
 import sim
 import sim.model.replication
-from sim.model.replication import _ArrivalProcess
+from sim.model.discovery import _ArrivalProcess
 
 from .scenarios import SMALL
 

@@ -44,7 +44,7 @@ def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ScenarioError(
             [InputProblem(shown, "", InputProblem.MISSING, f"cannot read CSV: {exc}")]
-        ) from None  # type: ignore[attr-defined]
+        ) from None
     needed = ["case_id", "level", "township", "village", "category", "severity", "outcome"]
     missing = [c for c in needed if c not in table.columns]
     if missing:

@@ -1,0 +1,93 @@
+"""The climb up the ladder (三级四步): grid → village → township → district.
+
+Implements docs/model.md "Routing: where a case goes next" (a case failed or timed out at a
+level goes up one; at the district the centre's triage takes it; a party whose patience ran out
+after a failed step petitions), "Hand-over delays (逐级报告登记移交)" (the reporting delay of each
+hand-over, online or offline by the case's sensitivity) and the summons (点将约访) by which a
+township hands a case to the district centre's departments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import simpy
+
+from sim.model.cases import _Case, neglect
+from sim.model.centre import _Centre
+from sim.model.layout import (
+    CH_OFFLINE,
+    CH_ONLINE,
+    DISTRICT,
+    TOWNSHIP,
+    U_HANDOVER,
+    U_LEVEL_BASE,
+    U_PER_LEVEL,
+)
+from sim.scenario.schema import Scenario
+from sim.scenario.vocabulary import RESOLVED
+
+__all__: list[str] = []  # the model's own machinery; nothing public
+
+
+class _Ladder:
+    """Moves a case up the ladder from the level it entered at."""
+
+    def __init__(
+        self,
+        sc: Scenario,
+        env: simpy.Environment,
+        grid_units: list,
+        mediate: Callable,
+        centre: _Centre,
+        petition: Callable,
+        conclude: Callable[[_Case, str], None],
+    ) -> None:
+        self.env = env
+        self.channels = sc.channels
+        self.handover_delays = sc.mechanisms.handover_delays
+        self.grid_units = grid_units  # per grid, its unit at each level (looked up once a step)
+        self.mediate = mediate  # generator function (case, venue, unit, channel) -> outcome
+        self.triage = centre.triage
+        self.summons = centre.summons
+        self.petition = petition  # generator function (case, venue) of the petition system
+        self.conclude = conclude
+
+    def climb(self, case: _Case, level: int, channel: int):
+        """Mediate at ``level`` and above until resolved, failed at the top or petitioned."""
+        while True:
+            if level == DISTRICT:
+                yield from self.triage(case, channel, summoned=False)
+                return
+            unit = self.grid_units[case.grid][level]
+            outcome = yield from self.mediate(case, level, unit, channel)
+            if outcome in RESOLVED:
+                return self.conclude(case, "resolved")
+            if outcome == "petitioned":
+                return
+            if self.env.now >= case.patience_at:  # gives up after a failed step
+                yield from self.petition(case, level)
+                return
+            if self.handover_delays:
+                u = case.u[U_LEVEL_BASE + U_PER_LEVEL * level + U_HANDOVER]
+                yield from self.handover(case, u)
+            channel = self.channel(case)
+            if level == TOWNSHIP and self.summons(case):
+                yield from self.triage(case, channel, summoned=True)
+                return
+            level += 1
+
+    @staticmethod
+    def channel(case: _Case) -> int:
+        """The channel a case is reported on: offline (电话、钉钉) if sensitive, else online."""
+        return CH_OFFLINE if case.sensitive else CH_ONLINE
+
+    def handover(self, case: _Case, u: float):
+        """The reporting delay of a hand-over (逐级报告移交), by channel."""
+        if self.handover_delays:
+            ch = self.channels
+            dist = ch.offline_delay_days if case.sensitive else ch.online_delay_days
+            delay = dist.ppf(u)
+            if delay > 0:
+                yield self.env.timeout(delay)
+                neglect(case, delay)
