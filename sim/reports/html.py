@@ -157,6 +157,33 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
             f"left out rather than shown as 0): {html.escape(', '.join(results.not_modelled))}</p>"
         )
 
+    parts = F.ladder_targets_explained(results, lang)
+    if len(parts):  # results saved before these KPIs existed lack them
+        body += [
+            heading("小事不出村、大事不出镇的构成", "What the ladder targets are made of"),
+            html_table(
+                pd.DataFrame(
+                    {
+                        "KPI": parts.index,
+                        "指标 label": parts["label"],
+                        "含义 part": parts["part"],
+                        "均值 mean": parts["mean"],
+                        f"{conf}% CI": [
+                            F.ci_text(m, lo, hi)
+                            for m, lo, hi in zip(
+                                parts["mean"], parts["ci_low"], parts["ci_high"], strict=True
+                            )
+                        ],
+                    }
+                )
+            ),
+            '<p class="note">小事不出村 = 小事进村率 (上限) × 小事进村后留村率, 每次重复严格成立;'
+            " 进村率低说明小事未到村就上交或直接到乡镇、区, 留村率低说明村里调不成或超期上交"
+            " (minor_kept_in_village = minor_reached_village × minor_retained_in_village in"
+            " every replication: a low ceiling means minor disputes never came to the village,"
+            " a low retention that the village did not settle those that did).</p>",
+        ]
+
     if results.registers and results.cases:
         shares = F.where_resolved(results)
         table = shares.copy()
