@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.experiment import Results
+from sim.measures.kpis import EXPLAINING_KPIS
 from sim.reports.fonts import resolve_language
 from sim.reports.labels import COST_ITEMS, OUTCOME_CLASSES, kpi_label, zh_or_en
 from sim.scenario.vocabulary import SEVERITIES, VENUES
@@ -87,11 +88,13 @@ TARGET_PARTS: dict[str, tuple[str, str]] = {
 def ladder_targets_explained(results: Results, language: str = "zh") -> pd.DataFrame:
     """小事不出村 / 大事不出镇 and the KPIs that explain them: KPI × (label, part, mean, CI, n).
 
-    Rows in :data:`TARGET_PARTS` order; KPIs the results lack (saved before they existed) are
-    left out, so the table may be empty.
+    Rows in :data:`TARGET_PARTS` order. Empty when the results lack the explaining KPIs
+    (saved before they existed): the two targets alone explain nothing.
     """
     lang = resolve_language(language)
     out = kpi_table(results, lang, TARGET_PARTS)
+    if not out.index.isin(EXPLAINING_KPIS).any():
+        out = out.iloc[:0]
     out.insert(1, "part", [zh_or_en(*TARGET_PARTS[k], lang) for k in out.index])
     return out
 
