@@ -129,12 +129,13 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
         )
         body += [heading("目标", "Targets"), html_table(shown)]
 
-    def kpi_rows(kpis: Iterable[str] | None) -> pd.DataFrame:
-        k = F.kpi_table(results, lang, kpis)
+    def kpi_rows(kpis: Iterable[str] | None, k: pd.DataFrame | None = None) -> pd.DataFrame:
+        k = F.kpi_table(results, lang, kpis) if k is None else k
         return pd.DataFrame(
             {
                 "KPI": k.index,
                 "指标 label": k["label"],
+                **({"含义 part": k["part"]} if "part" in k else {}),
                 "均值 mean": k["mean"],
                 f"{conf}% CI": [
                     F.ci_text(m, lo, hi)
@@ -161,22 +162,7 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
     if len(parts):  # results saved before these KPIs existed lack them
         body += [
             heading("小事不出村、大事不出镇的构成", "What the ladder targets are made of"),
-            html_table(
-                pd.DataFrame(
-                    {
-                        "KPI": parts.index,
-                        "指标 label": parts["label"],
-                        "含义 part": parts["part"],
-                        "均值 mean": parts["mean"],
-                        f"{conf}% CI": [
-                            F.ci_text(m, lo, hi)
-                            for m, lo, hi in zip(
-                                parts["mean"], parts["ci_low"], parts["ci_high"], strict=True
-                            )
-                        ],
-                    }
-                )
-            ),
+            html_table(kpi_rows(None, parts)),
             '<p class="note">小事不出村 = 小事进村率 (上限) × 小事进村后留村率, 每次重复严格成立;'
             " 进村率低说明小事未到村就上交或直接到乡镇、区, 留村率低说明村里调不成或超期上交"
             " (minor_kept_in_village = minor_reached_village × minor_retained_in_village in"

@@ -79,8 +79,8 @@ TARGET_PARTS: dict[str, tuple[str, str]] = {
         "of all disputes, resolved at township level or below",
     ),
     "found_by_sweep": (
-        "排查先于当事人申请发现的",
-        "found by a sweep before the party reported it",
+        "排查先于当事人申请发现的 (企业内部纠纷不计)",
+        "found first by a sweep, not reported by the party (in-firm disputes left out)",
     ),
 }
 
