@@ -5,7 +5,9 @@ district, by thinning, placed by population, with category, severity and sensiti
 referrals" (a Poisson stream per stationed room), "Starting state (存量案件)", "Discovery: the
 weekly sweep (排查) or a direct report" (the sweep of the dispute's grid or the party's own report,
 settlement on the spot, direct application to a sector committee, the level of entry) and
-"Enterprise committees" (a dispute inside a firm goes first to a committee of its own).
+"Enterprise committees" (a dispute inside a firm goes first to a committee of its own), and
+"Discovery: a race between the sweep and the party's own report" (``mechanisms.discovery_race``;
+the entry choice it leads to is :mod:`sim.model.entry`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import simpy
 
 from sim.model.cases import _Case, _Step, neglect
 from sim.model.centre import _Centre
+from sim.model.entry import _EntryChoice
 from sim.model.initial_state import open_cases
 from sim.model.ladder import _Ladder
 from sim.model.layout import (
     CH,
     DISTRICT,
+    E_WIDTH,
     ENTERPRISE,
     GRID,
     ORIGINS,
@@ -122,6 +126,12 @@ class _Discovery:
         self.case_rows = UniformRows(stream(seed, replication, "case"), U_WIDTH)
         self.policy_rows = UniformRows(stream(seed, replication, "policy"), P_WIDTH)
         self.arrival_u = Uniforms(stream(seed, replication, "arrivals"))
+        # The race and the entry choice are read once here; off, the journey is today's.
+        self.race = self.mech.discovery_race
+        self.entry_on = self.mech.entry_choice
+        if self.entry_on:
+            self.entry_choice = _EntryChoice(sc, district)
+            self.entry_rows = UniformRows(stream(seed, replication, "entry"), E_WIDTH)
         self._prepare_sampling_tables(end_time)
 
     def _prepare_sampling_tables(self, end_time: float) -> None:
@@ -305,18 +315,19 @@ class _Discovery:
         env, sc, mech = self.env, self.sc, self.mech
         u, p = case.u, case.p
         disc = sc.discovery
+        # Drawn for every dispute as it arises, so that a dispute keeps its row in any variant.
+        erow = self.entry_rows.next() if self.entry_on else None
         # Disputes inside a firm go first to an enterprise committee (企业/商会调委会).
         if p[P_ENTERPRISE] < self.enterprise_share[case.category]:
             yield from self._in_firm(case)
             return
+        if self.race:
+            yield from self._race(case, erow)
+            return
         if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
             channel = CH["sweep"]
             t0 = env.now
-            k = math.floor((t0 - self.sweep_offset[case.grid]) / self.sweep_interval) + 1
-            found = self.sweep_offset[case.grid] + k * self.sweep_interval
-            if disc.detect_probability < 1.0:
-                misses = math.floor(math.log1p(-u[U_DETECT]) / math.log1p(-disc.detect_probability))
-                found += misses * self.sweep_interval
+            found = self._sweep_finds(case, t0)
             yield env.timeout(found - t0)
             neglect(case, found - t0)
             if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
@@ -339,7 +350,71 @@ class _Discovery:
                 yield from self.final(case, SECTOR, sector, CH["direct"])
                 return
             level = min(bisect.bisect_right(self.entry_cum, u[U_ENTRY]), DISTRICT)
+            if self.entry_on:
+                village = self.district.grid_village[case.grid]
+                level = self.entry_choice.choose(village, u[U_ENTRY], erow)
         yield from self.climb(case, level, channel)
+
+    def _sweep_finds(self, case: _Case, t0: float) -> float:
+        """When the sweeps of the dispute's grid find it, if it waits for them from ``t0``.
+
+        The next sweep after ``t0``, then one sweep interval per miss: the number of misses is
+        geometric, by inversion of the case's ``detect`` uniform.
+        """
+        disc = self.sc.discovery
+        offset = self.sweep_offset[case.grid]
+        k = math.floor((t0 - offset) / self.sweep_interval) + 1
+        found = offset + k * self.sweep_interval
+        if disc.detect_probability < 1.0:
+            misses = math.floor(
+                math.log1p(-case.u[U_DETECT]) / math.log1p(-disc.detect_probability)
+            )
+            found += misses * self.sweep_interval
+        return found
+
+    def _race(self, case: _Case, erow: list[float] | None):
+        """Discovery as a race (``mechanisms.discovery_race``): the sweep or the party, first.
+
+        The party reports after its own delay (``self_report_delay_days``, by inversion of the
+        case's ``report_delay`` uniform; 0 without ``mechanisms.self_report_delays``), unless it
+        never reports (``never_self_report_share``, read off the case's ``channel`` uniform, which
+        the race frees from ``sweep_share``). The sweeps of its grid find it at
+        :meth:`_sweep_finds`. Whichever comes first wins; a tie goes to the sweep. Without
+        ``mechanisms.sweeps`` every party reports (nobody else could find the dispute).
+        """
+        env, mech, disc, u = self.env, self.mech, self.sc.discovery, case.u
+        t0 = env.now
+        delay = (
+            disc.self_report_delay_days.ppf(u[U_REPORT_DELAY]) if mech.self_report_delays else 0.0
+        )
+        if mech.sweeps:
+            if u[U_CHANNEL] < disc.never_self_report_share:
+                delay = math.inf
+            found = self._sweep_finds(case, t0)
+            if found - t0 <= delay:
+                yield env.timeout(found - t0)
+                neglect(case, found - t0)
+                if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
+                    now = env.now
+                    step = _Step(GRID, case.grid, CH["sweep"], now, case.severity, 0.0)
+                    step.started = now
+                    self.record_step(case, step, "resolved_on_the_spot", 0.0)
+                    return self.conclude(case, "resolved")
+                yield from self.climb(case, GRID, CH["sweep"])
+                return
+        if delay > 0.0:
+            yield env.timeout(delay)
+            neglect(case, delay)
+        sector = self.sector_of_category[case.category]
+        if sector >= 0 and case.p[P_SECTOR_DIRECT] < self.sector_specs[sector].direct_share:
+            yield from self.final(case, SECTOR, sector, CH["direct"])
+            return
+        if self.entry_on:
+            village = self.district.grid_village[case.grid]
+            level = self.entry_choice.choose(village, u[U_ENTRY], erow)
+        else:
+            level = min(bisect.bisect_right(self.entry_cum, u[U_ENTRY]), DISTRICT)
+        yield from self.climb(case, level, self.report_channel)
 
     def _in_firm(self, case: _Case):
         """A dispute inside a firm: its enterprise committee, then the ladder from escalate_to."""

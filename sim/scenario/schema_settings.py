@@ -60,6 +60,8 @@ class Mechanisms(SchemaModel):
     joint_mediation: bool = True
     experts: bool = True
     petitions: bool = True
+    discovery_race: bool = False  # sweep vs own report, whichever first; False: sweep_share
+    entry_choice: bool = False  # self-reports enter by a logit on local supply ([entry])
 
 
 class Target(SchemaModel):
@@ -123,6 +125,9 @@ class Costs(SchemaModel):
     grades: Grades = Grades()
     purchased_services_yuan: float = Field(default=0.0, ge=0)
     gold_mediator_awards_yuan: float = Field(default=0.0, ge=0, description="金牌调解员 yearly")
+    petition_agent_allowance_yuan: float = Field(
+        default=0.0, ge=0, description="信访代办员补贴 per agent-year"
+    )
 
 
 class Quotas(SchemaModel):
