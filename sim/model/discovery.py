@@ -151,6 +151,8 @@ class _Discovery:
         # Disputes reported by the parties: "self_report" beside sweeps, else "direct".
         sweeps = mech.sweeps or sc.discovery.sweep_share < 1
         self.report_channel = CH["self_report"] if sweeps else CH["direct"]
+        # In the race sweep_share plays no part: "self_report" exactly when sweeps run.
+        self.race_channel = CH["self_report"] if mech.sweeps else CH["direct"]
 
         days = math.ceil(end_time) + 2
         start = sc.run.start_date
@@ -414,7 +416,7 @@ class _Discovery:
             level = self.entry_choice.choose(village, u[U_ENTRY], erow)
         else:
             level = min(bisect.bisect_right(self.entry_cum, u[U_ENTRY]), DISTRICT)
-        yield from self.climb(case, level, self.report_channel)
+        yield from self.climb(case, level, self.race_channel)
 
     def _in_firm(self, case: _Case):
         """A dispute inside a firm: its enterprise committee, then the ladder from escalate_to."""
