@@ -324,12 +324,12 @@ class _Discovery:
             yield from self._in_firm(case)
             return
         if self.race:
-            yield from self._race(case, erow)
+            yield from _race(self, case, erow)
             return
         if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
             channel = CH["sweep"]
             t0 = env.now
-            found = self._sweep_finds(case, t0)
+            found = _sweep_finds(self, case, t0)
             yield env.timeout(found - t0)
             neglect(case, found - t0)
             if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
@@ -357,67 +357,6 @@ class _Discovery:
                 level = self.entry_choice.choose(village, u[U_ENTRY], erow)
         yield from self.climb(case, level, channel)
 
-    def _sweep_finds(self, case: _Case, t0: float) -> float:
-        """When the sweeps of the dispute's grid find it, if it waits for them from ``t0``.
-
-        The next sweep after ``t0``, then one sweep interval per miss: the number of misses is
-        geometric, by inversion of the case's ``detect`` uniform.
-        """
-        disc = self.sc.discovery
-        offset = self.sweep_offset[case.grid]
-        k = math.floor((t0 - offset) / self.sweep_interval) + 1
-        found = offset + k * self.sweep_interval
-        if disc.detect_probability < 1.0:
-            misses = math.floor(
-                math.log1p(-case.u[U_DETECT]) / math.log1p(-disc.detect_probability)
-            )
-            found += misses * self.sweep_interval
-        return found
-
-    def _race(self, case: _Case, erow: list[float] | None):
-        """Discovery as a race (``mechanisms.discovery_race``): the sweep or the party, first.
-
-        The party reports after its own delay (``self_report_delay_days``, by inversion of the
-        case's ``report_delay`` uniform; 0 without ``mechanisms.self_report_delays``), unless it
-        never reports (``never_self_report_share``, read off the case's ``channel`` uniform, which
-        the race frees from ``sweep_share``). The sweeps of its grid find it at
-        :meth:`_sweep_finds`. Whichever comes first wins; a tie goes to the sweep. Without
-        ``mechanisms.sweeps`` every party reports (nobody else could find the dispute).
-        """
-        env, mech, disc, u = self.env, self.mech, self.sc.discovery, case.u
-        t0 = env.now
-        delay = (
-            disc.self_report_delay_days.ppf(u[U_REPORT_DELAY]) if mech.self_report_delays else 0.0
-        )
-        if mech.sweeps:
-            if u[U_CHANNEL] < disc.never_self_report_share:
-                delay = math.inf
-            found = self._sweep_finds(case, t0)
-            if found - t0 <= delay:
-                yield env.timeout(found - t0)
-                neglect(case, found - t0)
-                if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
-                    now = env.now
-                    step = _Step(GRID, case.grid, CH["sweep"], now, case.severity, 0.0)
-                    step.started = now
-                    self.record_step(case, step, "resolved_on_the_spot", 0.0)
-                    return self.conclude(case, "resolved")
-                yield from self.climb(case, GRID, CH["sweep"])
-                return
-        if delay > 0.0:
-            yield env.timeout(delay)
-            neglect(case, delay)
-        sector = self.sector_of_category[case.category]
-        if sector >= 0 and case.p[P_SECTOR_DIRECT] < self.sector_specs[sector].direct_share:
-            yield from self.final(case, SECTOR, sector, CH["direct"])
-            return
-        if self.entry_on:
-            village = self.district.grid_village[case.grid]
-            level = self.entry_choice.choose(village, u[U_ENTRY], erow)
-        else:
-            level = min(bisect.bisect_right(self.entry_cum, u[U_ENTRY]), DISTRICT)
-        yield from self.climb(case, level, self.race_channel)
-
     def _in_firm(self, case: _Case):
         """A dispute inside a firm: its enterprise committee, then the ladder from escalate_to."""
         unit = min(
@@ -432,3 +371,65 @@ class _Discovery:
         yield from self.handover(case, case.u[U_LEVEL_BASE + U_HANDOVER])
         target = self.sc.enterprise.escalate_to
         yield from self.climb(case, LEVELS.index(target), self.channel(case))
+
+
+# Functions of the discovery object rather than methods, to keep the class small: the sweep
+# schedule, and the race of docs/model.md "Discovery: a race between the sweep and the party's
+# own report" (mechanisms.discovery_race).
+def _sweep_finds(d: _Discovery, case: _Case, t0: float) -> float:
+    """When the sweeps of the dispute's grid find it, if it waits for them from ``t0``.
+
+    The next sweep after ``t0``, then one sweep interval per miss: the number of misses is
+    geometric, by inversion of the case's ``detect`` uniform.
+    """
+    disc = d.sc.discovery
+    offset = d.sweep_offset[case.grid]
+    k = math.floor((t0 - offset) / d.sweep_interval) + 1
+    found = offset + k * d.sweep_interval
+    if disc.detect_probability < 1.0:
+        misses = math.floor(math.log1p(-case.u[U_DETECT]) / math.log1p(-disc.detect_probability))
+        found += misses * d.sweep_interval
+    return found
+
+
+def _race(d: _Discovery, case: _Case, erow: list[float] | None):
+    """Discovery as a race (``mechanisms.discovery_race``): the sweep or the party, first.
+
+    The party reports after its own delay (``self_report_delay_days``, by inversion of the
+    case's ``report_delay`` uniform; 0 without ``mechanisms.self_report_delays``), unless it
+    never reports (``never_self_report_share``, read off the case's ``channel`` uniform, which
+    the race frees from ``sweep_share``). The sweeps of its grid find it at
+    :func:`_sweep_finds`. Whichever comes first wins; a tie goes to the sweep. Without
+    ``mechanisms.sweeps`` every party reports (nobody else could find the dispute).
+    """
+    env, mech, disc, u = d.env, d.mech, d.sc.discovery, case.u
+    t0 = env.now
+    delay = disc.self_report_delay_days.ppf(u[U_REPORT_DELAY]) if mech.self_report_delays else 0.0
+    if mech.sweeps:
+        if u[U_CHANNEL] < disc.never_self_report_share:
+            delay = math.inf
+        found = _sweep_finds(d, case, t0)
+        if found - t0 <= delay:
+            yield env.timeout(found - t0)
+            neglect(case, found - t0)
+            if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
+                now = env.now
+                step = _Step(GRID, case.grid, CH["sweep"], now, case.severity, 0.0)
+                step.started = now
+                d.record_step(case, step, "resolved_on_the_spot", 0.0)
+                return d.conclude(case, "resolved")
+            yield from d.climb(case, GRID, CH["sweep"])
+            return
+    if delay > 0.0:
+        yield env.timeout(delay)
+        neglect(case, delay)
+    sector = d.sector_of_category[case.category]
+    if sector >= 0 and case.p[P_SECTOR_DIRECT] < d.sector_specs[sector].direct_share:
+        yield from d.final(case, SECTOR, sector, CH["direct"])
+        return
+    if d.entry_on:
+        village = d.district.grid_village[case.grid]
+        level = d.entry_choice.choose(village, u[U_ENTRY], erow)
+    else:
+        level = min(bisect.bisect_right(d.entry_cum, u[U_ENTRY]), DISTRICT)
+    yield from d.climb(case, level, d.race_channel)
