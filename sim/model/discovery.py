@@ -129,6 +129,7 @@ class _Discovery:
         # The race and the entry choice are read once here; off, the journey is today's.
         self.race = self.mech.discovery_race
         self.entry_on = self.mech.entry_choice
+        self.own_discovery = self.race or self.entry_on
         if self.entry_on:
             self.entry_choice = _EntryChoice(sc, district)
             self.entry_rows = UniformRows(stream(seed, replication, "entry"), E_WIDTH)
@@ -317,14 +318,12 @@ class _Discovery:
         env, sc, mech = self.env, self.sc, self.mech
         u, p = case.u, case.p
         disc = sc.discovery
-        # Drawn for every dispute as it arises, so that a dispute keeps its row in any variant.
-        erow = self.entry_rows.next() if self.entry_on else None
+        if self.own_discovery:  # the race or the entry choice: _discover, off the common path
+            yield from _discover(self, case)
+            return
         # Disputes inside a firm go first to an enterprise committee (企业/商会调委会).
         if p[P_ENTERPRISE] < self.enterprise_share[case.category]:
             yield from self._in_firm(case)
-            return
-        if self.race:
-            yield from _race(self, case, erow)
             return
         if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
             channel = CH["sweep"]
@@ -352,9 +351,6 @@ class _Discovery:
                 yield from self.final(case, SECTOR, sector, CH["direct"])
                 return
             level = min(bisect.bisect_right(self.entry_cum, u[U_ENTRY]), DISTRICT)
-            if self.entry_on:
-                village = self.district.grid_village[case.grid]
-                level = self.entry_choice.choose(village, u[U_ENTRY], erow)
         yield from self.climb(case, level, channel)
 
     def _in_firm(self, case: _Case):
@@ -375,7 +371,7 @@ class _Discovery:
 
 # Functions of the discovery object rather than methods, to keep the class small: the sweep
 # schedule, and the race of docs/model.md "Discovery: a race between the sweep and the party's
-# own report" (mechanisms.discovery_race).
+# own report" (mechanisms.discovery_race) and the entry choice.
 def _sweep_finds(d: _Discovery, case: _Case, t0: float) -> float:
     """When the sweeps of the dispute's grid find it, if it waits for them from ``t0``.
 
@@ -392,44 +388,61 @@ def _sweep_finds(d: _Discovery, case: _Case, t0: float) -> float:
     return found
 
 
-def _race(d: _Discovery, case: _Case, erow: list[float] | None):
-    """Discovery as a race (``mechanisms.discovery_race``): the sweep or the party, first.
+def _discover(d: _Discovery, case: _Case):
+    """A dispute's discovery and entry with the race or the entry choice on (else ``journey``).
 
-    The party reports after its own delay (``self_report_delay_days``, by inversion of the
-    case's ``report_delay`` uniform; 0 without ``mechanisms.self_report_delays``), unless it
-    never reports (``never_self_report_share``, read off the case's ``channel`` uniform, which
-    the race frees from ``sweep_share``). The sweeps of its grid find it at
-    :func:`_sweep_finds`. Whichever comes first wins; a tie goes to the sweep. Without
-    ``mechanisms.sweeps`` every party reports (nobody else could find the dispute).
+    **The race** (``mechanisms.discovery_race``): the party reports after its own delay
+    (``self_report_delay_days``, by inversion of the case's ``report_delay`` uniform; 0 without
+    ``mechanisms.self_report_delays``), unless it never reports (``never_self_report_share``,
+    read off the case's ``channel`` uniform, which the race frees from ``sweep_share``); the
+    sweeps of its grid find it at :func:`_sweep_finds`. Whichever comes first wins; a tie goes
+    to the sweep. Without ``mechanisms.sweeps`` every party reports (nobody else could find it).
+    Without the race, ``sweep_share`` decides as in ``journey``.
+
+    **The entry choice** (``mechanisms.entry_choice``): a reporting party's level is chosen by
+    :class:`sim.model.entry._EntryChoice` from the row of stream ``entry`` drawn here, one per
+    dispute as it arises (in-firm ones too), so that a dispute keeps its row in every variant.
     """
     env, mech, disc, u = d.env, d.mech, d.sc.discovery, case.u
+    erow = d.entry_rows.next() if d.entry_on else None
+    if case.p[P_ENTERPRISE] < d.enterprise_share[case.category]:
+        yield from d._in_firm(case)
+        return
     t0 = env.now
+    found = math.inf
     delay = disc.self_report_delay_days.ppf(u[U_REPORT_DELAY]) if mech.self_report_delays else 0.0
-    if mech.sweeps:
-        if u[U_CHANNEL] < disc.never_self_report_share:
-            delay = math.inf
-        found = _sweep_finds(d, case, t0)
-        if found - t0 <= delay:
-            yield env.timeout(found - t0)
-            neglect(case, found - t0)
-            if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
-                now = env.now
-                step = _Step(GRID, case.grid, CH["sweep"], now, case.severity, 0.0)
-                step.started = now
-                d.record_step(case, step, "resolved_on_the_spot", 0.0)
-                return d.conclude(case, "resolved")
-            yield from d.climb(case, GRID, CH["sweep"])
-            return
-    if delay > 0.0:
+    if d.race:
+        channel = d.race_channel
+        if mech.sweeps:
+            if u[U_CHANNEL] < disc.never_self_report_share:
+                delay = math.inf
+            found = _sweep_finds(d, case, t0)
+    else:
+        channel = d.report_channel
+        if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
+            found, delay = _sweep_finds(d, case, t0), math.inf  # the sweep's, whenever it comes
+    if found - t0 <= delay:
+        yield env.timeout(found - t0)
+        neglect(case, found - t0)
+        if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
+            # 当场调处: settled during the sweep, a zero-length grid step.
+            now = env.now
+            step = _Step(GRID, case.grid, CH["sweep"], now, case.severity, 0.0)
+            step.started = now
+            d.record_step(case, step, "resolved_on_the_spot", 0.0)
+            return d.conclude(case, "resolved")
+        yield from d.climb(case, GRID, CH["sweep"])
+        return
+    if mech.self_report_delays:
         yield env.timeout(delay)
         neglect(case, delay)
+    # Residents of some sectors go straight to that sector's committee.
     sector = d.sector_of_category[case.category]
     if sector >= 0 and case.p[P_SECTOR_DIRECT] < d.sector_specs[sector].direct_share:
         yield from d.final(case, SECTOR, sector, CH["direct"])
         return
     if d.entry_on:
-        village = d.district.grid_village[case.grid]
-        level = d.entry_choice.choose(village, u[U_ENTRY], erow)
+        level = d.entry_choice.choose(d.district.grid_village[case.grid], u[U_ENTRY], erow)
     else:
         level = min(bisect.bisect_right(d.entry_cum, u[U_ENTRY]), DISTRICT)
-    yield from d.climb(case, level, d.race_channel)
+    yield from d.climb(case, level, channel)
