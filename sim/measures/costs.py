@@ -16,7 +16,8 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
     Salaries (专职, paid from the district budget) and allowances (兼职) per level and committee;
     per-case rewards (以奖代补) for cases resolved at each venue in the measurement window,
     times the mean grade multiplier (等级评定); expert fees per case an expert joined; purchased
-    services and gold-mediator awards (金牌调解员) as given. ``register`` must be the register
+    services and gold-mediator awards (金牌调解员) as given; village petition agents' allowances
+    (信访代办员补贴) per agent. ``register`` must be the register
     of ``rep``.
     """
     costs = rep.scenario.costs
@@ -54,5 +55,15 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
     )
     rows.append(("purchased_services", "district", float("nan"), costs.purchased_services_yuan))
     rows.append(("gold_mediator_awards", "district", float("nan"), costs.gold_mediator_awards_yuan))
+    # 信访代办员补贴: one allowance per agent-year, whether or not the entry choice is on.
+    agents = rep.district.petition_agents()
+    rows.append(
+        (
+            "petition_agent_allowance",
+            "village",
+            agents,
+            agents * costs.petition_agent_allowance_yuan,
+        )
+    )
     out = pd.DataFrame(rows, columns=["item", "where", "count", "yuan_per_year"])
     return out[(out["yuan_per_year"] != 0) | (out["count"].fillna(0) != 0)].reset_index(drop=True)

@@ -5,7 +5,9 @@ district, by thinning, placed by population, with category, severity and sensiti
 referrals" (a Poisson stream per stationed room), "Starting state (存量案件)", "Discovery: the
 weekly sweep (排查) or a direct report" (the sweep of the dispute's grid or the party's own report,
 settlement on the spot, direct application to a sector committee, the level of entry) and
-"Enterprise committees" (a dispute inside a firm goes first to a committee of its own).
+"Enterprise committees" (a dispute inside a firm goes first to a committee of its own), and
+"Discovery: a race between the sweep and the party's own report" (``mechanisms.discovery_race``;
+the entry choice it leads to is :mod:`sim.model.entry`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import simpy
 
 from sim.model.cases import _Case, _Step, neglect
 from sim.model.centre import _Centre
+from sim.model.entry import _EntryChoice
 from sim.model.initial_state import open_cases
 from sim.model.ladder import _Ladder
 from sim.model.layout import (
     CH,
     DISTRICT,
+    E_WIDTH,
     ENTERPRISE,
     GRID,
     ORIGINS,
@@ -123,6 +127,13 @@ class _Discovery:
         self.case_rows = UniformRows(stream(seed, replication, "case"), U_WIDTH)
         self.policy_rows = UniformRows(stream(seed, replication, "policy"), P_WIDTH)
         self.arrival_u = Uniforms(stream(seed, replication, "arrivals"))
+        # The race and the entry choice are read once here; off, the journey is today's.
+        self.race = self.mech.discovery_race
+        self.entry_on = self.mech.entry_choice
+        self.own_discovery = self.race or self.entry_on
+        if self.entry_on:
+            self.entry_choice = _EntryChoice(sc, district)
+            self.entry_rows = UniformRows(stream(seed, replication, "entry"), E_WIDTH)
         self._prepare_sampling_tables(end_time)
 
     def _prepare_sampling_tables(self, end_time: float) -> None:
@@ -142,6 +153,8 @@ class _Discovery:
         # Disputes reported by the parties: "self_report" beside sweeps, else "direct".
         sweeps = mech.sweeps or sc.discovery.sweep_share < 1
         self.report_channel = CH["self_report"] if sweeps else CH["direct"]
+        # In the race sweep_share plays no part: "self_report" exactly when sweeps run.
+        self.race_channel = CH["self_report"] if mech.sweeps else CH["direct"]
 
         days = math.ceil(end_time) + 2
         start = sc.run.start_date
@@ -308,6 +321,9 @@ class _Discovery:
         env, sc, mech = self.env, self.sc, self.mech
         u, p = case.u, case.p
         disc = sc.discovery
+        if self.own_discovery:  # the race or the entry choice: _discover, off the common path
+            yield from _discover(self, case)
+            return
         # Disputes inside a firm go first to an enterprise committee (企业/商会调委会).
         if p[P_ENTERPRISE] < self.enterprise_share[case.category]:
             yield from self._in_firm(case)
@@ -366,3 +382,106 @@ class _Discovery:
         yield from self.handover(case, case.u[U_LEVEL_BASE + U_HANDOVER])
         target = self.sc.enterprise.escalate_to
         yield from self.climb(case, LEVELS.index(target), self.channel(case))
+
+
+# Functions of the discovery object rather than methods, to keep the class small: the sweep
+# schedule, and the race of docs/model.md "Discovery: a race between the sweep and the party's
+# own report" (mechanisms.discovery_race) and the entry choice.
+def _sweep_finds(d: _Discovery, case: _Case, t0: float) -> float:
+    """When the sweeps of the dispute's grid find it, if it waits for them from ``t0``.
+
+    The next sweep after ``t0``, then one sweep interval per miss: the number of misses is
+    geometric, by inversion of the case's ``detect`` uniform.
+    """
+    offset = d.sweep_offset[case.grid]
+    k = math.floor((t0 - offset) / d.sweep_interval) + 1
+    found = offset + k * d.sweep_interval
+    misses = _sweep_misses(d, case)
+    if misses:  # added apart, as journey() does, so both give the same times to the bit
+        found += misses * d.sweep_interval
+    return found
+
+
+def _sweep_misses(d: _Discovery, case: _Case) -> int:
+    """Sweeps that miss the dispute before one finds it: geometric, by inversion of the case's
+    ``detect`` uniform (0 when sweeps always detect)."""
+    p = d.sc.discovery.detect_probability
+    if p >= 1.0:
+        return 0
+    return math.floor(math.log1p(-case.u[U_DETECT]) / math.log1p(-p))
+
+
+def _discover(d: _Discovery, case: _Case):
+    """A dispute's discovery and entry with the race or the entry choice on (else ``journey``).
+
+    **The race** (``mechanisms.discovery_race``): the party reports after its own delay
+    (``self_report_delay_days``, by inversion of the case's ``report_delay`` uniform; 0 without
+    ``mechanisms.self_report_delays``), unless it never reports (``never_self_report_share``,
+    read off the case's ``channel`` uniform, which the race frees from ``sweep_share``); the
+    sweeps of its grid find it at :func:`_sweep_finds`. Whichever comes first wins; a tie goes
+    to the sweep. Without ``mechanisms.sweeps`` every party reports (nobody else could find it).
+    Without the race, ``sweep_share`` decides as in ``journey``.
+
+    **The entry choice** (``mechanisms.entry_choice``): a reporting party's level is chosen by
+    :class:`sim.model.entry._EntryChoice` from the row of stream ``entry`` drawn here, one per
+    dispute as it arises (in-firm ones too), so that a dispute keeps its row in every variant.
+    """
+    env, mech, disc, u = d.env, d.mech, d.sc.discovery, case.u
+    erow = d.entry_rows.next() if d.entry_on else None
+    if case.p[P_ENTERPRISE] < d.enterprise_share[case.category]:
+        yield from d._in_firm(case)
+        return
+    t0 = env.now
+    found = math.inf
+    delay = disc.self_report_delay_days.ppf(u[U_REPORT_DELAY]) if mech.self_report_delays else 0.0
+    if d.race:
+        channel = d.race_channel
+        if mech.sweeps:
+            if u[U_CHANNEL] < disc.never_self_report_share:
+                delay = math.inf
+            found = _sweep_finds(d, case, t0)
+    else:
+        channel = d.report_channel
+        if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
+            found, delay = _sweep_finds(d, case, t0), math.inf  # the sweep's, whenever it comes
+    if d.sweep_work is not None and found < math.inf:
+        # Sweeps are work (sim.model.sweeps): the sweep that finds the dispute is an event,
+        # raced against the party's own report.
+        swept = d.sweep_work.found(case.grid, _sweep_misses(d, case) + 1)
+        if delay < math.inf:
+            yield env.any_of([swept, env.timeout(delay)])
+        else:
+            yield swept
+        found = env.now if swept.processed or swept.triggered else math.inf
+        if found < math.inf:
+            neglect(case, found - t0)
+        else:
+            delay = 0.0  # the report came first and its time has passed already
+            neglect(case, env.now - t0)
+            t0 = env.now
+    elif found - t0 <= delay:
+        yield env.timeout(found - t0)
+        neglect(case, found - t0)
+    if found < math.inf and (d.sweep_work is not None or found - t0 <= delay):
+        if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
+            # 当场调处: settled during the sweep, a zero-length grid step.
+            now = env.now
+            step = _Step(GRID, case.grid, CH["sweep"], now, case.severity, 0.0)
+            step.started = now
+            d.record_step(case, step, "resolved_on_the_spot", 0.0)
+            return d.conclude(case, "resolved")
+        yield from d.climb(case, GRID, CH["sweep"])
+        return
+    if mech.self_report_delays:
+        yield env.timeout(delay)
+        neglect(case, delay)
+    # Residents of some sectors go straight to that sector's committee.
+    sector = d.sector_of_category[case.category]
+    if sector >= 0 and case.p[P_SECTOR_DIRECT] < d.sector_specs[sector].direct_share:
+        yield from d.final(case, SECTOR, sector, CH["direct"])
+        return
+    if d.entry_on:
+        level = d.entry_choice.choose(d.district.grid_village[case.grid], u[U_ENTRY], erow)
+    else:
+        level = min(bisect.bisect_right(d.entry_cum, u[U_ENTRY]), DISTRICT)
+    yield from d.climb(case, level, channel)

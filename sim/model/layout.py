@@ -171,3 +171,11 @@ def step_uniforms(venue: int) -> tuple[bool, int]:
     if venue >= N_LEVELS:
         return True, P_VENUE_BASE + P_PER_VENUE * (venue - N_LEVELS)
     return False, U_LEVEL_BASE + U_PER_LEVEL * venue
+
+
+# The row of stream "entry" (mechanisms.entry_choice only): the uniforms that turn a dispute's
+# entry level under today's shares into its choice under the village's supply (sim.model.entry).
+ENTRY_ROW = ("best", "other_1", "other_2", "other_3")  # the chosen level's utility, the others'
+E_BEST = ENTRY_ROW.index("best")
+E_WIDTH = len(ENTRY_ROW)
+assert E_WIDTH == N_LEVELS, "one uniform per alternative: the ladder's levels"

@@ -86,6 +86,7 @@ COST_ITEMS: dict[str, tuple[str, str]] = {
     "expert_fee": ("专家费用", "Expert fees"),
     "purchased_services": ("购买服务", "Purchased services"),
     "gold_mediator_awards": ("金牌调解员奖励", "Gold-mediator awards"),
+    "petition_agent_allowance": ("信访代办员补贴", "Petition-agent allowances"),
 }
 
 

@@ -39,6 +39,9 @@ class District:
     grid_village: list[int]
     village_grids: list[list[int]]
     staffing: dict[str, list[Staffing]] = field(default_factory=dict)
+    # Per village: petition agents (信访代办员) and the distance to its township seat (km).
+    village_petition_agents: list[int] = field(default_factory=list)
+    village_seat_distance_km: list[float] = field(default_factory=list)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> District:
@@ -70,6 +73,10 @@ class District:
                 v_grids.append(grids_here)
         district = cls(t_names, t_pinyin, v_names, v_township, v_pop, g_names, g_village, v_grids)
         district.staffing = _staffing(scenario, district)
+        district.village_petition_agents = _petition_agents(scenario, district)
+        district.village_seat_distance_km = [
+            scenario.townships[ti].seat_distance_km for ti in v_township
+        ]
         return district
 
     def units(self, level: str) -> int:
@@ -100,6 +107,10 @@ class District:
             "township": self.township_names,
             "district": ["district"],
         }[level]
+
+    def petition_agents(self) -> int:
+        """Village petition agents (信访代办员) over the district."""
+        return sum(self.village_petition_agents)
 
     def full_time_mediators(self) -> dict[str, int]:
         """Full-time mediators per ladder level, over all its units."""
@@ -153,4 +164,20 @@ def _staffing(scenario: Scenario, district: District) -> dict[str, list[Staffing
     ]
     d = ladder.district
     out["district"] = [Staffing(d.full_time if d.full_time_coverage > 0 else 0, d.part_time)]
+    return out
+
+
+def _petition_agents(scenario: Scenario, district: District) -> list[int]:
+    # As for full-time village mediators: the first villages of each township have them, as many
+    # as the township row says, else round(coverage × villages).
+    pa = scenario.petition_agents
+    out: list[int] = []
+    for ti, t in enumerate(scenario.townships):
+        villages = sum(1 for tj in district.village_township if tj == ti)
+        n = (
+            t.villages_with_petition_agent
+            if t.villages_with_petition_agent is not None
+            else round(pa.coverage * villages)
+        )
+        out += [pa.per_village if k < n else 0 for k in range(villages)]
     return out

@@ -27,8 +27,10 @@ from sim.scenario.schema_disputes import (
     Category,
     Channels,
     Discovery,
+    Entry,
     Overload,
     PatienceDays,
+    PetitionAgents,
     Petitions,
     Township,
     Worsening,
@@ -73,6 +75,7 @@ __all__ = [
     "DistrictCentre",
     "Enterprise",
     "EnterpriseCommittee",
+    "Entry",
     "Experts",
     "Grades",
     "InitialState",
@@ -84,6 +87,7 @@ __all__ = [
     "OpenCases",
     "Overload",
     "PatienceDays",
+    "PetitionAgents",
     "Petitions",
     "Quotas",
     "ResolveProbabilities",
@@ -128,6 +132,8 @@ class Scenario(SchemaModel):
     costs: Costs = Costs()
     quotas: Quotas = Quotas()
     initial_state: InitialState = InitialState()
+    entry: Entry = Entry()
+    petition_agents: PetitionAgents = PetitionAgents()
 
     @field_validator("categories")
     @classmethod

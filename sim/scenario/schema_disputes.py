@@ -21,8 +21,10 @@ __all__ = [
     "Category",
     "Channels",
     "Discovery",
+    "Entry",
     "Overload",
     "PatienceDays",
+    "PetitionAgents",
     "Petitions",
     "Township",
     "Worsening",
@@ -48,6 +50,12 @@ class Township(SchemaModel):
         le=20,
         description="multiplies travel_hours of sessions for disputes of this township",
     )
+    villages_with_petition_agent: int | None = Field(
+        default=None, ge=0, description="信访代办员: villages with agents; else the coverage"
+    )
+    seat_distance_km: float = Field(
+        default=0.0, ge=0, le=500, description="mean road distance, village to township seat"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Township:
@@ -70,6 +78,14 @@ class Township(SchemaModel):
         ):
             raise ValueError(
                 f"villages_with_full_time ({self.villages_with_full_time}) "
+                f"exceeds villages ({self.villages})"
+            )
+        if (
+            self.villages_with_petition_agent is not None
+            and self.villages_with_petition_agent > self.villages
+        ):
+            raise ValueError(
+                f"villages_with_petition_agent ({self.villages_with_petition_agent}) "
                 f"exceeds villages ({self.villages})"
             )
         return self
@@ -134,6 +150,39 @@ class Discovery(SchemaModel):
         le=168,
         description="grid worker's hours per sweep of one grid (0: sweeps cost no time)",
     )
+    # With mechanisms.discovery_race only: parties who never report; only a sweep finds them.
+    never_self_report_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class Entry(SchemaModel):
+    """Where a self-reporting party goes (mechanisms.entry_choice): a multinomial logit.
+
+    The intercepts are the logs of ``discovery.self_report_entry``, the shares of a village
+    whose supply is at the reference below; each effect is a log-odds shift per unit of supply
+    away from its reference, toward the local alternatives it names.
+    """
+
+    full_time_mediator: float = Field(
+        default=0.0, ge=-10, le=10, description="log-odds toward village entry: 专职调解员"
+    )
+    petition_agent: float = Field(
+        default=0.0, ge=-10, le=10, description="log-odds toward grid/village: 信访代办员"
+    )
+    distance_per_10km: float = Field(
+        default=0.0, ge=-10, le=10, description="log-odds toward grid/village per 10 km to seat"
+    )
+    reference_full_time_share: float = Field(default=0.0, ge=0, le=1)
+    reference_petition_agent_share: float = Field(default=0.0, ge=0, le=1)
+    reference_seat_distance_km: float = Field(default=0.0, ge=0, le=500)
+
+
+class PetitionAgents(SchemaModel):
+    """Village petition agents (村(社)网格信访代办员): where they are, how many per village."""
+
+    coverage: float = Field(
+        default=0.0, ge=0, le=1, description="share of villages with agents, unless a township says"
+    )
+    per_village: int = Field(default=1, ge=1, le=100)
 
 
 class Channels(SchemaModel):

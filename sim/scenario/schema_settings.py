@@ -61,6 +61,8 @@ class Mechanisms(SchemaModel):
     experts: bool = True
     petitions: bool = True
     mediator_time: bool = True  # mediation shares, travel, sweep hours (off: 1, 0, 0)
+    discovery_race: bool = False  # sweep vs own report, whichever first; False: sweep_share
+    entry_choice: bool = False  # self-reports enter by a logit on local supply ([entry])
 
 
 class Target(SchemaModel):
@@ -124,6 +126,9 @@ class Costs(SchemaModel):
     grades: Grades = Grades()
     purchased_services_yuan: float = Field(default=0.0, ge=0)
     gold_mediator_awards_yuan: float = Field(default=0.0, ge=0, description="金牌调解员 yearly")
+    petition_agent_allowance_yuan: float = Field(
+        default=0.0, ge=0, description="信访代办员补贴 per agent-year"
+    )
 
 
 class Quotas(SchemaModel):
