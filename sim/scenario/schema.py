@@ -54,6 +54,7 @@ from sim.scenario.schema_settings import (
     InitialState,
     Mechanisms,
     OpenCases,
+    Quality,
     Quotas,
     RunSettings,
     Target,
@@ -85,6 +86,7 @@ __all__ = [
     "Overload",
     "PatienceDays",
     "Petitions",
+    "Quality",
     "Quotas",
     "ResolveProbabilities",
     "RunSettings",
@@ -118,6 +120,7 @@ class Scenario(SchemaModel):
     ladder: Ladder
     worsening: Worsening = Worsening()
     overload: Overload = Overload()
+    quality: Quality = Quality()
     sectors: dict[str, SectorCommittee] = Field(default_factory=dict)
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
