@@ -1,6 +1,8 @@
 """Tables of one replication: the register (登记表, one row per step), cases and time series.
 
 The register schema is docs/register.md; calibration reads real registers in the same schema.
+With ``mechanisms.quality`` on, the register gains the columns of :data:`QUALITY_COLUMNS` at its
+end (the mediator's training, grade and cases a year, and the effort given); off, it is as before.
 """
 
 from __future__ import annotations
@@ -8,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.model.layout import GRADES
 from sim.model.replication import CHANNELS, ORIGINS, PETITION_OUTCOMES, STATUSES, Replication
 from sim.scenario.vocabulary import KINDS, LEVELS, OUTCOMES, SEVERITIES, VENUES
 
 __all__ = [
+    "QUALITY_COLUMNS",
     "REGISTER_COLUMNS",
     "case_table",
     "petition_table",
@@ -45,6 +49,13 @@ REGISTER_COLUMNS = (
     "unit",
     "expert",
     "origin",
+)
+# With mechanisms.quality on, after REGISTER_COLUMNS: what a fit of the quality effects needs.
+QUALITY_COLUMNS = (
+    "training_hours",
+    "mediator_grade",
+    "mediator_cases_per_year",
+    "effort_given_hours",
 )
 
 
@@ -125,8 +136,36 @@ def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.Da
     )
     for col in ("arisen", "entered", "ended"):
         out[f"{col}_date"] = _dates(rep, out[col])
+    columns = list(REGISTER_COLUMNS)
+    if rep.scenario.mechanisms.quality:
+        out["training_hours"] = _training_hours(rep, raw)
+        out["mediator_grade"] = _cat(raw["grade_i"], GRADES)
+        out["mediator_cases_per_year"] = raw["mediator_cases_per_year"].astype(float)
+        out["effort_given_hours"] = raw["effort_given_hours"].astype(float)
+        columns += QUALITY_COLUMNS
     out = out.sort_values(["case_id", "step"], ignore_index=True)
-    return out[list(REGISTER_COLUMNS)]
+    return out[columns]
+
+
+def _training_hours(rep: Replication, raw: pd.DataFrame) -> np.ndarray:
+    """The training hours a year of the mediators of each step's venue (0 where none is set)."""
+    sc = rep.scenario
+    specs: dict[str, list] = {
+        **{lv: [sc.ladder.level(lv)] * max(1, len(rep.unit_names[lv])) for lv in LEVELS},
+        "sector": [sc.sectors[n] for n in rep.unit_names["sector"]],
+        "enterprise": [],  # the enterprise committees' settings have no training
+        "stationed_room": [sc.stationed_rooms[n] for n in rep.unit_names["stationed_room"]],
+        "joint": [sc.district_centre.joint] if rep.unit_names["joint"] else [],
+    }
+    hours = np.zeros(len(raw), dtype=float)
+    venue = raw["level_i"].to_numpy()
+    unit = raw["unit_i"].to_numpy()
+    for vi, v in enumerate(VENUES):
+        here = venue == vi
+        if here.any() and specs[v]:
+            table = np.array([getattr(s, "training_hours_per_year", 0.0) for s in specs[v]])
+            hours[here] = table[unit[here]]
+    return hours
 
 
 def _unit_names(rep: Replication, raw: pd.DataFrame) -> np.ndarray:

@@ -14,6 +14,7 @@ from sim.scenario.vocabulary import LEVELS, OUTCOMES, VENUES
 __all__ = [
     "CASE_FIELDS",
     "CHANNELS",
+    "GRADES",
     "ORIGINS",
     "PETITION_FIELDS",
     "PETITION_OUTCOMES",
@@ -58,6 +59,7 @@ CH_ONLINE, CH_OFFLINE = CH["online"], CH["offline"]
 STATUSES = ("resolved", "unresolved", "open", "pending", "petitioned")
 ST = {name: i for i, name in enumerate(STATUSES)}
 ORIGINS = ("ladder", "court_referral")
+GRADES = ("standard", "gold_medal")  # the mediator's grade (等级评定), with mechanisms.quality
 PETITION_OUTCOMES = ("closed", "closed_by_hearing", "open")
 
 # The records the model makes, field by field with their types (sim.model.records.RecordLog).
@@ -69,6 +71,10 @@ STEP_FIELDS = (
     ("ended", "float64"), ("outcome_i", "int8"), ("kind_i", "int8"),
     ("effort_hours", "float64"), ("severity_entered_i", "int8"), ("severity_i", "int8"),
     ("expert", "bool"),
+    # mechanisms.quality (appended; the register shows them only with quality on): the grade
+    # (GRADES, -1 not recorded), the mediator's cases a year, the effort given in hours.
+    ("grade_i", "int8"), ("mediator_cases_per_year", "float64"),
+    ("effort_given_hours", "float64"),
 )  # fmt: skip
 CASE_FIELDS = (
     ("case_id", "int64"), ("arisen", "float64"), ("grid_i", "int32"), ("category_i", "int16"),

@@ -5,7 +5,9 @@ Implements docs/model.md "Mediation at a venue" (a case queues for a mediator of
 them, and is resolved with the venue's probability), "Time limits" (a case still queueing, or
 whose parties are still apart, when the limit passes is escalated), the patience of
 "Petitions" (a party who waits too long petitions instead), "Experts" (an expert joins the
-session after the mediator) and the overload effect on the chance of success.
+session after the mediator), the overload effect on the chance of success, and "Quality of
+mediation" (with ``mechanisms.quality``, :mod:`sim.model.quality` gives the chance and the effort
+given, and :meth:`_Mediation._settle` ends the step).
 
 The step's happy path (a mediator, sessions, an outcome) stays in :meth:`_Mediation.mediate`,
 the hot loop of the model; the ways a step ends early each have their own method.
@@ -18,10 +20,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import cast
 
+import numpy as np
 import simpy
 
 from sim.model.cases import _Case, _Step, neglect
 from sim.model.layout import OUT, P_EXPERT
+from sim.model.pools import _JointPool, _Pool
+from sim.model.quality import _Quality
 from sim.model.recorder import _Recorder
 from sim.model.streams import Uniforms
 from sim.model.venues import _Desk, _Venues
@@ -29,6 +34,8 @@ from sim.scenario.calendar import WorkingCalendar
 from sim.scenario.schema import Scenario
 
 __all__: list[str] = []  # the model's own machinery; nothing public
+
+_NAN = math.nan  # a global, one opcode in the hot loop
 
 
 class _Mediation:
@@ -45,6 +52,7 @@ class _Mediation:
         expert_calendar: WorkingCalendar,
         session_u: Uniforms,
         window: tuple[float, float],
+        quality_rng: np.random.Generator | None = None,
     ) -> None:
         self.env = env
         self.desks = venues.desks
@@ -73,6 +81,12 @@ class _Mediation:
         self.expert_share = venues.expert_share
         self.grid_travel_factor = venues.grid_travel_factor
         self.expert_steps_in_window = 0
+        # mechanisms.quality: None when off, which is all the hot loop tests.
+        self.quality = (
+            _Quality(sc, venues, quality_rng)
+            if sc.mechanisms.quality and quality_rng is not None
+            else None
+        )
 
     def mediate(self, case: _Case, venue: int, unit: int, channel: int):
         """One step at one venue and unit; returns its outcome name."""
@@ -138,6 +152,12 @@ class _Mediation:
                 # The mediator who takes the case answers for it.
                 started = step.started = now
                 first_kind = step.kind = kind
+                if self.quality is not None:
+                    # Who took it (grade, experience) and how much of the effort they give.
+                    grade, cases_a_year, factor = self.quality.begin(
+                        case.id, venue, unit, kind, pool, now, desk
+                    )
+                    per_session *= factor
             # Work offered (effort and travel) and working hours the mediator is held.
             if desk.timed:
                 work, hold = self._session_time(desk, case, per_session, kind)
@@ -160,6 +180,10 @@ class _Mediation:
                 yield env.timeout(gap)
 
         # All sessions took place: resolved with the venue's chance, else failed onward.
+        if self.quality is not None:
+            return self._settle(
+                case, step, desk, pool, u_outcome, expert, grade, cases_a_year, factor
+            )
         p = desk.resolve[first_kind][severity]
         if expert:
             p = min(1.0, p + self.expert_bonus)
@@ -179,7 +203,48 @@ class _Mediation:
         # recorder.record_step, inlined on the path every step takes.
         self.step_records.append(
             (case.id, case.step, venue, unit, channel, entered, started, now, OUT[outcome],
-             first_kind, effort, severity, case.severity, expert)
+             first_kind, effort, severity, case.severity, expert, -1, _NAN, effort)
+        )  # fmt: skip
+        case.step += 1
+        case.open_step = None
+        return outcome
+
+    def _settle(
+        self,
+        case: _Case,
+        step: _Step,
+        desk: _Desk,
+        pool: _Pool | _JointPool,
+        u_outcome: float,
+        expert: bool,
+        grade: int,
+        cases_a_year: float,
+        factor: float,
+    ) -> str:
+        """The end of a mediated step with mechanisms.quality on: the outcome and its row.
+
+        As the end of :meth:`mediate`, with the chance from :meth:`_Quality.probability` and the
+        row's quality fields (grade, the mediator's cases a year, the effort given).
+        """
+        assert self.quality is not None
+        severity = step.severity
+        p = self.quality.probability(
+            desk.resolve[step.kind][severity],
+            step.kind,
+            grade,
+            cases_a_year,
+            factor,
+            expert,
+            desk,
+            pool,
+        )
+        outcome = "resolved" if u_outcome < p else desk.failed()
+        now = self.env.now
+        self.present[step.venue].change(now, -1)
+        self.step_records.append(
+            (case.id, case.step, step.venue, step.unit, step.channel, step.entered, step.started,
+             now, OUT[outcome], step.kind, step.effort, severity, case.severity, expert, grade,
+             cases_a_year, step.effort * factor)
         )  # fmt: skip
         case.step += 1
         case.open_step = None

@@ -49,7 +49,8 @@ class _Recorder:
         """The register row of ``step``, ending now with ``outcome`` after ``effort`` hours."""
         self.step_records.append(
             (case.id, case.step, step.venue, step.unit, step.channel, step.entered, step.started,
-             self.env.now, OUT[outcome], step.kind, effort, step.severity, case.severity, False)
+             self.env.now, OUT[outcome], step.kind, effort, step.severity, case.severity, False,
+             -1, math.nan, effort)
         )  # fmt: skip
         case.step += 1
         case.open_step = None
@@ -89,7 +90,7 @@ class _Recorder:
                 self.step_records.append(
                     (case.id, case.step, step.venue, step.unit, step.channel, step.entered,
                      step.started, math.nan, OUT["open"], -1, step.effort, step.severity,
-                     case.severity, False)
+                     case.severity, False, -1, math.nan, step.effort)
                 )  # fmt: skip
                 case.step += 1  # the open row is a step too
                 self.record_case(case, ST["open"], math.nan)

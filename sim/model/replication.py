@@ -156,6 +156,7 @@ class _Model:
             expert_calendar,
             Uniforms(stream(seed, replication, "party_delay")),
             self.window,
+            stream(seed, replication, "quality"),
         )
         mediate = self.mediation.mediate
         centre = _Centre(sc, self.venues, mediate, recorder.conclude)

@@ -36,6 +36,7 @@ class _Desk:
     __slots__ = (
         "effort_ppf",
         "expert_required",
+        "gold_share",
         "limit",
         "party_ppf",
         "resolve",
@@ -45,6 +46,7 @@ class _Desk:
         "spec",
         "timed",
         "top",
+        "training_hours",
         "travel_hours",
         "u_base",
         "u_policy",
@@ -80,6 +82,16 @@ class _Desk:
         # knows the mediation shares); False keeps the hot loop on today's path.
         self.travel_hours: float = getattr(spec, "travel_hours", 0.0) if mech.mediator_time else 0.0
         self.timed = False
+        # mechanisms.quality: the level's training and grade mix (the enterprise committees'
+        # settings have neither: 0).
+        self.training_hours = float(getattr(spec, "training_hours_per_year", 0.0))
+        self.gold_share = float(getattr(spec, "gold_medal_share", 0.0))
+
+    def failed(self) -> str:
+        """The outcome of a mediation that did not settle: up a level, or out at the top."""
+        if self.return_to_court:
+            return "returned_to_court"
+        return "unresolved" if self.top else "escalated_failed"
 
     def over_time(self) -> str:
         """The outcome of a step still unfinished at the time limit (or left in patience).

@@ -83,6 +83,7 @@ COST_ITEMS: dict[str, tuple[str, str]] = {
     "salary": ("专职工资", "Full-time salaries"),
     "allowance": ("兼职补贴", "Part-time allowances"),
     "case_reward": ("以奖代补", "Per-case rewards"),
+    "training": ("培训", "Training"),
     "expert_fee": ("专家费用", "Expert fees"),
     "purchased_services": ("购买服务", "Purchased services"),
     "gold_mediator_awards": ("金牌调解员奖励", "Gold-mediator awards"),

@@ -56,6 +56,7 @@ from sim.scenario.schema_settings import (
     InitialState,
     Mechanisms,
     OpenCases,
+    Quality,
     Quotas,
     RunSettings,
     Target,
@@ -89,6 +90,7 @@ __all__ = [
     "PatienceDays",
     "PetitionAgents",
     "Petitions",
+    "Quality",
     "Quotas",
     "ResolveProbabilities",
     "RunSettings",
@@ -122,6 +124,7 @@ class Scenario(SchemaModel):
     ladder: Ladder
     worsening: Worsening = Worsening()
     overload: Overload = Overload()
+    quality: Quality = Quality()
     sectors: dict[str, SectorCommittee] = Field(default_factory=dict)
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)

@@ -91,6 +91,12 @@ class Level(SchemaModel):
         le=100,
         description="mediator hours of travel per session, on top of its effort",
     )
+    training_hours_per_year: float = Field(
+        default=0.0, ge=0, le=2000, description="培训 hours a year of each mediator (quality)"
+    )
+    gold_medal_share: float = Field(
+        default=0.0, ge=0, le=1, description="share of the mediators who are gold-medal (金牌)"
+    )
 
 
 class Ladder(SchemaModel):

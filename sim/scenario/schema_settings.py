@@ -19,6 +19,7 @@ __all__ = [
     "InitialState",
     "Mechanisms",
     "OpenCases",
+    "Quality",
     "Quotas",
     "RunSettings",
     "Target",
@@ -63,6 +64,7 @@ class Mechanisms(SchemaModel):
     mediator_time: bool = True  # mediation shares, travel, sweep hours (off: 1, 0, 0)
     discovery_race: bool = False  # sweep vs own report, whichever first; False: sweep_share
     entry_choice: bool = False  # self-reports enter by a logit on local supply ([entry])
+    quality: bool = False  # the register gains columns when on (docs/register.md), so off
 
 
 class Target(SchemaModel):
@@ -80,15 +82,18 @@ class Target(SchemaModel):
 
     @property
     def value(self) -> float:
+        """The bound, whichever of at_least or at_most is given."""
         bound = self.at_least if self.at_least is not None else self.at_most
         assert bound is not None  # _one_bound admits exactly one of the two
         return bound
 
     @property
     def sense(self) -> str:
+        """The comparison: ">=" for at_least, "<=" for at_most."""
         return ">=" if self.at_least is not None else "<="
 
     def met_by(self, x: float) -> bool:
+        """Whether the KPI value ``x`` meets the target (NaN never does)."""
         if math.isnan(x):
             return False
         return x >= self.value if self.at_least is not None else x <= self.value
@@ -114,6 +119,7 @@ class Grades(SchemaModel):
 
     @property
     def mean_multiplier(self) -> float:
+        """The reward multiplier of a mediator of the grade mix: Σ share × multiplier."""
         return sum(share * self.reward_multiplier[g] for g, share in self.shares.items())
 
 
@@ -129,6 +135,63 @@ class Costs(SchemaModel):
     petition_agent_allowance_yuan: float = Field(
         default=0.0, ge=0, description="信访代办员补贴 per agent-year"
     )
+    training_yuan_per_hour: float = Field(
+        default=0.0, ge=0, description="培训: yuan per mediator per hour of training"
+    )
+
+
+class Quality(SchemaModel):
+    """调解质量: effects on the log-odds of a mediation settling (``mechanisms.quality``).
+
+    ``logit p = logit resolve.<kind>.<severity> + effects``; every effect 0 is today's model.
+    The effects that a policy lever moves are bounded below by 0, so that more experience,
+    training, a gold-medal mediator, an expert or more effort never lowers the chance.
+    """
+
+    full_time: float = Field(
+        default=0.0, ge=-5, le=5, description="a full-time (专职) mediator, over the tables' gap"
+    )
+    experience_per_doubling: float = Field(
+        default=0.0, ge=0, le=5, description="per doubling of the mediator's cases a year"
+    )
+    training_per_10_hours: float = Field(
+        default=0.0, ge=0, le=5, description="per 10 hours a year of the level's training"
+    )
+    gold_medal: float = Field(default=0.0, ge=0, le=5, description="a gold-medal (金牌) mediator")
+    expert: float = Field(default=0.0, ge=0, le=5, description="an expert joined (专家)")
+    effort_ratio: float = Field(
+        default=0.0, ge=0, le=5, description="times log(effort given / effort needed)"
+    )
+    experience_reference_cases: float = Field(
+        default=12.0, gt=0, le=10000, description="cases a year at which experience adds 0"
+    )
+    experience_prior_days: float = Field(
+        default=180.0,
+        gt=0,
+        le=3650,
+        description="days before the run assumed mediated at the reference rate",
+    )
+    rush_per_waiting_case: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="k in effort given = needed / (1 + k × cases waiting per mediator)",
+    )
+
+    @property
+    def effects_on(self) -> bool:
+        """Whether any effect moves the log-odds (else the outcome is computed as without it)."""
+        return any(
+            v != 0.0
+            for v in (
+                self.full_time,
+                self.experience_per_doubling,
+                self.training_per_10_hours,
+                self.gold_medal,
+                self.expert,
+                self.effort_ratio,
+            )
+        )
 
 
 class Quotas(SchemaModel):

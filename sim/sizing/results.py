@@ -98,6 +98,7 @@ _ITEM_LABELS = {
     "salary": "专职调解员工资",
     "allowance": "兼职调解员补贴",
     "case_reward": "以奖代补",
+    "training": "调解员培训",
     "expert_fee": "专家咨询费",
     "purchased_services": "政府购买服务",
     "gold_mediator_awards": "金牌调解员奖励",
