@@ -248,9 +248,7 @@ def test_xlsx_quarantines_exactly_its_bad_rows(base: sim.Scenario, tmp_path: Pat
     assert len(register.table) == len(table) - len(bad)
 
 
-def test_blank_lines_keep_the_row_numbers_a_person_sees(
-    base: sim.Scenario, tmp_path: Path
-) -> None:
+def test_blank_lines_keep_the_row_numbers_a_person_sees(base: sim.Scenario, tmp_path: Path) -> None:
     """An empty line is not a case, and the rows below it keep their numbers in the file."""
     lines = REPEATED_ID.splitlines()
     path = tmp_path / "blank.csv"
