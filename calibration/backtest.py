@@ -29,9 +29,17 @@ from sim.experiments.experiment import simulate
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import LEVELS
 
-from .fitting import case_rows, month_slices
+from .arrivals import month_slices
+from .fitting import case_rows
 
-__all__ = ["Backtest", "backtest", "observed_measures", "register_from_sim", "truncate"]
+__all__ = [
+    "Backtest",
+    "backtest",
+    "observed_measures",
+    "register_from_sim",
+    "restated_at",
+    "truncate",
+]
 
 _DAY = pd.Timedelta(days=1)
 RESOLVED = ("resolved", "resolved_on_the_spot")
@@ -53,6 +61,21 @@ class Backtest:
         """Share of the measures whose observed value fell inside the predicted interval."""
         covered = self.table["covered"].dropna()
         return float(covered.mean()) if len(covered) else math.nan
+
+
+def restated_at(scenario: Scenario, start: pd.Timestamp) -> Scenario:
+    """The same scenario started on ``start``, its arrival rate moved along its growth.
+
+    The model applies ``arrivals.rate_per_1000_per_year`` at ``run.start_date``; starting
+    earlier or later without restating the rate would shift the whole growth curve.
+    """
+    start = pd.Timestamp(start).floor("D")
+    years = (start - pd.Timestamp(scenario.run.start_date)) / _DAY / 365.0
+    growth = scenario.arrivals.growth_per_year if scenario.mechanisms.growth else 0.0
+    rate = scenario.arrivals.rate_per_1000_per_year * (1.0 + growth) ** years
+    arrivals = scenario.arrivals.model_copy(update={"rate_per_1000_per_year": rate})
+    run = scenario.run.model_copy(update={"start_date": start.date()})
+    return scenario.model_copy(update={"arrivals": arrivals, "run": run})
 
 
 def truncate(table: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -125,11 +148,10 @@ def backtest(
 ) -> Backtest:
     """Simulate ``scenario`` over [holdout, as_of) ``replications`` times and compare."""
     holdout = pd.Timestamp(holdout).floor("D")
-    start = (holdout - pd.Timedelta(days=warmup_days)).date()
+    scenario = restated_at(scenario, holdout - pd.Timedelta(days=warmup_days))
     horizon = (as_of - holdout) / _DAY
     run = scenario.run.model_copy(
         update={
-            "start_date": start,
             "warmup_days": warmup_days,
             "horizon_days": horizon,
             "drain": False,

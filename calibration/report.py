@@ -20,9 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .arrivals import MONTHS, month_slices
 from .backtest import Backtest
 from .durations import DurationFit, kaplan_meier
-from .fitting import MONTHS, Calibration, month_slices
+from .fitting import Calibration
 
 __all__ = ["write_report"]
 
