@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             register, base, start=start, end=end, as_of=as_of,
             level=args.confidence, durations=args.durations,
         )  # fmt: skip
-    scenario = write_scenario(fit, args.base, out, name=args.name)
+    scenario = write_scenario(fit, args.base, out, name=args.name, overrides=args.overrides)
     written = sum(1 for _ in fit.settings)
     print(
         f"wrote {out}: scenario {scenario.name!r}, {written} fitted keys "
