@@ -225,6 +225,21 @@ def fit_arrivals(
             write=_r(math.expm1(b), 4),
         )
 
+    def draw(rng: np.random.Generator) -> dict[str, Any]:
+        """Rate, seasonality and growth from one draw of the coefficients (asymptotic law)."""
+        c = rng.multivariate_normal(coef, cov) if np.all(np.isfinite(cov)) else coef
+        b = c[beta_col] if beta_col is not None else 0.0
+        logs = c[:12] + b * t_ref if seasonal else c[0] + b * t_ref + np.log(base)
+        r = float(np.exp(logs).mean())
+        out: dict[str, Any] = {"arrivals.rate_per_1000_per_year": _r(r)}
+        if seasonal:
+            out["arrivals.seasonality"] = [_r(x, 4) for x in np.exp(logs) / r]
+        if beta_col is not None:
+            out["arrivals.growth_per_year"] = _r(max(math.expm1(b), -0.99), 4)
+        return out
+
+    params.draws.append(draw)
+
     # Per township and per township × category: report only (a scenario has one rate).
     years = span_years
     pops = {t.name: t.population for t in scenario.townships}

@@ -174,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         test = backtest(
             scenario, full, holdout, register_as_of,
             replications=args.replications, seed=args.seed, level=args.confidence,
+            calibration=fit,
         )  # fmt: skip
         pct = round(args.confidence * 100)
         print(

@@ -34,10 +34,11 @@ from sim.scenario.vocabulary import KINDS, LEVELS, SEVERITIES
 
 from .arrivals import MONTHS, default_period, fit_arrivals, month_slices
 from .durations import DurationFit, fit_durations
-from .params import Params
+from .params import Draw, Params, beta_draw
 from .params import rounded as _r
 from .reading import Register
 from .shrinkage import jeffreys_interval, shrink, shrink_hierarchy
+from .time_at_level import LevelMatch, match_time_at_level
 
 __all__ = [
     "MONTHS",
@@ -45,6 +46,7 @@ __all__ = [
     "DurationMode",
     "calibrate_register",
     "case_rows",
+    "level_times",
     "month_slices",
 ]
 
@@ -82,6 +84,19 @@ class Calibration:
     duration_mode: str = "none"
     glm_summary: str = ""
     notes: list[str] = field(default_factory=list)
+    draws: list[Draw] = field(default_factory=list)  # settings drawn from their sampling law
+    time_matches: list[LevelMatch] = field(default_factory=list)  # days at level, by simulation
+
+    def draw_settings(self, rng: np.random.Generator) -> dict[str, Any]:
+        """The settings to write, each fitted one drawn again from its sampling distribution.
+
+        One draw per replication of the backtest propagates the fit's uncertainty into its
+        prediction intervals (a parametric bootstrap).
+        """
+        out = dict(self.settings)
+        for draw in self.draws:
+            out.update(draw(rng))
+        return out
 
     @property
     def period_days(self) -> float:
@@ -135,6 +150,7 @@ def calibrate_register(
     level: float = 0.9,
     durations: DurationMode = "auto",
     seed: int = 0,
+    match_time: bool | None = None,
 ) -> Calibration:
     """Fit the parameters the register identifies; everything else stays as in ``scenario``.
 
@@ -142,6 +158,9 @@ def calibrate_register(
     register covers, from the first day a case arose to the end of the day it was taken);
     ``as_of`` is when the register was taken (default: the end of its latest day), at which
     open steps are censored. The rates are stated at ``end``, written as ``run.start_date``.
+    ``match_time`` sets the parties' delays (or effort) so that the simulated days at each
+    level match the register's (:mod:`.time_at_level`); by default whenever the time at a
+    level is more than effort (durations mode other than ``elapsed``).
     """
     table = register.table
     if table.empty:
@@ -182,7 +201,7 @@ def calibrate_register(
     )
     delays = _fit_delays(table, cases, level, seed, params, notes)
     notes.extend(_identifiability_notes(scenario, mode))
-    return Calibration(
+    fit = Calibration(
         scenario=scenario,
         register=register,
         start=t0,
@@ -203,7 +222,11 @@ def calibrate_register(
         duration_mode=mode,
         glm_summary=glm_text,
         notes=notes,
+        draws=params.draws,
     )
+    if match_time if match_time is not None else mode != "elapsed":
+        fit.time_matches = match_time_at_level(fit, seed=seed)
+    return fit
 
 
 # --- Shares --------------------------------------------------------------------------------
@@ -219,8 +242,11 @@ def _shares(
     lo, hi = jeffreys_interval(counts.to_numpy(float), np.full(len(counts), n), level)
     est = counts.to_numpy(float) / n
     written = _sum_to_one(est)
-    for i, name in enumerate(counts.index):
-        params.add(f"{prefix}.{name}{suffix}", group, est[i], lo[i], hi[i], n, write=written[i])
+    keys = [f"{prefix}.{name}{suffix}" for name in counts.index]
+    for i, key in enumerate(keys):
+        params.add(key, group, est[i], lo[i], hi[i], n, write=written[i])
+    alpha = counts.to_numpy(float) + 0.5  # Jeffreys: the Dirichlet posterior of the shares
+    params.draws.append(lambda rng: dict(zip(keys, _sum_to_one(rng.dirichlet(alpha)), strict=True)))
 
 
 def _sum_to_one(shares: np.ndarray) -> list[float]:
@@ -264,6 +290,7 @@ def _fit_shares(arrivals, cases, scenario, level, params: Params, notes) -> None
                     float(hi),
                     len(here),
                     write=_r(k / len(here), 4),
+                    draw=beta_draw(k, len(here)),
                 )
 
     channel0 = arrivals["channel0"]
@@ -281,6 +308,7 @@ def _fit_shares(arrivals, cases, scenario, level, params: Params, notes) -> None
                 float(hi),
                 len(found),
                 write=_r(k / len(found), 4),
+                draw=beta_draw(k, len(found)),
             )
         sweeps = found[swept]
         for sev in SEVERITIES:
@@ -296,6 +324,7 @@ def _fit_shares(arrivals, cases, scenario, level, params: Params, notes) -> None
                     float(hi),
                     len(here),
                     write=_r(k / len(here), 4),
+                    draw=beta_draw(k, len(here)),
                 )
         direct = found[~swept]
         entry = direct["level0"].value_counts().reindex(LEVELS, fill_value=0)
@@ -331,12 +360,25 @@ def _fit_resolution(mediated: pd.DataFrame, scenario, level, params: Params, not
                     continue
                 k = float((here & ok).sum())
                 lo, hi = jeffreys_interval(k, n, level)
-                params.add(key, "resolution", k / n, float(lo), float(hi), n, write=_r(k / n, 4))
+                # Without the kind, both kinds share one estimate: the first draws for both.
+                shared = not has_kind and kind != KINDS[0]
+                params.add(
+                    key, "resolution", k / n, float(lo), float(hi), n,
+                    write=_r(k / n, 4), draw=None if shared else beta_draw(k, n),
+                )  # fmt: skip
+                if not has_kind and not shared:
+                    _share_draw(params, [f"ladder.{lv}.resolve.{o}.{sev}" for o in KINDS])
     if (mediated["outcome"] == "unresolved").any():
         notes.append(
             "An 'unresolved' step at the district counts as a failed mediation; the register "
             "does not say whether it failed or ran out of time."
         )
+
+
+def _share_draw(params: Params, keys: list[str]) -> None:
+    """Make the last draw set every key of ``keys`` to the value it draws for the first."""
+    one = params.draws.pop()
+    params.draws.append(lambda rng: dict.fromkeys(keys, next(iter(one(rng).values()))))
 
 
 def _resolution_by_category(mediated: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -394,6 +436,18 @@ def _effort_divisor(steps: pd.DataFrame, scenario: Scenario, lv: str) -> np.ndar
     return (cat.fillna(1.0) * sev.fillna(1.0)).to_numpy(float)
 
 
+def level_times(
+    table: pd.DataFrame, lv: str, as_of: pd.Timestamp
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The steps at level ``lv`` whose time there is a mediation's (or a lower bound on one),
+    their days at the level, and which are censored (open ones at ``as_of``)."""
+    at = table[(table["level"] == lv)]
+    steps = at[at["outcome"].isin([*MEDIATED, *CENSORED])]
+    end = steps["ended_date"].where(steps["outcome"] != "open", as_of)
+    days = ((end - steps["entered_date"]) / _DAY).to_numpy(float)
+    return steps, days, steps["outcome"].isin(CENSORED).to_numpy()
+
+
 def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: Params, notes):
     elapsed: dict[str, DurationFit] = {}
     fits: dict[str, DurationFit] = {}
@@ -406,13 +460,9 @@ def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: Para
         else:
             mode = "none"
     for i, lv in enumerate(LEVELS):
-        at = table[(table["level"] == lv)]
-        steps = at[at["outcome"].isin([*MEDIATED, *CENSORED])]
+        steps, days, cens = level_times(table, lv, as_of)
         if steps.empty:
             continue
-        end = steps["ended_date"].where(steps["outcome"] != "open", as_of)
-        days = ((end - steps["entered_date"]) / _DAY).to_numpy(float)
-        cens = steps["outcome"].isin(CENSORED).to_numpy()
         fit = fit_durations(f"days at {lv}", days, cens, level=level, seed=seed + i)
         if fit is not None:
             elapsed[lv] = fit
@@ -457,6 +507,7 @@ def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: Para
                 note=wfit.written,
             )
         params.settings[key] = spec
+        params.draws.append(lambda rng, k=key, f=wfit: {k: f.spec(rng=rng)})
     if mode == "none":
         notes.append(
             "Effort hours not fitted: the register has no effort column (投入工时) and the base "
@@ -526,6 +577,7 @@ def _add_spec(params: Params, key: str, fit: DurationFit) -> None:
             f"{key}.{q}", "delays", chosen.summary[q], *chosen.ci[q], fit.n, note=fit.written
         )
     params.settings[key] = fit.spec()
+    params.draws.append(lambda rng: {key: fit.spec(rng=rng)})
 
 
 def _identifiability_notes(scenario: Scenario, mode: str) -> list[str]:

@@ -1,13 +1,20 @@
-"""The table of fitted parameters being built, and the scenario settings that go with it."""
+"""The table of fitted parameters being built, the scenario settings that go with it, and how
+to draw them again from their sampling distribution (for the backtest's parametric bootstrap).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "Params", "rounded"]
+__all__ = ["COLUMNS", "Draw", "Params", "beta_draw", "rounded"]
+
+# A draw of one or more written settings from the fit's sampling distribution: key → value.
+Draw = Callable[[np.random.Generator], dict[str, Any]]
 
 COLUMNS = ["key", "group", "estimate", "ci_low", "ci_high", "n", "written", "note"]
 
@@ -18,6 +25,7 @@ class Params:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {}
+        self.draws: list[Draw] = []
 
     def add(
         self,
@@ -30,8 +38,10 @@ class Params:
         *,
         write: Any = None,
         note: str = "",
+        draw: Callable[[np.random.Generator], Any] | None = None,
     ) -> None:
-        """One fitted quantity; ``write`` is the value the scenario takes under ``key``."""
+        """One fitted quantity; ``write`` is the value the scenario takes under ``key``, and
+        ``draw(rng)`` draws it again from its sampling distribution."""
         self.rows.append(
             {
                 "key": key,
@@ -46,6 +56,8 @@ class Params:
         )
         if write is not None:
             self.settings[key] = write
+            if draw is not None:
+                self.draws.append(lambda rng: {key: draw(rng)})
 
     def frame(self) -> pd.DataFrame:
         """The rows as a table with the columns of :data:`COLUMNS`."""
@@ -55,3 +67,8 @@ class Params:
 def rounded(x: float, digits: int = 5) -> float:
     """Round for a readable scenario file: 5 significant digits carry far more than the CI."""
     return float(f"{x:.{digits}g}") if math.isfinite(x) else x
+
+
+def beta_draw(k: float, n: float, digits: int = 4) -> Callable[[np.random.Generator], float]:
+    """A share ``k`` of ``n`` drawn from its Jeffreys posterior Beta(k + ½, n − k + ½)."""
+    return lambda rng: rounded(float(rng.beta(k + 0.5, n - k + 0.5)), digits)

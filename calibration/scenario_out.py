@@ -27,6 +27,7 @@ from sim.scenario.loading import (
 from sim.scenario.schema import Scenario
 
 from .fitting import Calibration
+from .variants import plain_data
 
 __all__ = ["calibrated_table", "provenance_header", "write_scenario"]
 
@@ -43,15 +44,6 @@ def _set(table: dict[str, Any], key: str, value: Any, defaults: Mapping[str, Any
     node[parts[-1]] = value
 
 
-def _plain(value: Any) -> Any:
-    """Pydantic dumps as TOML-writable data (no None: TOML has no null)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def calibrated_table(
     calibration: Calibration,
     base_path: str | Path,
@@ -66,7 +58,7 @@ def calibrated_table(
     """
     base_path, out_path = Path(base_path), Path(out_path)
     table = apply_overrides(read_scenario_table(base_path), [parse_override(o) for o in overrides])
-    defaults = _plain(calibration.scenario.model_dump(by_alias=True))
+    defaults = plain_data(calibration.scenario.model_dump(by_alias=True))
     for key, value in calibration.settings.items():
         _set(table, key, value, defaults)
     table["name"] = name or f"{calibration.scenario.name}-calibrated"
