@@ -507,7 +507,7 @@ def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: Para
                 note=wfit.written,
             )
         params.settings[key] = spec
-        params.draws.append(lambda rng, k=key, f=wfit: {k: f.spec(rng=rng)})
+        params.draws.append(_spec_draw(key, wfit))
     if mode == "none":
         notes.append(
             "Effort hours not fitted: the register has no effort column (投入工时) and the base "
@@ -568,6 +568,11 @@ def _fit_delays(table, cases, level, seed, params: Params, notes) -> dict[str, D
     return out
 
 
+def _spec_draw(key: str, fit: DurationFit) -> Draw:
+    """The written distribution of ``fit`` at parameters drawn from their sampling law."""
+    return lambda rng: {key: fit.spec(rng=rng)}
+
+
 def _add_spec(params: Params, key: str, fit: DurationFit) -> None:
     if fit.written is None:
         return
@@ -577,7 +582,7 @@ def _add_spec(params: Params, key: str, fit: DurationFit) -> None:
             f"{key}.{q}", "delays", chosen.summary[q], *chosen.ci[q], fit.n, note=fit.written
         )
     params.settings[key] = fit.spec()
-    params.draws.append(lambda rng: {key: fit.spec(rng=rng)})
+    params.draws.append(_spec_draw(key, fit))
 
 
 def _identifiability_notes(scenario: Scenario, mode: str) -> list[str]:
