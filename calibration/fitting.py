@@ -587,9 +587,11 @@ def _add_spec(params: Params, key: str, fit: DurationFit) -> None:
 
 def _identifiability_notes(scenario: Scenario, mode: str) -> list[str]:
     return [
-        "Not fitted, kept from the base scenario: staffing, calendars, sessions and party "
-        "delays, time limits, worsening, overload, costs, targets, sweep interval and detect "
-        "probability (a register shows when a case was found, not how many sweeps missed it).",
+        "Not fitted, kept from the base scenario: staffing, calendars, time limits, "
+        "worsening, overload, costs, targets, sweep interval and detect probability (a "
+        "register shows when a case was found, not how many sweeps missed it). Sessions and "
+        "the parties' delays are kept too, unless the time at a level is matched by "
+        "simulation (then a note below says what moved).",
         "Per-township and per-category arrival rates, and per-category and per-village "
         "resolution shares, are in this report only: a scenario has one district rate scaled "
         "by population and one resolution probability per level, mediator kind and severity.",
