@@ -95,6 +95,11 @@ def provenance_header(
         f"(exclusive); register as of {calibration.as_of:%Y-%m-%d %H:%M}",
         f"base scenario: {base_path}",
         *([f"base overrides (--set): {'; '.join(overrides)}"] if overrides else []),
+        *(
+            [f"overrides replaced by the fitted value: {'; '.join(replaced)}"]
+            if (replaced := [o for o in overrides if parse_override(o)[0] in calibration.settings])
+            else []
+        ),
         f"date of fit: {dt.date.today().isoformat()}",
         f"durations: {calibration.duration_mode}; intervals are {pct}% "
         "(Jeffreys for shares, GLM / Fisher information for rates and durations)",

@@ -128,7 +128,11 @@ def test_set_overrides_used_in_the_fit_are_kept_in_the_written_scenario(
     out = tmp_path / "f.toml"
     base = sim.load_scenario(SMALL)
     assert base.categories["land"].effort_factor != 3 and base.ladder.township.full_time != 4
-    overrides = ["categories.land.effort_factor=3", "ladder.township.full_time=4"]
+    overrides = [
+        "categories.land.effort_factor=3",
+        "ladder.township.full_time=4",
+        "arrivals.rate_per_1000_per_year=999",  # a fitted key: the fit's value is written
+    ]
     code = main(
         ["calibrate", str(CSV), "--base", str(SMALL), "--out", str(out),
          *(a for o in overrides for a in ("--set", o))]
@@ -140,3 +144,5 @@ def test_set_overrides_used_in_the_fit_are_kept_in_the_written_scenario(
     assert fitted.ladder.township.full_time == 4
     header = out.read_text(encoding="utf-8")
     assert "# base overrides (--set): categories.land.effort_factor=3" in header
+    assert fitted.arrivals.rate_per_1000_per_year != 999
+    assert "# overrides replaced by the fitted value: arrivals.rate_per_1000_per_year=999" in header
