@@ -61,6 +61,7 @@ class Backtest:
     replications: int
     table: pd.DataFrame  # measure, observed, predicted_low, predicted_median, predicted_high,..
     simulated: pd.DataFrame  # one row per replication, one column per measure
+    parameter_draws: bool = False  # each replication with the fitted values drawn again
 
     @property
     def coverage(self) -> float:
@@ -205,4 +206,6 @@ def backtest(
                 "covered": covered,
             }
         )
-    return Backtest(holdout, as_of, level, replications, pd.DataFrame(rows), simulated)
+    return Backtest(
+        holdout, as_of, level, replications, pd.DataFrame(rows), simulated, calibration is not None
+    )

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import sim
-from calibration.backtest import restated_at
 from calibration.scenario_out import write_scenario
+from calibration.variants import restated_at
 from tests.calibration import roundtrip
 from tests.scenarios import SMALL
 
