@@ -51,13 +51,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--confidence", type=float, default=0.9, help="interval level (0.9)")
     p.add_argument("--start", metavar="DATE", help="count arrivals from DATE (default: first)")
-    p.add_argument("--end", metavar="DATE", help="count arrivals before DATE (default: last+1)")
+    p.add_argument(
+        "--end",
+        metavar="DATE",
+        help="count arrivals before DATE (default: the end of the register's last day)",
+    )
     p.add_argument("--as-of", metavar="DATE", help="date the register was taken (censoring)")
     p.add_argument(
         "--durations",
         choices=("auto", "elapsed", "effort", "none"),
         default="auto",
         help="how effort hours are fitted (see docs/calibration.md)",
+    )
+    p.add_argument(
+        "--no-match-time",
+        dest="match_time",
+        action="store_false",
+        default=None,
+        help="do not set party delays / effort by simulation to match the days at each level",
     )
     p.add_argument("--sheet", help="Excel sheet of the register (default: 登记表 or the first)")
     p.add_argument("--name", help="name of the calibrated scenario")
@@ -153,14 +164,14 @@ def run(args: argparse.Namespace) -> int:
         end_fit = min(end, holdout) if end is not None else holdout
         fit = calibrate_register(
             register, base, start=start, end=end_fit, as_of=holdout,
-            level=args.confidence, durations=args.durations,
+            level=args.confidence, durations=args.durations, match_time=args.match_time,
         )  # fmt: skip
     else:
         fit = calibrate_register(
             register, base, start=start, end=end, as_of=as_of,
-            level=args.confidence, durations=args.durations,
+            level=args.confidence, durations=args.durations, match_time=args.match_time,
         )  # fmt: skip
-    scenario = write_scenario(fit, args.base, out, name=args.name)
+    scenario = write_scenario(fit, args.base, out, name=args.name, overrides=args.overrides)
     written = sum(1 for _ in fit.settings)
     print(
         f"wrote {out}: scenario {scenario.name!r}, {written} fitted keys "
@@ -174,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         test = backtest(
             scenario, full, holdout, register_as_of,
             replications=args.replications, seed=args.seed, level=args.confidence,
+            calibration=fit,
         )  # fmt: skip
         pct = round(args.confidence * 100)
         print(

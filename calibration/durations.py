@@ -167,11 +167,20 @@ class DurationFit:
             rows.append(row)
         return pd.DataFrame(rows).set_index("family")
 
-    def spec(self, scale: float = 1.0) -> dict[str, object] | None:
-        """The scenario distribution (sim.distributions) of the written family, × ``scale``."""
+    def spec(
+        self, scale: float = 1.0, rng: np.random.Generator | None = None
+    ) -> dict[str, object] | None:
+        """The scenario distribution (sim.distributions) of the written family, × ``scale``.
+
+        With ``rng``, at parameters drawn from their asymptotic normal law (the backtest's
+        parametric bootstrap) instead of the estimate.
+        """
         if self.written is None:
             return None
-        s = self.fits[self.written].summary
+        fit = self.fits[self.written]
+        s = fit.summary
+        if rng is not None and np.all(np.isfinite(fit.cov)):
+            s = _summary(self.written, rng.multivariate_normal(fit.theta, fit.cov))
         if self.written == "exponential":
             return {"dist": "exponential", "mean": _round(s["mean"] * scale)}
         if self.written == "gamma":

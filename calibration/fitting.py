@@ -2,12 +2,10 @@
 
 What the register identifies, and how it is fitted:
 
-- **Arrivals** (``arrivals.*``): disputes that arose in the period, counted per calendar-month
-  slice, in a Poisson GLM with the population as exposure, one coefficient per month of the
-  year (seasonality; needs all 12 months) and a linear trend in log rate (growth; needs two
-  years). Intervals come from draws of the coefficients from their asymptotic normal law.
-  Per-township and per-township-and-category rates (exact Poisson intervals) go to the report:
-  a scenario has one district rate scaled by population.
+- **Arrivals** (``arrivals.*``, :mod:`.arrivals`): disputes that arose in the period, counted
+  per calendar-month slice, in a Poisson GLM (quasi-Poisson when the counts are overdispersed)
+  with seasonality and a growth trend where the period identifies them; the rates are stated
+  at the end of the period, which becomes the scenario's ``run.start_date``.
 - **Shares** (categories, severities, sweep vs direct report, on-the-spot settlement, entry level
   of direct reports, sensitive share): binomial proportions with Jeffreys intervals.
 - **Resolution** (``ladder.<level>.resolve.<kind>.<severity>``): the share of mediated steps
@@ -25,22 +23,22 @@ limits, worsening and overload are not fitted and come from the base scenario.
 
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import KINDS, LEVELS, SEVERITIES
 
+from .arrivals import MONTHS, default_period, fit_arrivals, month_slices
 from .durations import DurationFit, fit_durations
+from .params import Draw, Params, beta_draw
+from .params import rounded as _r
 from .reading import Register
 from .shrinkage import jeffreys_interval, shrink, shrink_hierarchy
+from .time_at_level import LevelMatch, match_time_at_level
 
 __all__ = [
     "MONTHS",
@@ -48,10 +46,10 @@ __all__ = [
     "DurationMode",
     "calibrate_register",
     "case_rows",
+    "level_times",
     "month_slices",
 ]
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MEDIATED = ("resolved", "escalated_failed", "unresolved")  # a mediation that concluded here
 ESCALATIONS = ("escalated_failed", "escalated_time_limit", "escalated_no_mediator")
 # Steps whose mediation had not concluded when they ended: still open when the register was
@@ -86,6 +84,19 @@ class Calibration:
     duration_mode: str = "none"
     glm_summary: str = ""
     notes: list[str] = field(default_factory=list)
+    draws: list[Draw] = field(default_factory=list)  # settings drawn from their sampling law
+    time_matches: list[LevelMatch] = field(default_factory=list)  # days at level, by simulation
+
+    def draw_settings(self, rng: np.random.Generator) -> dict[str, Any]:
+        """The settings to write, each fitted one drawn again from its sampling distribution.
+
+        One draw per replication of the backtest propagates the fit's uncertainty into its
+        prediction intervals (a parametric bootstrap).
+        """
+        out = dict(self.settings)
+        for draw in self.draws:
+            out.update(draw(rng))
+        return out
 
     @property
     def period_days(self) -> float:
@@ -95,47 +106,6 @@ class Calibration:
     def parameter(self, key: str) -> pd.Series:
         """The row of :attr:`parameters` for the dotted scenario ``key`` (estimate, interval…)."""
         return self.parameters.set_index("key").loc[key]
-
-
-class _Params:
-    """Collects parameter rows and the settings to write."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.settings: dict[str, Any] = {}
-
-    def add(
-        self,
-        key: str,
-        group: str,
-        est: float,
-        lo: float,
-        hi: float,
-        n: float,
-        *,
-        write: Any = None,
-        note: str = "",
-    ) -> None:
-        self.rows.append(
-            {
-                "key": key,
-                "group": group,
-                "estimate": float(est),
-                "ci_low": float(lo),
-                "ci_high": float(hi),
-                "n": float(n),
-                "written": write is not None,
-                "note": note,
-            }
-        )
-        if write is not None:
-            self.settings[key] = write
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            self.rows,
-            columns=["key", "group", "estimate", "ci_low", "ci_high", "n", "written", "note"],
-        )
 
 
 def case_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -170,11 +140,6 @@ def case_rows(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _default_period(cases: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
-    arisen = cases.loc[~cases["initial"], "arisen"]
-    return arisen.min().floor("D"), arisen.max().floor("D") + _DAY
-
-
 def calibrate_register(
     register: Register,
     scenario: Scenario,
@@ -185,12 +150,17 @@ def calibrate_register(
     level: float = 0.9,
     durations: DurationMode = "auto",
     seed: int = 0,
+    match_time: bool | None = None,
 ) -> Calibration:
     """Fit the parameters the register identifies; everything else stays as in ``scenario``.
 
-    ``start``/``end`` bound the period in which arrivals are counted (default: first day a case
-    arose to the day after the last); ``as_of`` is when the register was taken (default: its
-    latest date), at which open steps are censored.
+    ``start``/``end`` bound the period in which arrivals are counted (default: what the
+    register covers, from the first day a case arose to the end of the day it was taken);
+    ``as_of`` is when the register was taken (default: the end of its latest day), at which
+    open steps are censored. The rates are stated at ``end``, written as ``run.start_date``.
+    ``match_time`` sets the parties' delays (or effort) so that the simulated days at each
+    level match the register's (:mod:`.time_at_level`); by default whenever the time at a
+    level is more than effort (durations mode other than ``elapsed``).
     """
     table = register.table
     if table.empty:
@@ -200,17 +170,26 @@ def calibrate_register(
             [InputProblem(register.source, "", InputProblem.MISSING, "no usable rows to fit")]
         )
     cases = case_rows(table)
-    d_start, d_end = _default_period(cases)
+    latest = pd.concat([table["entered_date"], table["ended_date"]]).max()
+    d_start, d_end = default_period(cases, latest)
+    if as_of is not None:
+        d_end = pd.Timestamp(as_of).ceil("D")  # the register covers up to when it was taken
     t0 = pd.Timestamp(start) if start is not None else d_start
     t1 = pd.Timestamp(end) if end is not None else d_end
-    latest = pd.concat([table["entered_date"], table["ended_date"]]).max()
     stamp = pd.Timestamp(as_of) if as_of is not None else max(latest, t1)
-    params = _Params()
+    params = Params()
     notes: list[str] = []
 
     arrivals_in = cases[(~cases["initial"]) & (cases["arisen"] >= t0) & (cases["arisen"] < t1)]
-    glm_text, townships, township_cats = _fit_arrivals(
+    glm_text, townships, township_cats = fit_arrivals(
         arrivals_in, scenario, t0, t1, level, params, notes
+    )
+    # The model applies the rate at run.start_date and grows it from there: the calibrated
+    # scenario starts where the rates are stated, at the end of the period.
+    params.settings["run.start_date"] = t1.date()
+    notes.append(
+        f"run.start_date is set to {t1:%Y-%m-%d}, the end of the period, the date the fitted "
+        "arrival rate is stated at (the model grows it from its start date)."
     )
     _fit_shares(arrivals_in, cases, scenario, level, params, notes)
     mediated = table[table["level"].isin(LEVELS) & table["outcome"].isin(MEDIATED)]
@@ -222,7 +201,7 @@ def calibrate_register(
     )
     delays = _fit_delays(table, cases, level, seed, params, notes)
     notes.extend(_identifiability_notes(scenario, mode))
-    return Calibration(
+    fit = Calibration(
         scenario=scenario,
         register=register,
         start=t0,
@@ -243,198 +222,18 @@ def calibrate_register(
         duration_mode=mode,
         glm_summary=glm_text,
         notes=notes,
+        draws=params.draws,
     )
-
-
-# --- Arrivals ------------------------------------------------------------------------------
-
-
-def month_slices(t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
-    """The period cut at calendar-month boundaries: each slice has one seasonal multiplier."""
-    rows = []
-    cursor = t0
-    while cursor < t1:
-        nxt = min((cursor + pd.offsets.MonthBegin(1)).floor("D"), t1)
-        if nxt <= cursor:  # cursor on a month's first day: MonthBegin already moved on
-            nxt = min(cursor + pd.offsets.MonthBegin(1), t1)
-        rows.append(
-            {
-                "begin": cursor,
-                "finish": nxt,
-                "month": cursor.month - 1,
-                "days": (nxt - cursor) / _DAY,
-            }
-        )
-        cursor = nxt
-    return pd.DataFrame(rows)
-
-
-def _poisson_interval(k: np.ndarray, exposure: np.ndarray, level: float):
-    """Exact (Garwood) interval for a Poisson rate k / exposure."""
-    k = np.asarray(k, float)
-    tail = (1 - level) / 2
-    lo = np.where(k > 0, stats.chi2.ppf(tail, 2 * k) / 2, 0.0)
-    hi = stats.chi2.ppf(1 - tail, 2 * k + 2) / 2
-    return lo / exposure, hi / exposure
-
-
-def _fit_arrivals(cases, scenario, t0, t1, level, params: _Params, notes):
-    slices = month_slices(t0, t1)
-    pop = float(scenario.population)
-    index = np.searchsorted(slices["begin"].to_numpy(), cases["arisen"].to_numpy(), side="right")
-    slices["count"] = np.bincount(index - 1, minlength=len(slices))[: len(slices)]
-    # Exposure in (1000 residents × years): the GLM's rates are then per 1000 per year.
-    slices["exposure"] = slices["days"] / 365.0 * pop / 1000.0
-    slices = slices[slices["days"] > 0].reset_index(drop=True)
-    months_seen = sorted(set(slices["month"]))
-    span_years = (t1 - t0) / _DAY / 365.0
-    seasonal = len(months_seen) == 12
-    trend = span_years >= 2.0
-    base = np.asarray(scenario.arrivals.seasonality, float)
-    base = base / base.mean()
-
-    if seasonal:
-        X = (
-            pd.get_dummies(slices["month"].map(lambda m: MONTHS[m]))
-            .reindex(columns=list(MONTHS), fill_value=False)
-            .astype(float)
-        )
-        offset = np.zeros(len(slices))
-    else:
-        X = pd.DataFrame({"rate": np.ones(len(slices))})
-        offset = np.log(base[slices["month"].to_numpy()])
-        notes.append(
-            f"Seasonality not fitted: the period covers {len(months_seen)} of 12 months; "
-            "the base scenario's monthly multipliers are kept."
-        )
-    t_ref = 0.0
-    if trend:
-        mid = slices["begin"] + (slices["finish"] - slices["begin"]) / 2
-        X["trend"] = ((mid - t0) / _DAY / 365.0).to_numpy()
-        t_ref = span_years  # rates are written as at the end of the period
-    else:
-        notes.append(
-            f"Growth not fitted: the period is {span_years:.2f} years; a trend needs two years "
-            "of data to be told apart from seasonality. The base growth_per_year is kept."
-        )
-    model = sm.GLM(
-        slices["count"].to_numpy(float),
-        X,
-        family=sm.families.Poisson(),
-        exposure=slices["exposure"].to_numpy(),
-        offset=offset,
-    )
-    with warnings.catch_warnings():
-        # Twelve month coefficients on twelve or thirteen slices is a saturated model:
-        # statsmodels warns about separation and a zero residual df, harmless for a Poisson
-        # GLM whose scale is fixed at 1.
-        warnings.simplefilter("ignore")
-        result = model.fit()
-    coef = result.params.to_numpy()
-    cov = result.cov_params().to_numpy()
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    n = len(cases)
-    k = len(coef)
-    beta_col = list(X.columns).index("trend") if trend else None
-
-    def log_interval(value: float, grad: np.ndarray) -> tuple[float, float]:
-        """Delta method on the log scale: exp(log v ± z·se), se² = ∇ᵀ Σ ∇."""
-        se = math.sqrt(max(float(grad @ cov @ grad), 0.0))
-        return value * math.exp(-z * se), value * math.exp(z * se)
-
-    # Monthly log rates (per 1000 per year) at the reference time; the district rate is their
-    # mean, as sim normalises the twelve multipliers to mean 1.
-    shift = coef[beta_col] * t_ref if beta_col is not None else 0.0
-    log_m = coef[:12] + shift if seasonal else coef[0] + shift + np.log(base)
-    weights = np.exp(log_m) / np.exp(log_m).sum()
-    rate = float(np.exp(log_m).mean())
-    grad = np.zeros(k)
-    if seasonal:
-        grad[:12] = weights
-    else:
-        grad[0] = 1.0
-    if beta_col is not None:
-        grad[beta_col] = t_ref
-    params.add(
-        "arrivals.rate_per_1000_per_year",
-        "arrivals",
-        rate,
-        *log_interval(rate, grad),
-        n,
-        write=_r(rate),
-        note="at the end of the period" if trend else "",
-    )
-    if seasonal:
-        shape = np.exp(log_m) / rate
-        for m in range(12):
-            g = -weights.copy()
-            g[m] += 1.0
-            g_full = np.zeros(k)
-            g_full[:12] = g
-            count = int(slices.loc[slices["month"] == m, "count"].sum())
-            params.add(
-                f"arrivals.seasonality.{MONTHS[m]}",
-                "arrivals",
-                shape[m],
-                *log_interval(float(shape[m]), g_full),
-                count,
-            )
-            params.rows[-1]["written"] = True
-        params.settings["arrivals.seasonality"] = [_r(x, 4) for x in shape]
-    if beta_col is not None:
-        b, se = coef[beta_col], math.sqrt(cov[beta_col, beta_col])
-        params.add(
-            "arrivals.growth_per_year",
-            "arrivals",
-            math.expm1(b),
-            math.expm1(b - z * se),
-            math.expm1(b + z * se),
-            n,
-            write=_r(math.expm1(b), 4),
-        )
-
-    # Per township and per township × category: report only (a scenario has one rate).
-    years = span_years
-    pops = {t.name: t.population for t in scenario.townships}
-    counts = cases.groupby("township").size().reindex(list(pops), fill_value=0)
-    exposure = np.array([pops[t] for t in counts.index]) / 1000.0 * years
-    lo, hi = _poisson_interval(counts.to_numpy(), exposure, level)
-    townships = pd.DataFrame(
-        {
-            "township": counts.index,
-            "population": [pops[t] for t in counts.index],
-            "cases": counts.to_numpy(),
-            "rate_per_1000_per_year": counts.to_numpy() / exposure,
-            "ci_low": lo,
-            "ci_high": hi,
-        }
-    )
-    cats = list(scenario.categories)
-    tc = (
-        cases.groupby(["township", "category"])
-        .size()
-        .reindex(pd.MultiIndex.from_product([list(pops), cats]), fill_value=0)
-    )
-    exp_tc = np.array([pops[t] for t, _ in tc.index]) / 1000.0 * years
-    lo, hi = _poisson_interval(tc.to_numpy(), exp_tc, level)
-    township_cats = pd.DataFrame(
-        {
-            "township": [t for t, _ in tc.index],
-            "category": [c for _, c in tc.index],
-            "cases": tc.to_numpy(),
-            "rate_per_1000_per_year": tc.to_numpy() / exp_tc,
-            "ci_low": lo,
-            "ci_high": hi,
-        }
-    )
-    return str(result.summary()), townships, township_cats
+    if match_time if match_time is not None else mode != "elapsed":
+        fit.time_matches = match_time_at_level(fit, seed=seed)
+    return fit
 
 
 # --- Shares --------------------------------------------------------------------------------
 
 
 def _shares(
-    params: _Params, group: str, prefix: str, counts: pd.Series, level: float, suffix: str = ""
+    params: Params, group: str, prefix: str, counts: pd.Series, level: float, suffix: str = ""
 ) -> None:
     """Shares that sum to one (key ``prefix.<name>suffix``), each with a Jeffreys interval."""
     n = float(counts.sum())
@@ -443,8 +242,11 @@ def _shares(
     lo, hi = jeffreys_interval(counts.to_numpy(float), np.full(len(counts), n), level)
     est = counts.to_numpy(float) / n
     written = _sum_to_one(est)
-    for i, name in enumerate(counts.index):
-        params.add(f"{prefix}.{name}{suffix}", group, est[i], lo[i], hi[i], n, write=written[i])
+    keys = [f"{prefix}.{name}{suffix}" for name in counts.index]
+    for i, key in enumerate(keys):
+        params.add(key, group, est[i], lo[i], hi[i], n, write=written[i])
+    alpha = counts.to_numpy(float) + 0.5  # Jeffreys: the Dirichlet posterior of the shares
+    params.draws.append(lambda rng: dict(zip(keys, _sum_to_one(rng.dirichlet(alpha)), strict=True)))
 
 
 def _sum_to_one(shares: np.ndarray) -> list[float]:
@@ -455,7 +257,7 @@ def _sum_to_one(shares: np.ndarray) -> list[float]:
     return out
 
 
-def _fit_shares(arrivals, cases, scenario, level, params: _Params, notes) -> None:
+def _fit_shares(arrivals, cases, scenario, level, params: Params, notes) -> None:
     cats = list(scenario.categories)
     _shares(
         params,
@@ -488,6 +290,7 @@ def _fit_shares(arrivals, cases, scenario, level, params: _Params, notes) -> Non
                     float(hi),
                     len(here),
                     write=_r(k / len(here), 4),
+                    draw=beta_draw(k, len(here)),
                 )
 
     channel0 = arrivals["channel0"]
@@ -505,6 +308,7 @@ def _fit_shares(arrivals, cases, scenario, level, params: _Params, notes) -> Non
                 float(hi),
                 len(found),
                 write=_r(k / len(found), 4),
+                draw=beta_draw(k, len(found)),
             )
         sweeps = found[swept]
         for sev in SEVERITIES:
@@ -520,6 +324,7 @@ def _fit_shares(arrivals, cases, scenario, level, params: _Params, notes) -> Non
                     float(hi),
                     len(here),
                     write=_r(k / len(here), 4),
+                    draw=beta_draw(k, len(here)),
                 )
         direct = found[~swept]
         entry = direct["level0"].value_counts().reindex(LEVELS, fill_value=0)
@@ -535,7 +340,7 @@ def _fit_shares(arrivals, cases, scenario, level, params: _Params, notes) -> Non
 # --- Resolution ----------------------------------------------------------------------------
 
 
-def _fit_resolution(mediated: pd.DataFrame, scenario, level, params: _Params, notes) -> None:
+def _fit_resolution(mediated: pd.DataFrame, scenario, level, params: Params, notes) -> None:
     """Share resolved per level × mediator kind × severity, pooled over places and categories."""
     ok = mediated["outcome"] == "resolved"
     has_kind = mediated["mediator_kind"].notna().mean() >= 0.5 if len(mediated) else False
@@ -555,12 +360,25 @@ def _fit_resolution(mediated: pd.DataFrame, scenario, level, params: _Params, no
                     continue
                 k = float((here & ok).sum())
                 lo, hi = jeffreys_interval(k, n, level)
-                params.add(key, "resolution", k / n, float(lo), float(hi), n, write=_r(k / n, 4))
+                # Without the kind, both kinds share one estimate: the first draws for both.
+                shared = not has_kind and kind != KINDS[0]
+                params.add(
+                    key, "resolution", k / n, float(lo), float(hi), n,
+                    write=_r(k / n, 4), draw=None if shared else beta_draw(k, n),
+                )  # fmt: skip
+                if not has_kind and not shared:
+                    _share_draw(params, [f"ladder.{lv}.resolve.{o}.{sev}" for o in KINDS])
     if (mediated["outcome"] == "unresolved").any():
         notes.append(
             "An 'unresolved' step at the district counts as a failed mediation; the register "
             "does not say whether it failed or ran out of time."
         )
+
+
+def _share_draw(params: Params, keys: list[str]) -> None:
+    """Make the last draw set every key of ``keys`` to the value it draws for the first."""
+    one = params.draws.pop()
+    params.draws.append(lambda rng: dict.fromkeys(keys, next(iter(one(rng).values()))))
 
 
 def _resolution_by_category(mediated: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -618,7 +436,19 @@ def _effort_divisor(steps: pd.DataFrame, scenario: Scenario, lv: str) -> np.ndar
     return (cat.fillna(1.0) * sev.fillna(1.0)).to_numpy(float)
 
 
-def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: _Params, notes):
+def level_times(
+    table: pd.DataFrame, lv: str, as_of: pd.Timestamp
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The steps at level ``lv`` whose time there is a mediation's (or a lower bound on one),
+    their days at the level, and which are censored (open ones at ``as_of``)."""
+    at = table[(table["level"] == lv)]
+    steps = at[at["outcome"].isin([*MEDIATED, *CENSORED])]
+    end = steps["ended_date"].where(steps["outcome"] != "open", as_of)
+    days = ((end - steps["entered_date"]) / _DAY).to_numpy(float)
+    return steps, days, steps["outcome"].isin(CENSORED).to_numpy()
+
+
+def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: Params, notes):
     elapsed: dict[str, DurationFit] = {}
     fits: dict[str, DurationFit] = {}
     has_effort = table["effort_hours"].fillna(0).gt(0).any()
@@ -630,13 +460,9 @@ def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: _Par
         else:
             mode = "none"
     for i, lv in enumerate(LEVELS):
-        at = table[(table["level"] == lv)]
-        steps = at[at["outcome"].isin([*MEDIATED, *CENSORED])]
+        steps, days, cens = level_times(table, lv, as_of)
         if steps.empty:
             continue
-        end = steps["ended_date"].where(steps["outcome"] != "open", as_of)
-        days = ((end - steps["entered_date"]) / _DAY).to_numpy(float)
-        cens = steps["outcome"].isin(CENSORED).to_numpy()
         fit = fit_durations(f"days at {lv}", days, cens, level=level, seed=seed + i)
         if fit is not None:
             elapsed[lv] = fit
@@ -681,6 +507,7 @@ def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: _Par
                 note=wfit.written,
             )
         params.settings[key] = spec
+        params.draws.append(_spec_draw(key, wfit))
     if mode == "none":
         notes.append(
             "Effort hours not fitted: the register has no effort column (投入工时) and the base "
@@ -703,7 +530,7 @@ def _fit_level_durations(table, scenario, as_of, level, mode, seed, params: _Par
     return mode, fits, elapsed
 
 
-def _fit_delays(table, cases, level, seed, params: _Params, notes) -> dict[str, DurationFit]:
+def _fit_delays(table, cases, level, seed, params: Params, notes) -> dict[str, DurationFit]:
     out: dict[str, DurationFit] = {}
     t = table.sort_values(["case_id", "step"])
     nxt = t.groupby("case_id", sort=False).shift(-1)
@@ -741,7 +568,12 @@ def _fit_delays(table, cases, level, seed, params: _Params, notes) -> dict[str, 
     return out
 
 
-def _add_spec(params: _Params, key: str, fit: DurationFit) -> None:
+def _spec_draw(key: str, fit: DurationFit) -> Draw:
+    """The written distribution of ``fit`` at parameters drawn from their sampling law."""
+    return lambda rng: {key: fit.spec(rng=rng)}
+
+
+def _add_spec(params: Params, key: str, fit: DurationFit) -> None:
     if fit.written is None:
         return
     chosen = fit.fits[fit.written]
@@ -750,19 +582,17 @@ def _add_spec(params: _Params, key: str, fit: DurationFit) -> None:
             f"{key}.{q}", "delays", chosen.summary[q], *chosen.ci[q], fit.n, note=fit.written
         )
     params.settings[key] = fit.spec()
+    params.draws.append(_spec_draw(key, fit))
 
 
 def _identifiability_notes(scenario: Scenario, mode: str) -> list[str]:
     return [
-        "Not fitted, kept from the base scenario: staffing, calendars, sessions and party "
-        "delays, time limits, worsening, overload, costs, targets, sweep interval and detect "
-        "probability (a register shows when a case was found, not how many sweeps missed it).",
+        "Not fitted, kept from the base scenario: staffing, calendars, time limits, "
+        "worsening, overload, costs, targets, sweep interval and detect probability (a "
+        "register shows when a case was found, not how many sweeps missed it). Sessions and "
+        "the parties' delays are kept too, unless the time at a level is matched by "
+        "simulation (then a note below says what moved).",
         "Per-township and per-category arrival rates, and per-category and per-village "
         "resolution shares, are in this report only: a scenario has one district rate scaled "
         "by population and one resolution probability per level, mediator kind and severity.",
     ]
-
-
-def _r(x: float, digits: int = 5) -> float:
-    """Round for a readable scenario file: 5 significant digits carry far more than the CI."""
-    return float(f"{x:.{digits}g}") if math.isfinite(x) else x

@@ -99,7 +99,11 @@ def _read_csv(path: Path, shown: str) -> pd.DataFrame:
     # Excel on a Chinese Windows saves CSV as GB18030 (GBK); try UTF-8 first.
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            # Blank lines are kept (as empty rows, skipped later) so that the rows below them
+            # keep the numbers a person sees in the file.
+            return pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding=encoding, skip_blank_lines=False
+            )
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError:
@@ -384,7 +388,12 @@ def _check_cases(rows: list[_Row], has_step: bool) -> None:
             )
         concluded: _Row | None = None
         for row in ordered:
-            if concluded is not None and not _duplicate(row, concluded):
+            if row.problems:
+                # A row set aside (a repeated step, a bad date …) is no step of the case: it
+                # neither concludes it nor is judged against its conclusion. Counting it would
+                # quarantine the case's real later steps with it.
+                continue
+            if concluded is not None:
                 row.bad(
                     "outcome" if not has_step else "step",
                     row.values.get("step", _text(row.cells.get("outcome"))),
@@ -393,10 +402,6 @@ def _check_cases(rows: list[_Row], has_step: bool) -> None:
                 )
             elif row.values.get("outcome") in CONCLUDING_OUTCOMES and concluded is None:
                 concluded = row
-
-
-def _duplicate(row: _Row, first: _Row) -> bool:
-    return row.values.get("step") is not None and row.values.get("step") == first.values.get("step")
 
 
 # --- The register --------------------------------------------------------------------------
@@ -423,8 +428,12 @@ def read_register(
     cells = pd.DataFrame({canon: raw[header] for canon, header in headers.items()})
     records = cells.to_dict("records")
 
+    # An empty line or spreadsheet row is no case; it is skipped, not reported.
+    empty = raw.map(_text).eq("").all(axis=1).to_numpy()
     rows: list[_Row] = []
     for i, rec in enumerate(records):
+        if empty[i]:
+            continue
         row = _Row(number=i + 2, cells=rec, shown=shown)
         _check_row(row, places, headers.__contains__)
         rows.append(row)

@@ -20,9 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .arrivals import MONTHS, month_slices
 from .backtest import Backtest
 from .durations import DurationFit, kaplan_meier
-from .fitting import MONTHS, Calibration, month_slices
+from .fitting import Calibration
 
 __all__ = ["write_report"]
 
@@ -241,7 +242,12 @@ def write_report(
             f"{backtest.replications} simulated replications of the calibrated scenario from "
             f"then to {backtest.as_of:%Y-%m-%d}. {pct}% prediction intervals cover "
             f"<b>{backtest.coverage:.0%}</b> of the observed measures. The intervals hold the "
-            "simulation's randomness, not the parameters' uncertainty.</p>",
+            + (
+                "simulation's randomness and the parameters' uncertainty (each replication "
+                "with the fitted values drawn again from their sampling distribution).</p>"
+                if backtest.parameter_draws
+                else "simulation's randomness, not the parameters' uncertainty.</p>"
+            ),
             _backtest_figure(backtest, folder),
             _table(backtest.table),
         ]

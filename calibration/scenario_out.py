@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from sim.scenario.errors import InputProblem, ScenarioError
-from sim.scenario.loading import read_scenario_table, validate_table
+from sim.scenario.loading import (
+    apply_overrides,
+    parse_override,
+    read_scenario_table,
+    validate_table,
+)
 from sim.scenario.schema import Scenario
 
 from .fitting import Calibration
+from .variants import plain_data
 
 __all__ = ["calibrated_table", "provenance_header", "write_scenario"]
 
@@ -38,22 +44,21 @@ def _set(table: dict[str, Any], key: str, value: Any, defaults: Mapping[str, Any
     node[parts[-1]] = value
 
 
-def _plain(value: Any) -> Any:
-    """Pydantic dumps as TOML-writable data (no None: TOML has no null)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def calibrated_table(
-    calibration: Calibration, base_path: str | Path, out_path: str | Path, name: str | None = None
+    calibration: Calibration,
+    base_path: str | Path,
+    out_path: str | Path,
+    name: str | None = None,
+    overrides: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The base scenario's table with every fitted key set, ready to validate and write."""
+    """The base scenario's table with every fitted key set, ready to validate and write.
+
+    ``overrides`` are the ``--set KEY=VALUE`` the base was loaded with: the fit saw the base
+    with them, so the written scenario keeps them (a fitted key set by one is the fit's).
+    """
     base_path, out_path = Path(base_path), Path(out_path)
-    table = read_scenario_table(base_path)
-    defaults = _plain(calibration.scenario.model_dump(by_alias=True))
+    table = apply_overrides(read_scenario_table(base_path), [parse_override(o) for o in overrides])
+    defaults = plain_data(calibration.scenario.model_dump(by_alias=True))
     for key, value in calibration.settings.items():
         _set(table, key, value, defaults)
     table["name"] = name or f"{calibration.scenario.name}-calibrated"
@@ -73,8 +78,11 @@ def calibrated_table(
     return table
 
 
-def provenance_header(calibration: Calibration, base_path: str | Path) -> str:
+def provenance_header(
+    calibration: Calibration, base_path: str | Path, overrides: Iterable[str] = ()
+) -> str:
     """Comment lines: where the numbers came from, with each fitted value's interval."""
+    overrides = list(overrides)
     reg = calibration.register
     pct = round(calibration.level * 100)
     lines = [
@@ -86,6 +94,12 @@ def provenance_header(calibration: Calibration, base_path: str | Path) -> str:
         f"period (arrivals counted): {calibration.start:%Y-%m-%d} to {calibration.end:%Y-%m-%d} "
         f"(exclusive); register as of {calibration.as_of:%Y-%m-%d %H:%M}",
         f"base scenario: {base_path}",
+        *([f"base overrides (--set): {'; '.join(overrides)}"] if overrides else []),
+        *(
+            [f"overrides replaced by the fitted value: {'; '.join(replaced)}"]
+            if (replaced := [o for o in overrides if parse_override(o)[0] in calibration.settings])
+            else []
+        ),
         f"date of fit: {dt.date.today().isoformat()}",
         f"durations: {calibration.duration_mode}; intervals are {pct}% "
         "(Jeffreys for shares, GLM / Fisher information for rates and durations)",
@@ -110,12 +124,17 @@ def write_scenario(
     base_path: str | Path,
     out_path: str | Path,
     name: str | None = None,
+    overrides: Iterable[str] = (),
 ) -> Scenario:
-    """Validate the calibrated table as ``sim validate`` would, then write it with its header."""
+    """Validate the calibrated table as ``sim validate`` would, then write it with its header.
+
+    ``overrides`` are the ``--set KEY=VALUE`` the base scenario of the fit was loaded with.
+    """
     out_path = Path(out_path)
-    table = calibrated_table(calibration, base_path, out_path, name)
+    overrides = list(overrides)
+    table = calibrated_table(calibration, base_path, out_path, name, overrides)
     scenario = validate_table(table, str(out_path))
-    text = provenance_header(calibration, base_path) + "\n" + tomli_w.dumps(table)
+    text = provenance_header(calibration, base_path, overrides) + "\n" + tomli_w.dumps(table)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(text, encoding="utf-8")

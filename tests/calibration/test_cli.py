@@ -119,3 +119,30 @@ def test_backtest_of_the_true_scenario_covers_most_observed_measures() -> None:
     early = truncate(table, holdout)
     assert (early["entered_date"] < holdout).all()
     assert early.loc[early["outcome"] == "open", "ended_date"].isna().all()
+
+
+def test_set_overrides_used_in_the_fit_are_kept_in_the_written_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fit saw the base with --set applied; the written scenario must be that base too."""
+    out = tmp_path / "f.toml"
+    base = sim.load_scenario(SMALL)
+    assert base.categories["land"].effort_factor != 3 and base.ladder.township.full_time != 4
+    overrides = [
+        "categories.land.effort_factor=3",
+        "ladder.township.full_time=4",
+        "arrivals.rate_per_1000_per_year=999",  # a fitted key: the fit's value is written
+    ]
+    code = main(
+        ["calibrate", str(CSV), "--base", str(SMALL), "--out", str(out),
+         *(a for o in overrides for a in ("--set", o))]
+    )  # fmt: skip
+    capsys.readouterr()
+    assert code == 0
+    fitted = sim.load_scenario(out)
+    assert fitted.categories["land"].effort_factor == 3
+    assert fitted.ladder.township.full_time == 4
+    header = out.read_text(encoding="utf-8")
+    assert "# base overrides (--set): categories.land.effort_factor=3" in header
+    assert fitted.arrivals.rate_per_1000_per_year != 999
+    assert "# overrides replaced by the fitted value: arrivals.rate_per_1000_per_year=999" in header

@@ -174,3 +174,87 @@ def test_gbk_csv_from_chinese_excel_is_read(base: sim.Scenario, tmp_path: Path) 
     path = tmp_path / "gbk.csv"
     _good_rows().to_csv(path, index=False, encoding="gb18030")
     assert read_register(path, base).bad_rows == 0
+
+
+# --- Messy registers (issue 16) ------------------------------------------------------------
+
+REPEATED_ID = """\
+case_id,step,level,township,village,category,severity,entered_date,ended_date,outcome
+A1,0,grid,甲镇,Jiazhen-V01,neighbour,minor,2023-01-01 08:00,2023-01-02 08:00,escalated_failed
+A1,1,village,甲镇,Jiazhen-V01,neighbour,minor,2023-01-03 08:00,2023-01-04 08:00,resolved
+A2,0,grid,甲镇,Jiazhen-V02,family,minor,2023-01-05 08:00,2023-01-06 08:00,resolved
+A1,0,grid,甲镇,Jiazhen-V03,land,minor,2023-02-01 08:00,2023-02-01 09:00,resolved
+"""
+
+
+def test_a_repeated_case_id_sets_aside_only_the_repeated_row(
+    base: sim.Scenario, tmp_path: Path
+) -> None:
+    """The repeated row (row 5) is bad; it must not count as the case's conclusion, or the
+    case's real later step (row 3) would be quarantined with it."""
+    path = tmp_path / "repeated.csv"
+    path.write_text(REPEATED_ID, encoding="utf-8")
+    register = read_register(path, base)
+    assert list(register.quarantine["row"]) == [5]
+    assert sorted(register.table["row"]) == [2, 3, 4]
+    assert [p.key for p in register.problems] == ["row 5, column step"]
+
+
+def test_a_bad_concluding_row_does_not_blame_the_later_steps(
+    base: sim.Scenario, tmp_path: Path
+) -> None:
+    """A row set aside for its own fault (here a bad date) is not a conclusion of its case."""
+    text = REPEATED_ID.splitlines()
+    # Row 2 concludes A1 (resolved) but has an impossible end date; row 3 is A1's real step 1.
+    text[1] = text[1].replace("2023-01-02 08:00,escalated_failed", "2023-02-30 08:00,resolved")
+    path = tmp_path / "bad_conclusion.csv"
+    path.write_text("\n".join(text[:4]) + "\n", encoding="utf-8")
+    register = read_register(path, base)
+    assert list(register.quarantine["row"]) == [2]
+
+
+def _messy(table: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
+    """A few of the example's rows broken (file row numbers returned), and a repeated id."""
+    table = table.copy()
+    bad = {5, 9, 14}
+    table.loc[3, "受理时间"] = "2024-02-30"
+    table.loc[7, "纠纷等级"] = "特大"
+    table.loc[12, "村(社区)"] = "Jiazhen-V99"
+    repeat = table.iloc[[0]].copy()  # a case's first step entered twice
+    table = pd.concat([table, repeat], ignore_index=True)
+    bad.add(len(table) + 1)
+    return table, bad
+
+
+def test_utf8_bom_csv_with_chinese_headers_quarantines_exactly_its_bad_rows(
+    base: sim.Scenario, tmp_path: Path
+) -> None:
+    table, bad = _messy(_good_rows())
+    path = tmp_path / "bom.csv"
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    register = read_register(path, base)
+    assert register.headers["case_id"] == "案件编号"  # the BOM is not part of the header
+    assert set(register.quarantine["row"]) == bad
+    assert len(register.table) == len(table) - len(bad)
+
+
+def test_xlsx_quarantines_exactly_its_bad_rows(base: sim.Scenario, tmp_path: Path) -> None:
+    table, bad = _messy(_good_rows())
+    path = tmp_path / "messy.xlsx"
+    table.to_excel(path, index=False, sheet_name="登记表")
+    register = read_register(path, base)
+    assert set(register.quarantine["row"]) == bad
+    assert len(register.table) == len(table) - len(bad)
+
+
+def test_blank_lines_keep_the_row_numbers_a_person_sees(base: sim.Scenario, tmp_path: Path) -> None:
+    """An empty line is not a case, and the rows below it keep their numbers in the file."""
+    lines = REPEATED_ID.splitlines()
+    path = tmp_path / "blank.csv"
+    # file rows: 1 header, 2 A1/0, 3 blank, 4 A1/1, 5 A2/0, 6 blank, 7 the repeated A1/0
+    path.write_text("\n".join([*lines[:2], "", *lines[2:4], ",,,,,,,,,", lines[4]]) + "\n")
+    register = read_register(path, base)
+    assert list(register.quarantine["row"]) == [7]
+    assert sorted(register.table["row"]) == [2, 4, 5]
+    assert register.rows_read == 4
