@@ -27,6 +27,7 @@ from sim.scenario.schema import Scenario
 
 from .params import Params
 from .params import rounded as _r
+from .township_rates import township_multipliers
 
 __all__ = [
     "DISPERSION_TEST_LEVEL",
@@ -240,7 +241,8 @@ def fit_arrivals(
 
     params.draws.append(draw)
 
-    # Per township and per township × category: report only (a scenario has one rate).
+    # Per township: rate multipliers shrunk toward the district (townships[].rate_multiplier);
+    # per township × category: report only.
     years = span_years
     pops = {t.name: t.population for t in scenario.townships}
     counts = cases.groupby("township").size().reindex(list(pops), fill_value=0)
@@ -254,8 +256,10 @@ def fit_arrivals(
             "rate_per_1000_per_year": counts.to_numpy() / exposure,
             "ci_low": lo,
             "ci_high": hi,
+            "exposure": exposure,
         }
     )
+    townships = township_multipliers(townships, level, params)
     cats = list(scenario.categories)
     tc = (
         cases.groupby(["township", "category"])

@@ -35,6 +35,13 @@ __all__ = ["calibrated_table", "provenance_header", "write_scenario"]
 def _set(table: dict[str, Any], key: str, value: Any, defaults: Mapping[str, Any]) -> None:
     """Set a dotted key; a table the base file leaves out starts from the scenario's value."""
     parts = key.split(".")
+    if parts[0] == "townships" and len(parts) == 3:
+        # townships is a list: the element is named by its name or pinyin, as in --set.
+        for town in table.get("townships", []):
+            if parts[1] in (town.get("name"), town.get("pinyin")):
+                town[parts[2]] = value
+                return
+        return
     node, dnode = table, defaults
     for part in parts[:-1]:
         dnode = dnode.get(part, {}) if isinstance(dnode, Mapping) else {}

@@ -138,7 +138,7 @@ class _Discovery:
 
     def _prepare_sampling_tables(self, end_time: float) -> None:
         sc, d, mech = self.sc, self.district, self.mech
-        pops = np.asarray(d.village_population, dtype=float)
+        pops = np.asarray(d.village_weight, dtype=float)  # population × rate_multiplier
         self.village_cum = (np.cumsum(pops) / pops.sum()).tolist()
         self.category_names = list(sc.categories)
         shares = np.array([c.share for c in sc.categories.values()])
@@ -163,7 +163,8 @@ class _Discovery:
         season = season / season.mean() if mech.seasonality else np.ones(12)
         self.day_multiplier = [float(season[m]) for m in months]
         self.growth = sc.arrivals.growth_per_year if mech.growth else 0.0
-        self.base_rate = sc.population * sc.arrivals.rate_per_1000_per_year / 1000.0 / 365.0
+        rate = sc.arrivals.rate_per_1000_per_year
+        self.base_rate = sc.arrival_population * rate / 1000.0 / 365.0
 
         # Sweep schedule: each grid is swept every interval days from its own offset, so no
         # process is needed per grid (the next sweep after t is computed when needed).

@@ -35,6 +35,8 @@ class District:
     village_names: list[str]
     village_township: list[int]
     village_population: list[float]
+    # Where disputes arise: population × the township's rate_multiplier (= population when 1).
+    village_weight: list[float]
     grid_names: list[str]
     grid_village: list[int]
     village_grids: list[list[int]]
@@ -51,6 +53,7 @@ class District:
         v_names: list[str] = []
         v_township: list[int] = []
         v_pop: list[float] = []
+        v_weight: list[float] = []
         g_names: list[str] = []
         g_village: list[int] = []
         v_grids: list[list[int]] = []
@@ -65,13 +68,16 @@ class District:
                 v_names.append(vname)
                 v_township.append(ti)
                 v_pop.append(per_village)
+                v_weight.append(per_village * t.rate_multiplier)
                 grids_here = []
                 for gk in range(base + (1 if vk < extra else 0)):
                     grids_here.append(len(g_names))
                     g_names.append(f"{vname}-G{gk + 1:02d}")
                     g_village.append(vi)
                 v_grids.append(grids_here)
-        district = cls(t_names, t_pinyin, v_names, v_township, v_pop, g_names, g_village, v_grids)
+        district = cls(
+            t_names, t_pinyin, v_names, v_township, v_pop, v_weight, g_names, g_village, v_grids
+        )
         district.staffing = _staffing(scenario, district)
         district.village_petition_agents = _petition_agents(scenario, district)
         district.village_seat_distance_km = [

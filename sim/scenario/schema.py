@@ -227,6 +227,15 @@ class Scenario(SchemaModel):
         return sum(t.population for t in self.townships)
 
     @property
+    def arrival_population(self) -> float:
+        """Residents weighted by their township's ``rate_multiplier``: the district's disputes a
+        year are ``arrival_population × rate_per_1000_per_year / 1000``. With every multiplier 1
+        it is ``population`` itself (the same number to the bit)."""
+        if all(t.rate_multiplier == 1.0 for t in self.townships):
+            return self.population
+        return sum(t.population * t.rate_multiplier for t in self.townships)
+
+    @property
     def levels(self) -> tuple[str, ...]:
         """The ladder's levels, grid to district (三级四步)."""
         return LEVELS

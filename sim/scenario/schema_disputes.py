@@ -56,6 +56,12 @@ class Township(SchemaModel):
     seat_distance_km: float = Field(
         default=0.0, ge=0, le=500, description="mean road distance, village to township seat"
     )
+    rate_multiplier: float = Field(
+        default=1.0,
+        gt=0,
+        le=20,
+        description="per-capita dispute rate relative to arrivals.rate_per_1000_per_year",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Township:

@@ -54,8 +54,9 @@ def ladder_theory(scenario: Scenario) -> tuple[list[PoolTheory], float]:
     """
     _check_reducible(scenario)
     d = District.from_scenario(scenario)
-    base = scenario.population * scenario.arrivals.rate_per_1000_per_year / 1000.0 / 365.0
-    pops = np.asarray(d.village_population) / sum(d.village_population)
+    rate = scenario.arrivals.rate_per_1000_per_year
+    base = scenario.arrival_population * rate / 1000.0 / 365.0
+    pops = np.asarray(d.village_weight) / sum(d.village_weight)
     entry = scenario.discovery.self_report_entry.as_tuple()
     sev = scenario.severity
     sev_shares = (sev.minor, sev.major, sev.serious)

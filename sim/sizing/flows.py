@@ -94,7 +94,11 @@ class DisputeFlows:
         self.classes = np.array([c.share for c in cats])[:, None] * sev[None, :]
         self.cat_factor = np.array([c.effort_factor for c in cats])
         self.rate = (
-            sc.population * sc.arrivals.rate_per_1000_per_year / 1000.0 / 365.0 * _growth_mean(sc)
+            sc.arrival_population
+            * sc.arrivals.rate_per_1000_per_year
+            / 1000.0
+            / 365.0
+            * _growth_mean(sc)
         )
         self.handover = _handover_days(sc)
         self.sectors = sc.sectors if m.sector_committees else {}
@@ -245,7 +249,7 @@ class DisputeFlows:
         )
         report_delay = disc.self_report_delay_days.mean if m.self_report_delays else 0.0
         entry = disc.self_report_entry.as_tuple()
-        vshare = np.asarray(d.village_population) / sum(d.village_population)
+        vshare = np.asarray(d.village_weight) / sum(d.village_weight)
         # Flows into the first venues, for all villages at once (arrays village × category × sev).
         v_town = np.asarray(d.village_township)
         g_village = np.asarray(d.grid_village)
