@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -144,7 +143,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.experiments.experiment import simulate, staging_folder, table_writer
+    from sim.experiments.experiment import prepare_result_folder, simulate, table_writer
 
     if args.replications is not None and args.replications < 1:
         raise ScenarioError(
@@ -161,16 +160,10 @@ def _run(args: argparse.Namespace) -> int:
     tables_dir = None
     if args.out is not None:
         # Each replication's tables go to disk as soon as it is done (a province's registers
-        # would not fit in memory together); Results.save then renames the folder into place.
-        out, staged = Path(args.out), staging_folder(args.out)
-        if out.exists() and not out.is_dir():
-            raise ScenarioError([InputProblem("--out", "", args.out, "a folder, not a file")])
-        try:  # what a killed run left: its tables must not pass for this run's
-            if staged.exists():
-                shutil.rmtree(staged)
-        except OSError as exc:
-            raise _unusable("--out", str(staged), exc, "a removable folder") from None
-        tables_dir = _make_folder("--out", staged / "tables", args.out)
+        # would not fit in memory together), into a staging folder that Results.save swaps
+        # into place. A folder that is not an earlier result of ours is refused here, before
+        # the run: it is never deleted.
+        tables_dir = prepare_result_folder(args.out, "--out") / "tables"
     write_tables = table_writer(tables_dir) if tables_dir is not None else None
 
     def on_tables(k: int, tables: dict) -> None:
@@ -191,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.out:
         try:
-            results.save(args.out, tables_written=True)
+            results.save(args.out, tables_written=True, option="--out")
         except OSError as exc:
             raise _unusable("--out", args.out, exc) from None
     if args.json_out == "-":
