@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import sim
 from sim.cli.main import main
 from sim.experiments import files
 from sim.experiments.experiment import prepare_result_folder
