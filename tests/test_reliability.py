@@ -173,3 +173,93 @@ def test_sigkill_during_swaps_leaves_a_whole_result(tmp_path):
         proc.wait(timeout=30)
         _whole_generation(out)
         assert not (tmp_path / "run.old").exists() or files.is_ours(tmp_path / "run.old")
+
+
+# --- 2. No hang in WorkingCalendar.finish; effort distributions bounded up front ------------
+
+
+def _old_finish(cal, t: float, effort_hours: float) -> float:
+    """WorkingCalendar.finish as it was before issue 18, for the bit-identity check."""
+    import math
+
+    remaining = effort_hours / 24.0
+    if remaining <= 0:
+        return t
+    day = math.floor(t)
+    first = True
+    while True:
+        if first:
+            first = False
+        elif remaining > cal._weekly:
+            weeks = math.floor((remaining - 1e-12) / cal._weekly)
+            day += 7 * weeks
+            remaining -= weeks * cal._weekly
+            t = float(day)
+        if cal.is_working_day(day):
+            begin = max(t, day + cal._s)
+            end = day + cal._s + cal._h
+            if begin < end:
+                available = end - begin
+                if remaining <= available + 1e-12:
+                    return begin + min(remaining, available)
+                remaining -= available
+        day += 1
+        t = float(day)
+
+
+def test_finish_is_bit_identical_to_the_old_loop_where_it_ended():
+    import numpy as np
+
+    from sim.scenario.calendar import WorkingCalendar
+    from sim.scenario.schema import Calendar
+
+    rng = np.random.default_rng(18)
+    calendars = [
+        WorkingCalendar(Calendar(hours_per_day=8, days_per_week=5), 0),
+        WorkingCalendar(Calendar(hours_per_day=2, days_per_week=7, day_start_hour=18), 3),
+        WorkingCalendar(Calendar(hours_per_day=4, days_per_week=5, day_start_hour=14), 6),
+        WorkingCalendar(Calendar(hours_per_day=24, days_per_week=6, day_start_hour=0), 2),
+        WorkingCalendar(Calendar(hours_per_day=0.5, days_per_week=1, day_start_hour=23), 5),
+    ]
+    for cal in calendars:
+        for _ in range(4000):
+            t = float(rng.uniform(0, 4000)) if rng.random() < 0.8 else float(rng.integers(0, 99))
+            effort = float(10 ** rng.uniform(-4, 10)) if rng.random() < 0.9 else 0.0
+            assert cal.finish(t, effort) == _old_finish(cal, t, effort), (t, effort)
+
+
+def test_finish_of_an_enormous_effort_ends():
+    code = textwrap.dedent(
+        """
+        import math
+        from sim.scenario.calendar import WorkingCalendar
+        from sim.scenario.schema import Calendar
+        cal = WorkingCalendar(Calendar(hours_per_day=8, days_per_week=5))
+        for effort in (1e17, 1e30, 1e300, math.inf):
+            assert cal.finish(0.25, effort) == math.inf, effort
+        assert cal.finish(0.25, 1e12) < math.inf
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=60, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ('{dist="lognormal", median=1.0, p90=1e9}', "ladder.grid.effort_hours"),
+        ('{dist="lognormal", median=1e-300, p90=1e300}', "ladder.grid.effort_hours"),
+        ('{dist="exponential", mean=1e7}', "ladder.grid.effort_hours"),
+        ('{dist="fixed", value=1e308}', "ladder.grid.effort_hours"),
+    ],
+)
+def test_unbounded_effort_is_bad_input(value, key, capsys):
+    assert main(["validate", str(SMALL), "--set", f"{key}={value}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--set: {key}" in err and "p99.9" in err and "hours" in err
+
+
+def test_a_long_but_sane_effort_is_accepted(capsys):
+    value = '{dist="lognormal", median=4.0, p90=40.0}'
+    assert main(["validate", str(SMALL), "--set", f"ladder.district.effort_hours={value}"]) == 0

@@ -25,6 +25,7 @@ from sim.scenario.schema import Scenario
 
 __all__ = [
     "BUNDLED_SCENARIO",
+    "EFFORT_HOURS_LIMIT",
     "apply_overrides",
     "bundled_scenario_path",
     "load_scenario",
@@ -344,7 +345,76 @@ def validate_table(
             )
     if problems or scenario is None:
         raise ScenarioError(problems)
+    problems = [
+        InputProblem(_source_of(path, origins, overridden), _display(table, path), value, why)
+        for path, value, why in _unbounded_efforts(scenario, table)
+    ]
+    if problems:
+        raise ScenarioError(problems)
     return scenario
+
+
+EFFORT_HOURS_LIMIT = 10 * 365 * 24
+"""The most effort one step may need at its 99.9th percentile: ten years round the clock.
+
+A larger draw is a slip (hours for days, a p90 of 1e9) that would keep one mediator busy
+for centuries, and past about 1e16 hours no working calendar could even tell two days apart.
+"""
+
+
+def _unbounded_efforts(
+    scenario: Scenario, table: Mapping[str, Any]
+) -> list[tuple[KeyPath, Any, str]]:
+    """Effort distributions whose p99.9, times the largest severity and category factors that
+    apply to them, exceeds :data:`EFFORT_HOURS_LIMIT`: ``(path, value, expected)`` each."""
+    by_category = 1.0
+    if scenario.mechanisms.effort_factors:
+        by_category = max(c.effort_factor for c in scenario.categories.values())
+    found = []
+    for path, node in _models_with_effort(scenario, ()):
+        dist = node.effort_hours
+        factor = by_category
+        if scenario.mechanisms.effort_factors:
+            sev = node.severity_effort
+            factor *= max(sev.minor, sev.major, sev.serious)
+        try:
+            p999 = dist.ppf(0.999) * factor
+        except (OverflowError, ValueError):  # exp() of a huge sigma: unbounded for our purpose
+            p999 = math.inf
+        if p999 <= EFFORT_HOURS_LIMIT:  # also False for nan: refused
+            continue
+        times = (
+            f" with the largest severity and category factors (×{factor:g})" if factor != 1 else ""
+        )
+        found.append(
+            (
+                (*path, "effort_hours"),
+                _get(table, (*path, "effort_hours")),
+                f"expected an effort distribution whose p99.9 is at most {EFFORT_HOURS_LIMIT:,} "
+                f"hours (ten years round the clock); its p99.9 is {p999:.3g} hours{times}",
+            )
+        )
+    return found
+
+
+def _models_with_effort(model: BaseModel, path: KeyPath) -> Iterable[tuple[KeyPath, Any]]:
+    """Every part of the scenario that has ``effort_hours`` (ladder levels, committees, ...),
+    with its key path in the scenario table."""
+    if isinstance(getattr(model, "effort_hours", None), BaseModel):
+        yield path, model
+    for name, field in type(model).model_fields.items():
+        key = field.alias or name
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _models_with_effort(value, (*path, key))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                if isinstance(v, BaseModel):
+                    yield from _models_with_effort(v, (*path, key, str(k)))
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                if isinstance(v, BaseModel):
+                    yield from _models_with_effort(v, (*path, key, i))
 
 
 def _non_finite(node: Any, path: KeyPath = ()) -> list[KeyPath]:
