@@ -263,3 +263,65 @@ def test_unbounded_effort_is_bad_input(value, key, capsys):
 def test_a_long_but_sane_effort_is_accepted(capsys):
     value = '{dist="lognormal", median=4.0, p90=40.0}'
     assert main(["validate", str(SMALL), "--set", f"ladder.district.effort_hours={value}"]) == 0
+
+
+# --- 3. Process-pool workers die with their parent -------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is ``pid``, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has died; init reaps it
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_sigkill_of_a_sweep_takes_its_workers_with_it(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        f'base = "{SMALL.as_posix()}"\nreplications = 4\nseed = 5\n'
+        "set = { run.horizon_days = 3000 }\n"
+        '[axes]\n"discovery.sweep_interval_days" = [3, 7, 14, 21]\n',
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "sweep", str(spec), "--out", str(tmp_path / "out")]
+        + ["--executor", "processes", "-j", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            workers = _children(proc.pid)
+        assert len(workers) >= 2, "the sweep never started its two workers"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for w in left:  # clean up after a failure, then report it
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their parent"

@@ -15,6 +15,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -89,10 +91,29 @@ class SerialExecutor(Executor):
             yield key, fn(*args)
 
 
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches the whole process group; the parent decides what to do, workers must not
-    # print tracebacks of their own.
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker checks that the process that started it is still alive."""
+
+
+def _init_worker(parent: int) -> None:
+    """Set up a pool worker: leave Ctrl-C to the parent, and die with the parent.
+
+    Ctrl-C reaches the whole process group; the parent decides what to do, workers must not
+    print tracebacks of their own. A parent killed outright (SIGKILL, the OOM killer) cannot
+    shut its pool down, and its workers would compute on for nobody, reparented to init: a
+    daemon thread in each worker watches for the change of parent and ends the worker. (Linux's
+    PR_SET_PDEATHSIG is tied to the thread that forked, not to the process, so it is not used.)
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_when_orphaned, args=(parent,), name="sim-parent-watch", daemon=True
+    ).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)  # no cleanup to do: results only ever reach disk through the parent
 
 
 class ProcessExecutor(Executor):
@@ -114,7 +135,10 @@ class ProcessExecutor(Executor):
             start_method = "fork"
         context = multiprocessing.get_context(start_method)
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_ignore_sigint
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
         # Start every worker now (a forking pool starts them all on its first task).
         self._pool.submit(os.getpid).result()
@@ -178,7 +202,7 @@ class DaskExecutor(Executor):
 
         token = uuid.uuid4().hex[:8]  # task keys must be unique for the client's lifetime
         scattered: dict[int, Any] = {}
-        pending: dict[str, tuple[Any, Hashable]] = {}  # dask key -> (future, our key)
+        pending: dict[Hashable, tuple[Any, Hashable]] = {}  # dask key -> (future, our key)
         for i, (key, args) in enumerate(tasks):
             sent = tuple(self._share(a, scattered) for a in args)
             future = self._client.submit(fn, *sent, key=f"sim-{token}-{i}", pure=False)
