@@ -301,9 +301,9 @@ def test_sigkill_of_a_sweep_takes_its_workers_with_it(tmp_path):
         '[axes]\n"discovery.sweep_interval_days" = [3, 7, 14, 21]\n',
         encoding="utf-8",
     )
+    args = ["sweep", str(spec), "--out", str(tmp_path / "out"), "--executor", "processes"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "sweep", str(spec), "--out", str(tmp_path / "out")]
-        + ["--executor", "processes", "-j", "2"],
+        [sys.executable, "-m", "sim", *args, "-j", "2"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
