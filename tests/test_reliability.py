@@ -325,3 +325,79 @@ def test_sigkill_of_a_sweep_takes_its_workers_with_it(tmp_path):
     for w in left:  # clean up after a failure, then report it
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived their parent"
+
+
+# --- 4. --scheduler pointed at something that is not a Dask scheduler ----------------------
+
+
+class _NotDask:
+    """A throwaway TCP server on 127.0.0.1: ``silent`` waits (as an HTTP server waits for a
+    request), ``garbage`` answers every connection with an HTTP error at once. It stops when
+    the ``with`` block ends, and by itself after 90 s at most."""
+
+    def __init__(self, mode: str):
+        import socket
+        import threading
+
+        self.mode = mode
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        held = []
+        deadline = time.monotonic() + 90
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            if self.mode == "garbage":
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            held.append(conn)
+        for conn in held:
+            conn.close()
+        self.sock.close()
+
+    def __enter__(self) -> _NotDask:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("mode", ["silent", "garbage"])
+def test_a_scheduler_that_is_not_dask_is_bad_input(mode, tmp_path):
+    pytest.importorskip("distributed")
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        f'base = "{SMALL.as_posix()}"\nreplications = 1\n[axes]\nrun.seed = [1, 2]\n',
+        encoding="utf-8",
+    )
+    with _NotDask(mode) as server:
+        args = ["sweep", str(spec), "--out", str(tmp_path / "out"), "--executor", "dask"]
+        args += ["--scheduler", f"tcp://127.0.0.1:{server.port}", "--scheduler-timeout", "2"]
+        done = subprocess.run(
+            [sys.executable, "-m", "sim", *args],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "--scheduler" in done.stderr and f"127.0.0.1:{server.port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_real_scheduler_passes_the_check():
+    distributed = pytest.importorskip("distributed")
+    from sim.experiments.executors import check_scheduler
+
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, dashboard_address=None, protocol="tcp"
+    ) as cluster:
+        check_scheduler(cluster.scheduler_address, timeout=5)

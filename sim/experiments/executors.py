@@ -27,6 +27,7 @@ from sim.scenario.errors import InputProblem, ScenarioError
 
 __all__ = [
     "EXECUTORS",
+    "HANDSHAKE_TIMEOUT_SECONDS",
     "DaskExecutor",
     "Executor",
     "ExecutorName",
@@ -34,11 +35,16 @@ __all__ = [
     "SerialExecutor",
     "available_cores",
     "check_options",
+    "check_scheduler",
     "make_executor",
 ]
 
 ExecutorName = Literal["serial", "processes", "dask"]
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+HANDSHAKE_TIMEOUT_SECONDS = 5.0
+"""How long a Dask scheduler has to greet us before ``--scheduler`` is called wrong (the
+default of :class:`DaskExecutor`; ``sim sweep --scheduler-timeout`` sets it for its run)."""
 
 Task = tuple[Hashable, tuple[Any, ...]]
 """A work unit: its key and the positional arguments of the function."""
@@ -165,24 +171,23 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None):
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        handshake_timeout: float | None = None,
+    ):
         from dask.distributed import Client, LocalCluster
 
         self._cluster = None
         if scheduler:
+            if handshake_timeout is None:
+                handshake_timeout = HANDSHAKE_TIMEOUT_SECONDS
+            check_scheduler(scheduler, handshake_timeout)
             try:
-                self._client = Client(scheduler, timeout="15s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise ScenarioError(
-                    [
-                        InputProblem(
-                            "--scheduler",
-                            "",
-                            scheduler,
-                            f"expected the address of a running Dask scheduler ({exc})",
-                        )
-                    ]
-                ) from None
+                self._client = Client(scheduler, timeout=f"{max(handshake_timeout, 15.0)}s")
+            except (OSError, TimeoutError, ValueError, MemoryError) as exc:
+                raise _not_a_scheduler(scheduler, str(exc)) from None
             self.workers = max(1, sum(self._client.nthreads().values()))
         else:
             self.workers = workers or available_cores()
@@ -229,6 +234,74 @@ class DaskExecutor(Executor):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+_MAX_HANDSHAKE_BYTES = 1 << 20  # a scheduler's greeting is a few hundred bytes
+
+
+def _not_a_scheduler(address: str, why: str) -> ScenarioError:
+    return ScenarioError(
+        [
+            InputProblem(
+                "--scheduler",
+                "",
+                address,
+                f"expected the address of a running Dask scheduler ({why})",
+            )
+        ]
+    )
+
+
+def check_scheduler(address: str, timeout: float | None = None) -> None:
+    """Raise :class:`ScenarioError` unless a Dask scheduler greets us at ``address`` in time.
+
+    A Dask scheduler speaks first: on a new connection it sends its handshake, a length-prefixed
+    message of a few hundred bytes. Something else on the port either stays silent (an HTTP
+    server waiting for a request: Dask would wait for minutes) or sends bytes whose first eight,
+    read as a length, ask Dask to allocate exabytes. Both are caught here, in ``timeout``
+    seconds at most, before Dask sees the address. Only TCP addresses (``tcp://`` or none) are
+    checked; others (``tls://``, ``ws://``, ...) are left to Dask's own timeout.
+    """
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    if timeout is None:
+        timeout = HANDSHAKE_TIMEOUT_SECONDS
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise _not_a_scheduler(address, f"not an address: {exc}") from None
+    deadline = time.monotonic() + timeout
+
+    def read(sock: socket.socket, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("the connection was closed before a Dask greeting")
+            data += chunk
+        return data
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            size = int.from_bytes(read(sock, 8), "little")
+            if not 0 < size <= _MAX_HANDSHAKE_BYTES:
+                raise _not_a_scheduler(
+                    address, "the service there answers, but not as a Dask scheduler does"
+                )
+            read(sock, size)
+    except TimeoutError:
+        raise _not_a_scheduler(
+            address, f"nothing there greeted us as a Dask scheduler within {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        raise _not_a_scheduler(address, str(exc.strerror or exc)) from None
 
 
 def check_options(kind: str, workers: int | None, scheduler: str | None) -> None:
