@@ -401,3 +401,54 @@ def test_a_real_scheduler_passes_the_check():
         n_workers=0, processes=False, dashboard_address=None, protocol="tcp"
     ) as cluster:
         check_scheduler(cluster.scheduler_address, timeout=5)
+
+
+# --- 5. Many problems: linear, deduplicated, capped ---------------------------------------
+
+
+def test_twenty_thousand_unknown_keys_give_a_capped_report(tmp_path, capsys):
+    from sim.scenario.errors import MAX_SHOWN
+
+    scenario = tmp_path / "many.toml"
+    extra = "".join(f"nonsense_{i} = {i}\n" for i in range(20_000))
+    scenario.write_text(extra + SMALL.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["validate", str(scenario)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == MAX_SHOWN + 1
+    assert all(line.startswith(f"sim: error: {scenario}: nonsense_") for line in lines[:-1])
+    assert lines[-1] == (
+        f"sim: error: … and {20_000 - MAX_SHOWN:,} more problems (fix the ones above first)"
+    )
+
+
+def test_many_unknown_set_keys_are_blamed_on_set_and_capped(capsys):
+    # 2,000, not 20,000: argparse itself is quadratic in the number of options given.
+    keys = [f"--set=nonsense_{i}=1" for i in range(2_000)]
+    assert main(["validate", str(SMALL), *keys]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 51 and "1,950 more problems" in lines[-1]
+    assert all(line.startswith("sim: error: --set: nonsense_") for line in lines[:-1])
+
+
+def test_repeated_problems_are_reported_once():
+    from sim.scenario.errors import InputProblem, ScenarioError
+
+    same = InputProblem("a.toml", "x", [1], "expected a number")
+    exc = ScenarioError([same, InputProblem("a.toml", "y", 2, "expected 1"), same])
+    assert [p.key for p in exc.problems] == ["x", "y"] and exc.more == 0
+
+
+def test_two_hundred_thousand_unknown_keys_end_in_reasonable_time(tmp_path):
+    """A guard on complexity, not a timing test: quadratic collection never finished this."""
+    scenario = tmp_path / "many.toml"
+    extra = "".join(f"unknown_{i} = {i}\n" for i in range(200_000))
+    scenario.write_text(extra + SMALL.read_text(encoding="utf-8"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "validate", str(scenario)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 51 and "199,950 more problems" in done.stderr

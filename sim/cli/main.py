@@ -100,8 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ScenarioError as exc:
-        for problem in exc.problems:
-            print(f"sim: error: {problem}", file=sys.stderr)
+        for line in exc.shown_lines():
+            print(f"sim: error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # e.g. `sim run --json - | head`: the reader left, not an error
         sys.stderr.close()
