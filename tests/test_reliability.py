@@ -452,3 +452,64 @@ def test_two_hundred_thousand_unknown_keys_end_in_reasonable_time(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 51 and "199,950 more problems" in done.stderr
+
+
+# --- 6. Every output file is written whole or not at all ----------------------------------
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "register.csv"
+    target.write_text("old, whole\n", encoding="utf-8")
+
+    def cut(tmp: Path) -> None:
+        tmp.write_text("new, cut mi", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        files.write_atomic(target, cut)
+    assert target.read_text(encoding="utf-8") == "old, whole\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["register.csv"]  # no temporary left
+
+
+def test_json_to_an_unwritable_place_exits_2_naming_json(tmp_path, capsys):
+    where = tmp_path / "no" / "such" / "folder" / "r.json"
+    assert main(["run", str(SMALL), *SHORT, "--json", str(where)]) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err and "r.json" in err and "internal error" not in err
+
+
+def test_register_on_a_full_disk_leaves_the_old_file_whole(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    register = tmp_path / "reg.csv"
+    register.write_text("the old register\n", encoding="utf-8")
+    real = pd.DataFrame.to_csv
+
+    def full_disk(self, path, *args, **kwargs):
+        real(self.head(3), path, *args, **kwargs)  # part of it reaches the disk...
+        raise OSError(28, "No space left on device")  # ...then the disk is full
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    assert main(["run", str(SMALL), *SHORT, "--register", str(register)]) == 2
+    assert "--register" in capsys.readouterr().err
+    assert register.read_text(encoding="utf-8") == "the old register\n"
+
+
+def test_report_out_is_replaced_whole(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    assert _run_out(out) == 0
+    page = tmp_path / "report.html"
+    page.write_text("<html>old</html>", encoding="utf-8")
+    from sim.reports import html
+
+    def failing(results, target, language):
+        Path(target).write_text("<html>cu", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(html, "write_report", failing)
+    assert main(["report", str(out), "--out", str(page)]) == 2
+    assert page.read_text(encoding="utf-8") == "<html>old</html>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "run"]
+    monkeypatch.undo()
+    assert main(["report", str(out), "--out", str(page), "--lang", "en"]) == 0
+    assert page.read_text(encoding="utf-8") != "<html>old</html>"

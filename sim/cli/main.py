@@ -144,6 +144,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.experiments.experiment import prepare_result_folder, simulate, table_writer
+    from sim.experiments.files import write_atomic
 
     if args.replications is not None and args.replications < 1:
         raise ScenarioError(
@@ -192,9 +193,11 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     if args.json_out:
-        Path(args.json_out).write_text(
-            json.dumps(results.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        text = json.dumps(results.to_dict(), ensure_ascii=False, indent=2) + "\n"
+        try:
+            write_atomic(args.json_out, text)
+        except OSError as exc:
+            raise _unusable("--json", args.json_out, exc, "a writable file path") from None
     print(_format(results))
     return EXIT_OK
 
@@ -209,15 +212,17 @@ def _make_folder(option: str, folder: Path, given: str) -> Path:
 
 def _unusable(option: str, value: str, exc: OSError, what: str = "a writable folder"):
     """The error for a path the operating system refused, naming the option and the path."""
-    return ScenarioError([InputProblem(option, "", value, f"{what} ({exc.strerror})")])
+    return ScenarioError([InputProblem(option, "", value, f"{what} ({exc.strerror or exc})")])
 
 
 def _write_table(table, path: Path) -> None:
-    try:
+    from sim.experiments.files import write_atomic
+
+    try:  # whole or not at all: a register cut mid-row would read back as a valid one
         if path.suffix == ".parquet":
-            table.to_parquet(path, index=False)
+            write_atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
         else:
-            table.to_csv(path, index=False)
+            write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
     except OSError as exc:
         raise _unusable("--register", str(path), exc, "a writable path") from None
 
