@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -101,8 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ScenarioError as exc:
-        for problem in exc.problems:
-            print(f"sim: error: {problem}", file=sys.stderr)
+        for line in exc.shown_lines():
+            print(f"sim: error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # e.g. `sim run --json - | head`: the reader left, not an error
         sys.stderr.close()
@@ -144,7 +143,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.experiments.experiment import simulate, staging_folder, table_writer
+    from sim.experiments.experiment import prepare_result_folder, simulate, table_writer
+    from sim.experiments.files import write_atomic
 
     if args.replications is not None and args.replications < 1:
         raise ScenarioError(
@@ -161,16 +161,10 @@ def _run(args: argparse.Namespace) -> int:
     tables_dir = None
     if args.out is not None:
         # Each replication's tables go to disk as soon as it is done (a province's registers
-        # would not fit in memory together); Results.save then renames the folder into place.
-        out, staged = Path(args.out), staging_folder(args.out)
-        if out.exists() and not out.is_dir():
-            raise ScenarioError([InputProblem("--out", "", args.out, "a folder, not a file")])
-        try:  # what a killed run left: its tables must not pass for this run's
-            if staged.exists():
-                shutil.rmtree(staged)
-        except OSError as exc:
-            raise _unusable("--out", str(staged), exc, "a removable folder") from None
-        tables_dir = _make_folder("--out", staged / "tables", args.out)
+        # would not fit in memory together), into a staging folder that Results.save swaps
+        # into place. A folder that is not an earlier result of ours is refused here, before
+        # the run: it is never deleted.
+        tables_dir = prepare_result_folder(args.out, "--out") / "tables"
     write_tables = table_writer(tables_dir) if tables_dir is not None else None
 
     def on_tables(k: int, tables: dict) -> None:
@@ -191,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.out:
         try:
-            results.save(args.out, tables_written=True)
+            results.save(args.out, tables_written=True, option="--out")
         except OSError as exc:
             raise _unusable("--out", args.out, exc) from None
     if args.json_out == "-":
@@ -199,9 +193,11 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     if args.json_out:
-        Path(args.json_out).write_text(
-            json.dumps(results.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        text = json.dumps(results.to_dict(), ensure_ascii=False, indent=2) + "\n"
+        try:
+            write_atomic(args.json_out, text)
+        except OSError as exc:
+            raise _unusable("--json", args.json_out, exc, "a writable file path") from None
     print(_format(results))
     return EXIT_OK
 
@@ -216,15 +212,17 @@ def _make_folder(option: str, folder: Path, given: str) -> Path:
 
 def _unusable(option: str, value: str, exc: OSError, what: str = "a writable folder"):
     """The error for a path the operating system refused, naming the option and the path."""
-    return ScenarioError([InputProblem(option, "", value, f"{what} ({exc.strerror})")])
+    return ScenarioError([InputProblem(option, "", value, f"{what} ({exc.strerror or exc})")])
 
 
 def _write_table(table, path: Path) -> None:
-    try:
+    from sim.experiments.files import write_atomic
+
+    try:  # whole or not at all: a register cut mid-row would read back as a valid one
         if path.suffix == ".parquet":
-            table.to_parquet(path, index=False)
+            write_atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
         else:
-            table.to_csv(path, index=False)
+            write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
     except OSError as exc:
         raise _unusable("--register", str(path), exc, "a writable path") from None
 

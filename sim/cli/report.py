@@ -8,9 +8,14 @@ status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from sim.cli.main import EXIT_OK
+from sim.experiments.files import temporary_name
+from sim.scenario.errors import InputProblem, ScenarioError
 
 __all__ = ["add_parser"]
 
@@ -44,6 +49,24 @@ def _report(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # a command never needs a window
     from sim.reports.html import write_report
 
-    path = write_report(args.results, args.out, args.lang)
-    print(f"report written to {path}")
+    # Written under a temporary name beside the target and renamed over it: a failure half
+    # way leaves the old report (or none), never a cut page under the final name.
+    results = Path(args.results)
+    target = (
+        Path(args.out)
+        if args.out is not None
+        else (results if results.is_dir() else results.parent) / "report.html"
+    )
+    tmp = temporary_name(target)
+    try:
+        write_report(args.results, tmp, args.lang)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ScenarioError(
+            [InputProblem("--out", "", str(target), f"a writable file ({exc.strerror or exc})")]
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    print(f"report written to {target}")
     return EXIT_OK

@@ -15,6 +15,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -25,6 +27,7 @@ from sim.scenario.errors import InputProblem, ScenarioError
 
 __all__ = [
     "EXECUTORS",
+    "HANDSHAKE_TIMEOUT_SECONDS",
     "DaskExecutor",
     "Executor",
     "ExecutorName",
@@ -32,11 +35,16 @@ __all__ = [
     "SerialExecutor",
     "available_cores",
     "check_options",
+    "check_scheduler",
     "make_executor",
 ]
 
 ExecutorName = Literal["serial", "processes", "dask"]
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+HANDSHAKE_TIMEOUT_SECONDS = 5.0
+"""How long a Dask scheduler has to greet us before ``--scheduler`` is called wrong (the
+default of :class:`DaskExecutor`; ``sim sweep --scheduler-timeout`` sets it for its run)."""
 
 Task = tuple[Hashable, tuple[Any, ...]]
 """A work unit: its key and the positional arguments of the function."""
@@ -89,10 +97,29 @@ class SerialExecutor(Executor):
             yield key, fn(*args)
 
 
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches the whole process group; the parent decides what to do, workers must not
-    # print tracebacks of their own.
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker checks that the process that started it is still alive."""
+
+
+def _init_worker(parent: int) -> None:
+    """Set up a pool worker: leave Ctrl-C to the parent, and die with the parent.
+
+    Ctrl-C reaches the whole process group; the parent decides what to do, workers must not
+    print tracebacks of their own. A parent killed outright (SIGKILL, the OOM killer) cannot
+    shut its pool down, and its workers would compute on for nobody, reparented to init: a
+    daemon thread in each worker watches for the change of parent and ends the worker. (Linux's
+    PR_SET_PDEATHSIG is tied to the thread that forked, not to the process, so it is not used.)
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_when_orphaned, args=(parent,), name="sim-parent-watch", daemon=True
+    ).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)  # no cleanup to do: results only ever reach disk through the parent
 
 
 class ProcessExecutor(Executor):
@@ -114,7 +141,10 @@ class ProcessExecutor(Executor):
             start_method = "fork"
         context = multiprocessing.get_context(start_method)
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_ignore_sigint
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
         # Start every worker now (a forking pool starts them all on its first task).
         self._pool.submit(os.getpid).result()
@@ -141,24 +171,23 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None):
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        handshake_timeout: float | None = None,
+    ):
         from dask.distributed import Client, LocalCluster
 
         self._cluster = None
         if scheduler:
+            if handshake_timeout is None:
+                handshake_timeout = HANDSHAKE_TIMEOUT_SECONDS
+            check_scheduler(scheduler, handshake_timeout)
             try:
-                self._client = Client(scheduler, timeout="15s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise ScenarioError(
-                    [
-                        InputProblem(
-                            "--scheduler",
-                            "",
-                            scheduler,
-                            f"expected the address of a running Dask scheduler ({exc})",
-                        )
-                    ]
-                ) from None
+                self._client = Client(scheduler, timeout=f"{max(handshake_timeout, 15.0)}s")
+            except (OSError, TimeoutError, ValueError, MemoryError) as exc:
+                raise _not_a_scheduler(scheduler, str(exc)) from None
             self.workers = max(1, sum(self._client.nthreads().values()))
         else:
             self.workers = workers or available_cores()
@@ -178,7 +207,7 @@ class DaskExecutor(Executor):
 
         token = uuid.uuid4().hex[:8]  # task keys must be unique for the client's lifetime
         scattered: dict[int, Any] = {}
-        pending: dict[str, tuple[Any, Hashable]] = {}  # dask key -> (future, our key)
+        pending: dict[Hashable, tuple[Any, Hashable]] = {}  # dask key -> (future, our key)
         for i, (key, args) in enumerate(tasks):
             sent = tuple(self._share(a, scattered) for a in args)
             future = self._client.submit(fn, *sent, key=f"sim-{token}-{i}", pure=False)
@@ -205,6 +234,74 @@ class DaskExecutor(Executor):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+_MAX_HANDSHAKE_BYTES = 1 << 20  # a scheduler's greeting is a few hundred bytes
+
+
+def _not_a_scheduler(address: str, why: str) -> ScenarioError:
+    return ScenarioError(
+        [
+            InputProblem(
+                "--scheduler",
+                "",
+                address,
+                f"expected the address of a running Dask scheduler ({why})",
+            )
+        ]
+    )
+
+
+def check_scheduler(address: str, timeout: float | None = None) -> None:
+    """Raise :class:`ScenarioError` unless a Dask scheduler greets us at ``address`` in time.
+
+    A Dask scheduler speaks first: on a new connection it sends its handshake, a length-prefixed
+    message of a few hundred bytes. Something else on the port either stays silent (an HTTP
+    server waiting for a request: Dask would wait for minutes) or sends bytes whose first eight,
+    read as a length, ask Dask to allocate exabytes. Both are caught here, in ``timeout``
+    seconds at most, before Dask sees the address. Only TCP addresses (``tcp://`` or none) are
+    checked; others (``tls://``, ``ws://``, ...) are left to Dask's own timeout.
+    """
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    if timeout is None:
+        timeout = HANDSHAKE_TIMEOUT_SECONDS
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise _not_a_scheduler(address, f"not an address: {exc}") from None
+    deadline = time.monotonic() + timeout
+
+    def read(sock: socket.socket, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("the connection was closed before a Dask greeting")
+            data += chunk
+        return data
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            size = int.from_bytes(read(sock, 8), "little")
+            if not 0 < size <= _MAX_HANDSHAKE_BYTES:
+                raise _not_a_scheduler(
+                    address, "the service there answers, but not as a Dask scheduler does"
+                )
+            read(sock, size)
+    except TimeoutError:
+        raise _not_a_scheduler(
+            address, f"nothing there greeted us as a Dask scheduler within {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        raise _not_a_scheduler(address, str(exc.strerror or exc)) from None
 
 
 def check_options(kind: str, workers: int | None, scheduler: str | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +14,31 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from sim.experiments.files import (
+    MARKER,
+    contains_cwd,
+    is_ours,
+    remove_ours,
+    swap_in,
+    write_marker,
+)
 from sim.measures.costs import cost_table
 from sim.measures.kpis import PETITION_KPIS, kpis
 from sim.measures.register import case_table, petition_table, register_table, timeseries_table
 from sim.model.replication import simulate_replication
+from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.schema import Scenario
 
-__all__ = ["Results", "confidence_interval", "load_results", "simulate"]
+__all__ = [
+    "Results",
+    "aside_folder",
+    "confidence_interval",
+    "load_results",
+    "prepare_result_folder",
+    "simulate",
+    "staging_folder",
+    "table_writer",
+]
 
 _TABLES = ("registers", "cases", "timeseries", "petitions", "costs")
 
@@ -59,19 +77,21 @@ class Results:
     costs: list[pd.DataFrame] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
 
-    def save(self, folder: str | Path, tables_written: bool = False) -> Path:
+    def save(self, folder: str | Path, tables_written: bool = False, option: str = "") -> Path:
         """Write everything to ``folder`` (JSON, CSV and Parquet) for ``sim report``.
 
-        Written to a sibling temporary folder (:func:`staging_folder`) first and renamed into
-        place, so a reader never sees half a result. With ``tables_written`` the tables are
-        already in its ``tables/`` (written replication by replication by
-        :func:`table_writer`) and are kept.
+        Written to a sibling staging folder (:func:`staging_folder`) first and swapped into
+        place (:func:`sim.experiments.files.swap_in`), so a reader never sees half a result and
+        a kill leaves the old result or the new one whole. Only a folder of ours (an earlier
+        result, or an empty folder) is replaced: see :func:`prepare_result_folder`, whose
+        :class:`ScenarioError` names ``option`` (or the folder). With ``tables_written`` the
+        staging folder was prepared and its ``tables/`` written already (replication by
+        replication, by :func:`table_writer`); they are kept.
         """
         folder = Path(folder)
         tmp = staging_folder(folder)
-        if tmp.exists() and not tables_written:
-            shutil.rmtree(tmp)
-        (tmp / "tables").mkdir(parents=True, exist_ok=True)
+        if not tables_written or not tmp.is_dir():
+            tmp = prepare_result_folder(folder, option)
         (tmp / "results.json").write_text(
             json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
@@ -84,9 +104,9 @@ class Results:
         for name in _TABLES:
             for k, table in enumerate(getattr(self, name)):
                 table.to_parquet(_table_file(tmp / "tables", name, k), index=False)
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
+        # Checked again at the last moment: the run may have taken hours.
+        _check_replaceable(folder, option or str(folder), whole=True)
+        swap_in(tmp, folder, aside_folder(folder))
         return folder
 
     @property
@@ -141,9 +161,106 @@ def _table_file(folder: Path, name: str, k: int) -> Path:
 
 
 def staging_folder(folder: str | Path) -> Path:
-    """Where :meth:`Results.save` prepares ``folder`` before renaming it into place."""
+    """Where :meth:`Results.save` prepares ``folder`` before swapping it into place."""
     folder = Path(folder)
     return folder.with_name(folder.name + ".tmp")
+
+
+def aside_folder(folder: str | Path) -> Path:
+    """Where the old result waits while a new one is renamed in (file systems that cannot
+    exchange two folders in one step)."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + ".old")
+
+
+_RESULT_FILES = frozenset(
+    {
+        MARKER,
+        "results.json",
+        "scenario.json",
+        "per_replication.parquet",
+        "summary.csv",
+        "targets.csv",
+        "tables",
+    }
+)
+_TABLE_FILE = re.compile(rf"(?:{'|'.join(_TABLES)})_\d+\.parquet")
+
+
+def _result_layout(folder: Path, whole: bool) -> bool:
+    """True when ``folder`` holds only what :meth:`Results.save` writes (``whole``: with its
+    results.json and scenario.json) — a result, or a leftover, of a version before the marker."""
+    names = set()
+    for child in folder.iterdir():
+        if child.name not in _RESULT_FILES or child.is_symlink():
+            return False
+        names.add(child.name)
+        if child.name == "tables":
+            if not child.is_dir() or not all(
+                f.is_file() and not f.is_symlink() and _TABLE_FILE.fullmatch(f.name)
+                for f in child.iterdir()
+            ):
+                return False
+        elif not child.is_file():
+            return False
+    return not whole or {"results.json", "scenario.json"} <= names
+
+
+def _check_replaceable(folder: Path, shown: str, whole: bool) -> None:
+    """Raise :class:`ScenarioError` unless ``folder`` is absent or may be replaced by ours."""
+
+    def refuse(expected: str) -> ScenarioError:
+        return ScenarioError([InputProblem(shown, "", str(folder), expected)])
+
+    if folder.is_symlink():
+        raise refuse("a folder, not a symbolic link (it is never replaced)")
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise refuse("a folder, not a file")
+    if contains_cwd(folder):
+        raise refuse("a folder that does not hold the working directory (it would be replaced)")
+    try:
+        ours = is_ours(folder, lambda f: _result_layout(f, whole))
+    except OSError as exc:
+        raise refuse(f"a readable folder ({exc.strerror})") from None
+    if not ours:
+        raise refuse(
+            f"a new or empty folder, or an earlier result of sim (this one holds other files "
+            f"and no {MARKER} marker; nothing was changed: move it or choose another folder)"
+        )
+
+
+def prepare_result_folder(folder: str | Path, option: str = "") -> Path:
+    """Check that ``folder`` may receive a result; return a fresh, marked staging folder.
+
+    ``folder`` may be absent, empty, or an earlier result of ours; anything else is refused
+    before any work is done (a :class:`ScenarioError` naming ``option``, or the folder). Leftovers
+    of a killed run at the staging and aside names are removed if they are ours, refused if
+    not. The staging folder gets its marker before anything else, so that whatever a kill
+    leaves of it is recognisably ours.
+    """
+    folder = Path(folder)
+    shown = option or str(folder)
+    _check_replaceable(folder, shown, whole=True)
+    staged, aside = staging_folder(folder), aside_folder(folder)
+    for leftover in (staged, aside):
+        _check_replaceable(leftover, shown, whole=False)
+        try:
+            remove_ours(leftover)
+        except OSError as exc:
+            raise ScenarioError(
+                [InputProblem(shown, "", str(leftover), f"a removable folder ({exc.strerror})")]
+            ) from None
+    try:
+        staged.mkdir(parents=True)
+        write_marker(staged)
+        (staged / "tables").mkdir()
+    except OSError as exc:
+        raise ScenarioError(
+            [InputProblem(shown, "", str(folder), f"a writable folder ({exc.strerror})")]
+        ) from None
+    return staged
 
 
 def table_writer(folder: Path) -> TableSink:

@@ -18,7 +18,15 @@ class WorkingCalendar:
     simulation event is needed for the start or end of a working day.
     """
 
-    __slots__ = ("_h", "_round_the_clock", "_s", "_weekday0", "_weekly", "days_per_week")
+    __slots__ = (
+        "_h",
+        "_last_day",
+        "_round_the_clock",
+        "_s",
+        "_weekday0",
+        "_weekly",
+        "days_per_week",
+    )
 
     def __init__(self, calendar: Calendar | None, start_weekday: int = 0):
         self._round_the_clock = calendar is None or (
@@ -29,6 +37,8 @@ class WorkingCalendar:
         self._s = 0.0 if calendar is None else calendar.day_start_hour / 24.0
         self._weekly = self._h * self.days_per_week
         self._weekday0 = start_weekday
+        # Up to this day a working window (h days long) spans many float steps of the time.
+        self._last_day = self._h * 2.0**46
 
     @classmethod
     def round_the_clock(cls) -> WorkingCalendar:
@@ -47,12 +57,23 @@ class WorkingCalendar:
         return (self._weekday0 + day) % 7 < self.days_per_week
 
     def finish(self, t: float, effort_hours: float) -> float:
-        """Time at which ``effort_hours`` of work started (or queued) at ``t`` is done."""
+        """Time at which ``effort_hours`` of work started (or queued) at ``t`` is done.
+
+        ``math.inf`` when that is too far away to be told apart from the day before (far
+        beyond any horizon; scenario validation bounds effort draws well below it).
+        """
         if self._round_the_clock:
             return t + effort_hours / 24.0
         remaining = effort_hours / 24.0
         if remaining <= 0:
             return t
+        # Whole weeks are skipped in one step below, so the loop runs a few days at most, as
+        # long as a day's working window is still wider than the float resolution of the day
+        # number. An effort that would end beyond that (hundreds of billions of years on any
+        # sane calendar; also inf and nan) never ends within a run: say so instead of looping
+        # forever on day + 1 == day.
+        if not t + 7.0 * (remaining / self._weekly + 2.0) < self._last_day:
+            return math.inf
         day = math.floor(t)
         first = True
         while True:

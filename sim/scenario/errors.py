@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import ClassVar
 
-__all__ = ["InputProblem", "ScenarioError"]
+__all__ = ["MAX_SHOWN", "InputProblem", "ScenarioError"]
 
 
 class _Missing:
@@ -54,9 +55,39 @@ def _short(value: object, limit: int = 60) -> str:
     return text[: limit - 3] + "..."
 
 
-class ScenarioError(Exception):
-    """Bad user input; the CLI prints one line per problem and exits with status 2."""
+MAX_SHOWN = 50
+"""Problems printed in full; past these the CLI says how many more there are."""
 
-    def __init__(self, problems: list[InputProblem]):
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+
+class ScenarioError(Exception):
+    """Bad user input; the CLI prints one line per problem and exits with status 2.
+
+    Repeated problems (the same line twice) are kept once, in order. All are kept in
+    ``problems``; :attr:`shown` is the first :data:`MAX_SHOWN` and :attr:`more` the count of
+    the rest, so that a file with 200,000 bad keys gives a readable answer.
+    """
+
+    def __init__(self, problems: Iterable[InputProblem]):
+        unique: dict[str, InputProblem] = {}
+        for problem in problems:
+            unique.setdefault(str(problem), problem)
+        self.problems = list(unique.values())
+        self.lines = list(unique)  # the text of each problem, as printed
+        super().__init__("\n".join(self.shown_lines()))
+
+    @property
+    def shown(self) -> list[InputProblem]:
+        """The problems shown in full."""
+        return self.problems[:MAX_SHOWN]
+
+    @property
+    def more(self) -> int:
+        """How many problems there are beyond :attr:`shown`."""
+        return max(0, len(self.problems) - MAX_SHOWN)
+
+    def shown_lines(self) -> list[str]:
+        """One line per shown problem, and a last one counting the rest if there are more."""
+        lines = self.lines[:MAX_SHOWN]
+        if self.more:
+            lines.append(f"… and {self.more:,} more problems (fix the ones above first)")
+        return lines

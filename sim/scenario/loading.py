@@ -20,11 +20,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from sim.scenario.distributions import Distribution
-from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.errors import MAX_SHOWN, InputProblem, ScenarioError
 from sim.scenario.schema import Scenario
 
 __all__ = [
     "BUNDLED_SCENARIO",
+    "EFFORT_HOURS_LIMIT",
     "apply_overrides",
     "bundled_scenario_path",
     "load_scenario",
@@ -257,8 +258,8 @@ def _set_one(table: dict[str, Any], key: str, value: Any, created: dict[KeyPath,
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
-            idx = _list_index(node, part)
-            if idx is None:
+            found = _list_index(node, part)
+            if found is None:
                 array = ".".join(parts[:i])
                 if not node:
                     raise _BadPath(f"{array} is an empty array")
@@ -266,6 +267,7 @@ def _set_one(table: dict[str, Any], key: str, value: Any, created: dict[KeyPath,
                     f"{array} has no element {part!r}; expected an index 0..{len(node) - 1} "
                     "or the name of an element"
                 )
+            idx: int | str = found
             at = (*at, idx)
         else:
             at = (*at, part)
@@ -323,28 +325,100 @@ def validate_table(
     an ``overridden`` location are blamed on ``--set``.
     """
     origins = origins or {(): source}
-    overridden = overridden or {}
-    problems: list[InputProblem] = []
+    where_set = _Overridden(overridden or {})
+    # A dict keeps the order and drops repeats (union branches can repeat the same complaint)
+    # in linear time: 200,000 unknown keys once took minutes as a list searched per problem.
+    found: dict[str, InputProblem] = {}
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(dict(table))
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
-            problem = _problem(table, err, origins, overridden)
-            if problem not in problems:  # union branches can repeat the same complaint
-                problems.append(problem)
+            # "Did you mean" costs a fuzzy match per key: only for the problems shown.
+            problem = _problem(table, err, origins, where_set, hint=len(found) < MAX_SHOWN)
+            found.setdefault(str(problem), problem)
+    problems = list(found.values())
     # TOML has nan and inf; no scenario key means them, and most checks let them through.
     reported = {p.key for p in problems}
     for path in _non_finite(table):
         key = _display(table, path)
         if key not in reported:
-            source = _source_of(path, origins, overridden)
+            source = _source_of(path, origins, where_set)
             problems.append(
                 InputProblem(source, key, _get(table, path), "expected a finite number")
             )
     if problems or scenario is None:
         raise ScenarioError(problems)
+    problems = [
+        InputProblem(_source_of(path, origins, where_set), _display(table, path), value, why)
+        for path, value, why in _unbounded_efforts(scenario, table)
+    ]
+    if problems:
+        raise ScenarioError(problems)
     return scenario
+
+
+EFFORT_HOURS_LIMIT = 10 * 365 * 24
+"""The most effort one step may need at its 99.9th percentile: ten years round the clock.
+
+A larger draw is a slip (hours for days, a p90 of 1e9) that would keep one mediator busy
+for centuries, and past about 1e16 hours no working calendar could even tell two days apart.
+"""
+
+
+def _unbounded_efforts(
+    scenario: Scenario, table: Mapping[str, Any]
+) -> list[tuple[KeyPath, Any, str]]:
+    """Effort distributions whose p99.9, times the largest severity and category factors that
+    apply to them, exceeds :data:`EFFORT_HOURS_LIMIT`: ``(path, value, expected)`` each."""
+    by_category = 1.0
+    if scenario.mechanisms.effort_factors:
+        by_category = max(c.effort_factor for c in scenario.categories.values())
+    found = []
+    for path, node in _models_with_effort(scenario, ()):
+        dist = node.effort_hours
+        factor = by_category
+        if scenario.mechanisms.effort_factors:
+            sev = node.severity_effort
+            factor *= max(sev.minor, sev.major, sev.serious)
+        try:
+            p999 = dist.ppf(0.999) * factor
+        except (OverflowError, ValueError):  # exp() of a huge sigma: unbounded for our purpose
+            p999 = math.inf
+        if p999 <= EFFORT_HOURS_LIMIT:  # also False for nan: refused
+            continue
+        times = (
+            f" with the largest severity and category factors (×{factor:g})" if factor != 1 else ""
+        )
+        found.append(
+            (
+                (*path, "effort_hours"),
+                _get(table, (*path, "effort_hours")),
+                f"expected an effort distribution whose p99.9 is at most {EFFORT_HOURS_LIMIT:,} "
+                f"hours (ten years round the clock); its p99.9 is {p999:.3g} hours{times}",
+            )
+        )
+    return found
+
+
+def _models_with_effort(model: BaseModel, path: KeyPath) -> Iterable[tuple[KeyPath, Any]]:
+    """Every part of the scenario that has ``effort_hours`` (ladder levels, committees, ...),
+    with its key path in the scenario table."""
+    if isinstance(getattr(model, "effort_hours", None), BaseModel):
+        yield path, model
+    for name, field in type(model).model_fields.items():
+        key = field.alias or name
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _models_with_effort(value, (*path, key))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                if isinstance(v, BaseModel):
+                    yield from _models_with_effort(v, (*path, key, str(k)))
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                if isinstance(v, BaseModel):
+                    yield from _models_with_effort(v, (*path, key, i))
 
 
 def _non_finite(node: Any, path: KeyPath = ()) -> list[KeyPath]:
@@ -370,7 +444,8 @@ def _problem(
     table: Mapping[str, Any],
     err: Mapping[str, Any],
     origins: Origins,
-    overridden: Mapping[KeyPath, str],
+    overridden: _Overridden,
+    hint: bool = True,
 ) -> InputProblem:
     path, bad_dict_key = _clean_loc(table, err["loc"])
     kind = str(err["type"])
@@ -379,7 +454,7 @@ def _problem(
     if bad_dict_key:  # e.g. worsening.rate_per_day.serious: only some keys are allowed there
         value, expected = _MISSING, "unknown key; " + msg.replace("Input should be", "expected")
     elif kind == "extra_forbidden":
-        expected = _unknown_key_message(table, path)
+        expected = _unknown_key_message(table, path, hint)
     elif kind == "missing":
         expected = "required key is missing"
     elif kind == "union_tag_invalid":
@@ -449,25 +524,41 @@ def _refine(table: Mapping[str, Any], path: KeyPath, msg: str) -> tuple[KeyPath,
     return new_path, _get(table, new_path), rest.lstrip(": ") or msg
 
 
-def _unknown_key_message(table: Mapping[str, Any], path: KeyPath) -> str:
+def _unknown_key_message(table: Mapping[str, Any], path: KeyPath, hint: bool = True) -> str:
     allowed = _allowed_keys(table, path[:-1])
     if not allowed:
         return "unknown key (see docs/scenario.md for the keys allowed here)"
-    close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown key{hint} (allowed here: {', '.join(allowed)})"
+    close = difflib.get_close_matches(str(path[-1]), allowed, n=1) if hint else []
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key{guess} (allowed here: {', '.join(allowed)})"
 
 
-def _source_of(path: KeyPath, origins: Origins, overridden: Mapping[KeyPath, str]) -> str:
+class _Overridden:
+    """Where ``--set`` put values, with every enclosing table, for lookups in O(depth)."""
+
+    def __init__(self, locations: Mapping[KeyPath, str]):
+        self.at = set(locations)
+        self.within = {loc[:n] for loc in locations for n in range(len(loc) + 1)}
+
+    def covers(self, path: KeyPath) -> bool:
+        """An override set ``path`` or a table holding it."""
+        return any(path[:n] in self.at for n in range(len(path) + 1))
+
+    def inside(self, path: KeyPath) -> bool:
+        """An override set something inside the table at ``path``."""
+        return path in self.within
+
+
+def _source_of(path: KeyPath, origins: Origins, overridden: _Overridden) -> str:
     """``--set`` if an override set this key (or a table holding it), else the file it is in."""
-    if any(path[: len(at)] == at for at in overridden):
+    if overridden.covers(path):
         return "--set"
     source = origins.get((), "")
     for n in range(len(path), -1, -1):
         if path[:n] in origins:
             source = origins[path[:n]]
             break
-    if path and any(at[: len(path)] == path for at in overridden):
+    if path and overridden.inside(path):
         return f"{source} (with --set)"  # a cross-key check on a table an override changed
     return source
 

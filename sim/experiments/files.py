@@ -1,0 +1,161 @@
+"""Writing outputs so that a crash, a full disk or a kill never leaves a file or folder half done.
+
+Two rules, used by every command that writes:
+
+- a file is written to a temporary name in its own folder, flushed, then renamed over its final
+  name (:func:`write_atomic`): a reader sees the old file or the new one, never a cut one;
+- a result folder is built beside its final place and swapped in (:func:`swap_in`). Only a
+  folder that is provably ours is ever replaced or removed: one that carries the
+  :data:`MARKER` file (written into every result folder before anything else), or an empty one.
+  A path that holds the working directory is never removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = [
+    "MARKER",
+    "contains_cwd",
+    "is_ours",
+    "remove_ours",
+    "swap_in",
+    "temporary_name",
+    "write_atomic",
+    "write_marker",
+]
+
+MARKER = ".sim-result"
+"""Name of the file that marks a folder as written by ``sim`` (and so replaceable by it)."""
+
+_MARKER_TEXT = "written by the sim command; this folder is replaced by the next run to it\n"
+
+
+def temporary_name(path: Path) -> Path:
+    """A name beside ``path`` for writing it first: hidden, per process, same suffix.
+
+    The suffix is kept because some writers pick the format from it (matplotlib's savefig).
+    """
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+
+
+def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], object]) -> Path:
+    """Write ``path`` whole or not at all.
+
+    ``data`` is text (written as UTF-8), bytes, or a callback that writes the file it is given
+    (e.g. ``lambda p: table.to_csv(p)``). The temporary file is removed if writing fails; the
+    ``OSError`` is raised for the caller to name its option.
+    """
+    path = Path(path)
+    tmp = temporary_name(path)
+    try:
+        if callable(data):
+            data(tmp)
+        else:
+            with open(tmp, "wb") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        with open(tmp, "rb+") as fh:  # flushed to disk before the rename makes it visible
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def write_marker(folder: Path) -> None:
+    """Mark ``folder`` as ours: the first file written into a result folder."""
+    (folder / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+
+
+def is_ours(folder: Path, looks_ours: Callable[[Path], bool] | None = None) -> bool:
+    """True for a real folder (not a link) that is empty, carries :data:`MARKER`, or passes
+    ``looks_ours`` (a check of the exact layout a ``sim`` command writes)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    if (folder / MARKER).is_file() or not any(folder.iterdir()):
+        return True
+    return looks_ours is not None and looks_ours(folder)
+
+
+def contains_cwd(path: Path) -> bool:
+    """True when ``path`` is the working directory or one of its parents."""
+    try:
+        here, there = Path.cwd().resolve(), path.resolve()
+    except OSError:  # the working directory is gone: nothing of it can be removed
+        return False
+    return here == there or there in here.parents
+
+
+def remove_ours(folder: Path) -> None:
+    """Remove a folder of ours, its :data:`MARKER` last.
+
+    A kill half-way leaves a marked (or empty) folder, which the next run recognises as its
+    own leftover and removes.
+    """
+    if not folder.exists() and not folder.is_symlink():
+        return
+    for child in folder.iterdir():
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    with contextlib.suppress(FileNotFoundError):
+        (folder / MARKER).unlink()
+    folder.rmdir()
+
+
+def swap_in(staged: Path, folder: Path, aside: Path) -> None:
+    """Put the finished folder ``staged`` at ``folder``; remove what ``folder`` held.
+
+    On Linux the two folders are exchanged in one step (``renameat2`` with RENAME_EXCHANGE), so
+    at every instant ``folder`` holds the old result or the new one, whole; the old one then
+    sits at ``staged`` until it is removed. Elsewhere (or on a file system without the
+    exchange) the old folder is renamed to ``aside`` first, the new one renamed in, the old one
+    removed: a kill between the two renames leaves both, whole, under their temporary names.
+    The caller has checked that ``folder`` (if it exists) and ``aside`` are ours.
+    """
+    if not folder.exists():
+        staged.rename(folder)
+        return
+    if _exchange(staged, folder):
+        remove_ours(staged)
+        return
+    folder.rename(aside)
+    staged.rename(folder)
+    remove_ours(aside)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2``); False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # no libc found, or a libc older than glibc 2.28
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
+        return False
+    raise OSError(err, os.strerror(err), str(b))
