@@ -9,7 +9,7 @@ import pytest
 import sim
 from sim.cli.main import main
 from sim.experiments.sensitivity import plan_sensitivity, run_sensitivity
-from sim.reports import plots
+from sim.reports import fonts, plots
 
 from .scenarios import SMALL
 
@@ -137,18 +137,26 @@ def test_line_and_heatmap_plots(grid_sweep, tmp_path):
         df, "minor_kept_in_village", "discovery.detect_probability",
         "ladder.village.full_time_coverage", target=float(df["minor_kept_in_village"].median()),
     )  # fmt: skip
-    assert "target" in fig.axes[0].get_title()
+    assert "目标" in fig.axes[0].get_title()  # Chinese by default; language="en" for English
     assert plots.save(fig, tmp_path / "heat.png").stat().st_size > 0
 
 
-def test_labels_fall_back_to_english_with_one_warning(monkeypatch):
-    monkeypatch.setattr(plots, "_font_checked", [])
-    monkeypatch.setattr(plots.font_manager.fontManager, "ttflist", [])
+def test_labels_are_chinese_or_english_by_choice():
+    assert plots.kpi_label("minor_kept_in_village") == "小事不出村 (minor_kept_in_village)"
+    en = plots.kpi_label("minor_kept_in_village", "en")
+    assert en == "Minor kept in village (minor_kept_in_village)"
+
+
+def test_labels_fall_back_to_english_with_one_warning_on_a_broken_install(monkeypatch):
+    """No CJK font at all (not even the bundled one): English rather than boxes, one warning."""
+    monkeypatch.setattr(fonts, "_state", {"font": None})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert plots.kpi_label("minor_kept_in_village") == "minor_kept_in_village"
-        assert plots.kpi_label("major_kept_in_township") == "major_kept_in_township"
-    assert len([w for w in caught if "CJK" in str(w.message)]) == 1
+        assert plots.kpi_label("minor_kept_in_village") == (
+            "Minor kept in village (minor_kept_in_village)"
+        )
+        assert plots.kpi_label("major_kept_in_township").startswith("Major kept in township")
+    assert len([w for w in caught if issubclass(w.category, fonts.NoCJKFontWarning)]) == 1
 
 
 def test_sweep_plot_command(grid_sweep, capsys):
