@@ -167,3 +167,30 @@ def test_sweep_plot_command(grid_sweep, capsys):
     assert out.is_file()
     assert main([*argv, "--x", "nope"]) == 2
     assert "expected one of the sweep's axes" in capsys.readouterr().err
+
+
+def test_sweep_plot_axes_must_differ(grid_sweep, capsys, tmp_path):
+    """issue 17: --y equal to the default x was an internal error (exit 1), --by equal to it a
+    meaningless plot; now x defaults to another axis, and x against itself is exit 2."""
+    _, folder = grid_sweep
+    first, second = "discovery.detect_probability", "ladder.village.full_time_coverage"
+    argv = ["sweep-plot", str(folder / "sweep"), "--kpi", "minor_kept_in_village"]
+    out = tmp_path / "heat.png"
+    assert main([*argv, "--y", first, "--out", str(out)]) == 0  # x: the other axis
+    assert out.is_file()
+    capsys.readouterr()
+    assert main([*argv, "--x", first, "--y", first]) == 2
+    err = capsys.readouterr().err
+    assert "--y" in err and first in err and "an axis other than --x" in err
+    assert "internal error" not in err
+    assert main([*argv, "--x", second, "--by", second]) == 2
+    assert "--by" in capsys.readouterr().err
+    assert main([*argv, "--y", first, "--by", second]) == 2
+    assert "give one" in capsys.readouterr().err
+    out = tmp_path / "line.png"
+    assert main([*argv, "--by", first, "--lang", "en", "--out", str(out)]) == 0
+    df, _ = grid_sweep
+    with pytest.raises(ValueError, match="same axis"):
+        plots.heatmap(df, "minor_kept_in_village", first, first)
+    with pytest.raises(ValueError, match="same axis"):
+        plots.kpi_over_axis(df, "minor_kept_in_village", first, by=first)
