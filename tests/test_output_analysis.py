@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -110,3 +111,19 @@ def test_bad_arguments_exit_2(capsys, argv, words):
     assert "Traceback" not in err
     for word in words:
         assert word in err
+
+
+def test_warmup_ignores_the_seasons_the_kpis_count():
+    """issue 17: MSER read Qujiang's busy January as a start-up transient and called the
+    bundled 60 days too short. The diagnosis runs with seasonality and growth off, so a
+    scenario's seasons do not change its warm-up, and only levels where MSER found a warm-up
+    set the suggestion."""
+    months = "[" + ", ".join(["1.6"] * 2 + ["0.88"] * 10) + "]"
+    base = ["run.horizon_days=200", "run.warmup_days=0", f"arrivals.seasonality={months}"]
+    seasonal = detect_warmup(sim.load_scenario(SMALL, base), replications=2, seed=1)
+    flat = sim.load_scenario(SMALL, [*base, "mechanisms.seasonality=false"])
+    pd.testing.assert_frame_equal(seasonal.table, detect_warmup(flat, 2, seed=1).table)
+    reliable = seasonal.table[seasonal.table["reliable"]]
+    assert seasonal.suggested_days == np.ceil(reliable["truncation_days"].max())
+    raw = detect_warmup(sim.load_scenario(SMALL, base), 2, seed=1, steady_load=False)
+    assert not raw.table.equals(seasonal.table)  # the seasons did move the series
