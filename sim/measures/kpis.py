@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from sim.measures.costs import cost_table
-from sim.measures.outcomes import share, window_outcomes
+from sim.measures.outcomes import WindowOutcomes, share, window_outcomes
 from sim.measures.register import case_table, petition_table, register_table
 from sim.model.replication import Replication
 from sim.scenario.vocabulary import KPI_NAMES, LEVELS, RESOLVED, VENUES
 
-__all__ = ["PETITION_KPIS", "kpis", "venue_time_limits"]
+__all__ = ["EXPLAINING_KPIS", "PETITION_KPIS", "explaining_kpis", "kpis", "venue_time_limits"]
 
 # The "1减2降1升" indicators: NaN (null in JSON) when the scenario has no petitions section.
 PETITION_KPIS = (
@@ -28,6 +28,16 @@ PETITION_KPIS = (
     "new_backlog_rate",
     "backlog_resolution_rate",
     "petitioned_share",
+)
+
+# Beside 小事不出村 / 大事不出镇: what they are made of (docs/model.md, KPIs).
+EXPLAINING_KPIS = (
+    "minor_reached_village",
+    "minor_retained_in_village",
+    "major_only_kept_in_township",
+    "serious_kept_in_township",
+    "resolved_at_or_below_township",
+    "found_by_sweep",
 )
 
 
@@ -53,6 +63,7 @@ def kpis(
     # 小事不出村 / 大事不出镇: enterprise committees sit inside the village's ground.
     out["minor_kept_in_village"] = share(resolved & w.village_or_below, w.minor & concluded)
     out["major_kept_in_township"] = share(resolved & w.township_or_below, w.major & concluded)
+    out.update(explaining_kpis(w))
     for venue in VENUES:
         out[f"resolved_share.{venue}"] = share(resolved & (w.final_level == venue), everyone)
     # Court referrals (诉调衔接) are their own stream: the room's share is over referrals.
@@ -103,6 +114,29 @@ def kpis(
         sum(f for venue in VENUES if venue != "joint" for f, _ in rep.staffing[venue])
     )
     return out
+
+
+def explaining_kpis(w: WindowOutcomes, here: np.ndarray | None = None) -> dict[str, float]:
+    """The KPIs that explain 小事不出村 and 大事不出镇 (names in :data:`EXPLAINING_KPIS`).
+
+    ``w`` are the counted disputes of a replication; ``here`` restricts them (one township's
+    disputes), by default all. 小事不出村 is a ceiling times a retention: a minor dispute kept in
+    the village must have come within its reach first, so per replication
+    ``minor_kept_in_village == minor_reached_village * minor_retained_in_village``.
+    """
+    among = np.ones(len(w.cases), dtype=bool) if here is None else here
+    minor = w.minor & w.concluded & among
+    kept_in_village = w.resolved & w.village_or_below
+    kept_in_township = w.resolved & w.township_or_below
+    return {
+        "minor_reached_village": share(w.reached_village, minor),
+        "minor_retained_in_village": share(kept_in_village, minor & w.reached_village),
+        "major_only_kept_in_township": share(kept_in_township, w.major_only & w.concluded & among),
+        "serious_kept_in_township": share(kept_in_township, w.serious & w.concluded & among),
+        # 近80%化解在基层: over all disputes, as resolved_share.<venue> (which it sums).
+        "resolved_at_or_below_township": share(kept_in_township, among),
+        "found_by_sweep": share(w.found_by_sweep, w.discovered & among),
+    }
 
 
 def venue_time_limits(rep: Replication) -> dict[str, float]:

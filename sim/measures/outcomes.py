@@ -15,7 +15,24 @@ import pandas as pd
 
 from sim.model.replication import Replication
 
-__all__ = ["WindowOutcomes", "share", "window_disputes", "window_outcomes"]
+__all__ = [
+    "DISCOVERY_CHANNELS",
+    "TOWNSHIP_GROUND",
+    "VILLAGE_GROUND",
+    "WindowOutcomes",
+    "share",
+    "window_disputes",
+    "window_outcomes",
+]
+
+# 小事不出村: enterprise committees sit inside the village's ground, so a dispute settled by one
+# has not left the village (docs/model.md, KPIs).
+VILLAGE_GROUND: tuple[str, ...] = ("grid", "village", "enterprise")
+# 大事不出镇 and 化解在基层: the village's ground and the township.
+TOWNSHIP_GROUND: tuple[str, ...] = (*VILLAGE_GROUND, "township")
+# How a dispute reaches its first step when it goes through discovery (found by a sweep, or
+# reported by its party); in-firm disputes go to their committee at once and never face a sweep.
+DISCOVERY_CHANNELS: tuple[str, ...] = ("sweep", "self_report", "direct")
 
 
 def window_disputes(
@@ -68,6 +85,18 @@ class WindowOutcomes:
     village's ground (小事不出村)."""
     township_or_below: np.ndarray
     """Last step at the township or below (大事不出镇)."""
+    major_only: np.ndarray
+    """Arose major, not serious (大事 without 重大疑难)."""
+    serious: np.ndarray
+    """Arose serious (重大疑难)."""
+    reached_village: np.ndarray
+    """Had a step, any step, at grid, village or enterprise level: the dispute came within
+    reach of the village (the ceiling of 小事不出村)."""
+    discovered: np.ndarray
+    """Its first step came through discovery: found by a sweep or reported by its party
+    (channel ``sweep``, ``self_report`` or ``direct``)."""
+    found_by_sweep: np.ndarray
+    """Its first step came from a sweep (channel ``sweep``): the sweep found it first."""
 
 
 def window_outcomes(
@@ -79,7 +108,12 @@ def window_outcomes(
     final_level = last["level"].astype(object).reindex(ids).to_numpy()
     final_outcome = last["outcome"].astype(object).reindex(ids).to_numpy()
     status = c["status"].astype(str).to_numpy()
-    village_or_below = np.isin(final_level, ["grid", "village", "enterprise"])
+    village_or_below = np.isin(final_level, VILLAGE_GROUND)
+    # Any step in the village's ground, not only the last: a case may climb from it.
+    in_village = r.loc[r["level"].isin(VILLAGE_GROUND), "case_id"].to_numpy()
+    first = r[r["step"] == 0].set_index("case_id")["channel"].astype(object)
+    channel = first.reindex(ids)
+    severity = c["severity_initial"]
     return WindowOutcomes(
         cases=c,
         steps=r,
@@ -89,10 +123,15 @@ def window_outcomes(
         status=status,
         resolved=status == "resolved",
         concluded=np.isin(status, ["resolved", "unresolved", "petitioned"]),
-        minor=(c["severity_initial"] == "minor").to_numpy(),
-        major=c["severity_initial"].isin(["major", "serious"]).to_numpy(),
+        minor=(severity == "minor").to_numpy(),
+        major=severity.isin(["major", "serious"]).to_numpy(),
         village_or_below=village_or_below,
-        township_or_below=village_or_below | (final_level == "township"),
+        township_or_below=np.isin(final_level, TOWNSHIP_GROUND),
+        major_only=(severity == "major").to_numpy(),
+        serious=(severity == "serious").to_numpy(),
+        reached_village=np.isin(ids.to_numpy(), in_village),
+        discovered=channel.isin(DISCOVERY_CHANNELS).to_numpy(),
+        found_by_sweep=(channel == "sweep").to_numpy(),
     )
 
 

@@ -4,7 +4,9 @@ The quota verdict (``sim size --check-quotas``) asks "are the quotas enough *her
 township, not only for the district. The definitions are those of :func:`sim.measures.kpis.kpis`
 (and docs/model.md), restricted to disputes that arose in the township's villages: 小事不出村 is the
 share of concluded disputes that arose minor and were resolved at grid, village or enterprise
-level; 大事不出镇 the share of concluded major/serious ones resolved at or below the township.
+level; 大事不出镇 the share of concluded major/serious ones resolved at or below the township. The
+KPIs that explain them (ceiling and retention, major and serious apart, 基层化解率, 排查发现率)
+are those of :func:`sim.measures.kpis.explaining_kpis`, on the township's disputes.
 Kept here rather than in sim.kpis so that the district-wide code stays as it is; if the two ever
 disagree on the whole district, this module is wrong.
 """
@@ -16,7 +18,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.measures.kpis import venue_time_limits
+from sim.measures.kpis import EXPLAINING_KPIS, explaining_kpis, venue_time_limits
 from sim.measures.outcomes import share, window_outcomes
 from sim.model.replication import Replication
 
@@ -31,6 +33,7 @@ TOWNSHIP_KPIS: tuple[str, ...] = (
     "days_to_resolution.mean",
     "days_to_resolution.p90",
     "resolved_within_limit",
+    *EXPLAINING_KPIS,
 )
 """KPIs that have a meaning per township; the others (utilisation of the district…) do not."""
 
@@ -78,6 +81,7 @@ def township_kpis(
                 float(np.quantile(days[res_here], 0.9)) if res_here.any() else math.nan
             ),
             "resolved_within_limit": share(within, res_here),
+            **explaining_kpis(w, here),
         }
     out = pd.DataFrame.from_dict(rows, orient="index", columns=list(TOWNSHIP_KPIS))
     out.index.name = "township"

@@ -53,6 +53,7 @@ from sim.model.layout import (
 )
 from sim.model.recorder import _Recorder
 from sim.model.streams import UniformRows, Uniforms, stream
+from sim.model.sweeps import _Sweeps
 from sim.model.venues import _Venues
 from sim.scenario.district import District
 from sim.scenario.schema import Scenario
@@ -157,6 +158,8 @@ class _Discovery:
         rng = stream(self.seed, self.replication, "sweep_schedule")
         self.sweep_offset = (rng.random(len(d.grid_names)) * interval).tolist()
         self.sweep_interval = interval
+        # Set by the coordinator when sweeps cost the grid worker time (sim.model.sweeps).
+        self.sweep_work: _Sweeps | None = None
 
     def start(self) -> None:
         """The cases open at the start, then the processes that bring new ones."""
@@ -312,13 +315,21 @@ class _Discovery:
         if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
             channel = CH["sweep"]
             t0 = env.now
-            k = math.floor((t0 - self.sweep_offset[case.grid]) / self.sweep_interval) + 1
-            found = self.sweep_offset[case.grid] + k * self.sweep_interval
+            misses = 0
             if disc.detect_probability < 1.0:
                 misses = math.floor(math.log1p(-u[U_DETECT]) / math.log1p(-disc.detect_probability))
-                found += misses * self.sweep_interval
-            yield env.timeout(found - t0)
-            neglect(case, found - t0)
+            if self.sweep_work is not None:
+                # Sweeps are work (sim.model.sweeps): wait until the sweep that finds it is done.
+                yield self.sweep_work.found(case.grid, misses + 1)
+                waited = env.now - t0
+            else:
+                k = math.floor((t0 - self.sweep_offset[case.grid]) / self.sweep_interval) + 1
+                found = self.sweep_offset[case.grid] + k * self.sweep_interval
+                if misses:
+                    found += misses * self.sweep_interval
+                waited = found - t0
+                yield env.timeout(waited)
+            neglect(case, waited)
             if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
                 # 当场调处: settled during the sweep, a zero-length grid step.
                 now = env.now

@@ -67,6 +67,11 @@ class _Mediation:
             c.effort_factor if sc.mechanisms.effort_factors else 1.0 for c in sc.categories.values()
         ]
         self.effort_in_window = [0.0] * len(self.desks)  # per venue, of steps entered in it
+        # Mediators' time: the share of working time given to mediation, by mediator kind,
+        # and each grid's travel factor (its township's).
+        self.shares = venues.shares
+        self.expert_share = venues.expert_share
+        self.grid_travel_factor = venues.grid_travel_factor
         self.expert_steps_in_window = 0
 
     def mediate(self, case: _Case, venue: int, unit: int, channel: int):
@@ -133,17 +138,18 @@ class _Mediation:
                 # The mediator who takes the case answers for it.
                 started = step.started = now
                 first_kind = step.kind = kind
+            # Work offered (effort and travel) and working hours the mediator is held.
+            if desk.timed:
+                work, hold = self._session_time(desk, case, per_session, kind)
+            else:
+                work = hold = per_session
             if in_window:
                 # A joint session occupies one member of each department it names.
-                self.effort_in_window[venue] += per_session * max(1, len(case.departments))
+                self.effort_in_window[venue] += work * max(1, len(case.departments))
             if expert:
-                yield from self._with_expert(kind, per_session)
+                yield from self._with_expert(kind, hold, work)
             else:
-                end = (
-                    now + per_session / 24.0
-                    if always_open
-                    else calendars[kind].finish(now, per_session)
-                )
+                end = now + hold / 24.0 if always_open else calendars[kind].finish(now, hold)
                 yield env.timeout(end - now)
             pool.release(kind, case)
             busy.value -= 1
@@ -186,17 +192,28 @@ class _Mediation:
         self.record_step(case, step, outcome, 0.0)
         return outcome
 
-    def _with_expert(self, kind: int, per_session: float):
+    def _session_time(
+        self, desk: _Desk, case: _Case, per_session: float, kind: int
+    ) -> tuple[float, float]:
+        """(work, hold) of one session: its effort plus the travel to it, in hours, and the
+        working hours that holds a mediator of ``kind`` who gives only a share of them to
+        mediation (docs/model.md "Mediators' time")."""
+        work = per_session + desk.travel_hours * self.grid_travel_factor[case.grid]
+        return work, work / self.shares[kind]
+
+    def _with_expert(self, kind: int, hold: float, work: float):
         """A session with an expert beside the mediator, in both their working hours.
 
-        Mediator first, then the expert: one order for all, so no cycle of waits.
+        The mediator is held ``hold`` hours, the expert ``work`` over the experts' own
+        mediation share. Mediator first, then the expert: one order for all, so no cycle of
+        waits.
         """
         env = self.env
         ereq = self.expert_pool.request()  # type: ignore[union-attr]
         yield ereq
         end = max(
-            self.calendars[kind].finish(env.now, per_session),
-            self.expert_calendar.finish(env.now, per_session),
+            self.calendars[kind].finish(env.now, hold),
+            self.expert_calendar.finish(env.now, work / self.expert_share),
         )
         yield env.timeout(end - env.now)
         self.expert_pool.release(ereq)  # type: ignore[union-attr]

@@ -43,6 +43,7 @@ from sim.model.petitions import _Petitions
 from sim.model.recorder import _Recorder
 from sim.model.records import CHUNK_ROWS, RecordLog
 from sim.model.streams import Uniforms, stream
+from sim.model.sweeps import _Sweeps
 from sim.model.venues import _Venues
 from sim.scenario.calendar import WorkingCalendar
 from sim.scenario.district import District
@@ -81,8 +82,8 @@ class Replication:
     unit_names: dict[str, list[str]]  # per venue
     areas: dict[str, dict[str, float]]  # per venue: "present", case-days over the window
     areas_total: dict[str, float]  # per venue: present area over the whole run
-    effort_hours: dict[str, float]  # per venue: effort of steps entered in the window
-    available_hours: dict[str, float]  # per venue, mediator working hours in the window
+    effort_hours: dict[str, float]  # per venue: work (effort, travel, sweeps) in the window
+    available_hours: dict[str, float]  # per venue, mediation hours offered in the window
     staffing: dict[str, list[tuple[int, int]]]  # per venue: (full-time, part-time) per unit
     backlog_at_start: int  # backlog cases open when the window opens
     events: int
@@ -181,8 +182,37 @@ class _Model:
             centre,
             self.petitions.on,
         )
+        self.sweeps = self._sweeps(seed)
         self.snapshots: dict[str, list[float]] = {}
         self.backlog_at_start = 0
+
+    def _sweeps(self, seed: int) -> _Sweeps | None:
+        """Sweeps as the grid workers' work, only when they cost time (docs/model.md
+        "Mediators' time"); otherwise discovery computes sweep times, with no process."""
+        sc = self.sc
+        hours = sc.discovery.sweep_hours_per_grid
+        if not (
+            sc.mechanisms.mediator_time
+            and sc.mechanisms.sweeps
+            and sc.discovery.sweep_share > 0
+            and hours > 0
+        ):
+            return None
+        d = self.discovery
+        sweeps = _Sweeps(
+            self.env,
+            hours,
+            self.venues,
+            self.recorder,
+            self.calendars,
+            d.sweep_offset,
+            d.sweep_interval,
+            d.stop,
+            self.window,
+            self.mediation.effort_in_window,
+        )
+        d.sweep_work = sweeps
+        return sweeps
 
     def snapshot(self, at: float, name: str):
         """The venue gauges' integrals (and the backlog) when the window opens or ends."""
@@ -195,6 +225,8 @@ class _Model:
     def run(self) -> Replication:
         env = self.env
         self.discovery.start()
+        if self.sweeps is not None:
+            self.sweeps.start()
         env.process(self.recorder.sampler(self.sc.run.sample_interval_days, self.window[1]))
         env.process(self.snapshot(self.window[0], "start"))
         env.process(self.snapshot(self.window[1], "end"))
@@ -215,12 +247,17 @@ class _Model:
         areas_total = {venue: present[vi].integral(finish) for vi, venue in enumerate(VENUES)}
         span_weeks = (self.window[1] - self.window[0]) / 7.0
         staffing = self.venues.staffing
+        # Mediation time: working hours times the share of them given to mediation.
+        full_week, part_week = (
+            cal.hours_per_week * share
+            for cal, share in zip(self.calendars, self.venues.shares, strict=True)
+        )
         available = {}
         for venue in VENUES:
             hours = 0.0
             for full, part in staffing[venue]:
-                hours += full * self.calendars[0].hours_per_week
-                hours += part * self.calendars[1].hours_per_week
+                hours += full * full_week
+                hours += part * part_week
             available[venue] = hours * span_weeks
         rec = self.recorder
         return Replication(

@@ -43,7 +43,9 @@ class _Desk:
         "sessions",
         "severity_factor",
         "spec",
+        "timed",
         "top",
+        "travel_hours",
         "u_base",
         "u_policy",
         "venue",
@@ -73,6 +75,11 @@ class _Desk:
         self.top = venue >= DISTRICT and venue != ENTERPRISE
         req = experts.required
         self.expert_required = (req.minor, req.major, req.serious) if venue in experts_at else None
+        # Mediators' time (docs/model.md "Mediators' time"): travel per session, and whether a
+        # session holds the mediator longer than its effort at all (set by _Venues, which
+        # knows the mediation shares); False keeps the hot loop on today's path.
+        self.travel_hours: float = getattr(spec, "travel_hours", 0.0) if mech.mediator_time else 0.0
+        self.timed = False
 
     def over_time(self) -> str:
         """The outcome of a step still unfinished at the time limit (or left in patience).
@@ -166,9 +173,30 @@ class _Venues:
             return shared[key]
 
         self.desks = [[desk(v, spec) for spec in specs] for v, specs in enumerate(self.specs)]
+        self._mediator_time(sc, district)
         ov = sc.overload
         self.overload = (
             (ov.penalty_per_waiting_case, ov.floor)
             if mech.overload and ov.penalty_per_waiting_case > 0
             else None
         )
+
+    def _mediator_time(self, sc: Scenario, district: District) -> None:
+        """The mediation share of each mediator kind, the travel factor of each grid's township,
+        and which desks hold a mediator longer than the effort (docs/model.md "Mediators'
+        time"). With ``mechanisms.mediator_time`` off: shares 1 and no travel."""
+        on = sc.mechanisms.mediator_time
+        cals = sc.calendars
+        self.shares = (
+            (cals.full_time.mediation_share, cals.part_time.mediation_share) if on else (1.0, 1.0)
+        )
+        self.expert_share = sc.experts.calendar.mediation_share if on else 1.0
+        factors = [t.travel_factor for t in sc.townships]
+        # A session's travel is that of the township where the dispute arose, at every venue.
+        self.grid_travel_factor = [
+            factors[district.village_township[v]] for v in district.grid_village
+        ]
+        part_of_time = self.shares != (1.0, 1.0)
+        for desks in self.desks:
+            for d in desks:
+                d.timed = part_of_time or d.travel_hours > 0

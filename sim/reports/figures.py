@@ -58,9 +58,11 @@ from sim.reports.planning_figures import (
 )
 from sim.reports.tables import (
     HEADLINE_KPIS,
+    TARGET_PARTS,
     compare_table,
     cost_summary,
     kpi_table,
+    ladder_targets_explained,
     measured_window,
     need_tables,
     queue_table,
@@ -70,6 +72,7 @@ from sim.reports.tables import (
 
 __all__ = [
     "HEADLINE_KPIS",
+    "TARGET_PARTS",
     "backlog_over_time",
     "budget_by_level",
     "ci_text",
@@ -80,6 +83,7 @@ __all__ = [
     "escalation_flow",
     "kpi_label",
     "kpi_table",
+    "ladder_targets_explained",
     "level_label",
     "outcome_label",
     "petition_indicators",

@@ -129,12 +129,13 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
         )
         body += [heading("目标", "Targets"), html_table(shown)]
 
-    def kpi_rows(kpis: Iterable[str] | None) -> pd.DataFrame:
-        k = F.kpi_table(results, lang, kpis)
+    def kpi_rows(kpis: Iterable[str] | None, k: pd.DataFrame | None = None) -> pd.DataFrame:
+        k = F.kpi_table(results, lang, kpis) if k is None else k
         return pd.DataFrame(
             {
                 "KPI": k.index,
                 "指标 label": k["label"],
+                **({"含义 part": k["part"]} if "part" in k else {}),
                 "均值 mean": k["mean"],
                 f"{conf}% CI": [
                     F.ci_text(m, lo, hi)
@@ -156,6 +157,18 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
             '<p class="note">本情景未启用的机制,其指标不显示 (not modelled in this scenario, '
             f"left out rather than shown as 0): {html.escape(', '.join(results.not_modelled))}</p>"
         )
+
+    parts = F.ladder_targets_explained(results, lang)
+    if len(parts):  # results saved before these KPIs existed lack them
+        body += [
+            heading("小事不出村、大事不出镇的构成", "What the ladder targets are made of"),
+            html_table(kpi_rows(None, parts)),
+            '<p class="note">小事不出村 = 小事进村率 (上限) × 小事进村后留村率, 每次重复严格成立;'
+            " 进村率低说明小事未到村就上交或直接到乡镇、区, 留村率低说明村里调不成或超期上交"
+            " (minor_kept_in_village = minor_reached_village × minor_retained_in_village in"
+            " every replication: a low ceiling means minor disputes never came to the village,"
+            " a low retention that the village did not settle those that did).</p>",
+        ]
 
     if results.registers and results.cases:
         shares = F.where_resolved(results)

@@ -42,6 +42,12 @@ class Township(SchemaModel):
     full_time: int | None = Field(default=None, ge=0, description="override of ladder.township")
     part_time: int | None = Field(default=None, ge=0, description="override of ladder.township")
     villages_with_full_time: int | None = Field(default=None, ge=0)
+    travel_factor: float = Field(
+        default=1.0,
+        ge=0,
+        le=20,
+        description="multiplies travel_hours of sessions for disputes of this township",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Township:
@@ -122,6 +128,12 @@ class Discovery(SchemaModel):
     on_the_spot: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
     self_report_delay_days: Distribution = Exponential(dist="exponential", mean=1.0)
     self_report_entry: LevelShares = LevelShares(grid=1.0)
+    sweep_hours_per_grid: float = Field(
+        default=0.0,
+        ge=0,
+        le=168,
+        description="grid worker's hours per sweep of one grid (0: sweeps cost no time)",
+    )
 
 
 class Channels(SchemaModel):

@@ -35,6 +35,12 @@ class Calendar(SchemaModel):
     hours_per_day: float = Field(gt=0, le=24)
     days_per_week: int = Field(ge=1, le=7)
     day_start_hour: float = Field(default=8.5, ge=0, lt=24)
+    mediation_share: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="share of the working time given to mediation (the rest: other duties)",
+    )
 
     @model_validator(mode="after")
     def _fits_in_a_day(self) -> Calendar:
@@ -79,6 +85,12 @@ class Level(SchemaModel):
     party_delay_days: Distribution | None = None
     time_limit_days: float | None = Field(default=None, gt=0)
     resolve: ResolveProbabilities
+    travel_hours: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="mediator hours of travel per session, on top of its effort",
+    )
 
 
 class Ladder(SchemaModel):

@@ -62,6 +62,7 @@ class Mechanisms(SchemaModel):
     joint_mediation: bool = True
     experts: bool = True
     petitions: bool = True
+    mediator_time: bool = True  # mediation shares, travel, sweep hours (off: 1, 0, 0)
 
 
 class Target(SchemaModel):
