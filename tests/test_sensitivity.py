@@ -9,7 +9,7 @@ import pytest
 import sim
 from sim.cli.main import main
 from sim.experiments.sensitivity import plan_sensitivity, run_sensitivity
-from sim.reports import plots
+from sim.reports import fonts, plots
 
 from .scenarios import SMALL
 
@@ -137,18 +137,26 @@ def test_line_and_heatmap_plots(grid_sweep, tmp_path):
         df, "minor_kept_in_village", "discovery.detect_probability",
         "ladder.village.full_time_coverage", target=float(df["minor_kept_in_village"].median()),
     )  # fmt: skip
-    assert "target" in fig.axes[0].get_title()
+    assert "目标" in fig.axes[0].get_title()  # Chinese by default; language="en" for English
     assert plots.save(fig, tmp_path / "heat.png").stat().st_size > 0
 
 
-def test_labels_fall_back_to_english_with_one_warning(monkeypatch):
-    monkeypatch.setattr(plots, "_font_checked", [])
-    monkeypatch.setattr(plots.font_manager.fontManager, "ttflist", [])
+def test_labels_are_chinese_or_english_by_choice():
+    assert plots.kpi_label("minor_kept_in_village") == "小事不出村 (minor_kept_in_village)"
+    en = plots.kpi_label("minor_kept_in_village", "en")
+    assert en == "Minor kept in village (minor_kept_in_village)"
+
+
+def test_labels_fall_back_to_english_with_one_warning_on_a_broken_install(monkeypatch):
+    """No CJK font at all (not even the bundled one): English rather than boxes, one warning."""
+    monkeypatch.setattr(fonts, "_state", {"font": None})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert plots.kpi_label("minor_kept_in_village") == "minor_kept_in_village"
-        assert plots.kpi_label("major_kept_in_township") == "major_kept_in_township"
-    assert len([w for w in caught if "CJK" in str(w.message)]) == 1
+        assert plots.kpi_label("minor_kept_in_village") == (
+            "Minor kept in village (minor_kept_in_village)"
+        )
+        assert plots.kpi_label("major_kept_in_township").startswith("Major kept in township")
+    assert len([w for w in caught if issubclass(w.category, fonts.NoCJKFontWarning)]) == 1
 
 
 def test_sweep_plot_command(grid_sweep, capsys):
@@ -159,3 +167,30 @@ def test_sweep_plot_command(grid_sweep, capsys):
     assert out.is_file()
     assert main([*argv, "--x", "nope"]) == 2
     assert "expected one of the sweep's axes" in capsys.readouterr().err
+
+
+def test_sweep_plot_axes_must_differ(grid_sweep, capsys, tmp_path):
+    """issue 17: --y equal to the default x was an internal error (exit 1), --by equal to it a
+    meaningless plot; now x defaults to another axis, and x against itself is exit 2."""
+    _, folder = grid_sweep
+    first, second = "discovery.detect_probability", "ladder.village.full_time_coverage"
+    argv = ["sweep-plot", str(folder / "sweep"), "--kpi", "minor_kept_in_village"]
+    out = tmp_path / "heat.png"
+    assert main([*argv, "--y", first, "--out", str(out)]) == 0  # x: the other axis
+    assert out.is_file()
+    capsys.readouterr()
+    assert main([*argv, "--x", first, "--y", first]) == 2
+    err = capsys.readouterr().err
+    assert "--y" in err and first in err and "an axis other than --x" in err
+    assert "internal error" not in err
+    assert main([*argv, "--x", second, "--by", second]) == 2
+    assert "--by" in capsys.readouterr().err
+    assert main([*argv, "--y", first, "--by", second]) == 2
+    assert "give one" in capsys.readouterr().err
+    out = tmp_path / "line.png"
+    assert main([*argv, "--by", first, "--lang", "en", "--out", str(out)]) == 0
+    df, _ = grid_sweep
+    with pytest.raises(ValueError, match="same axis"):
+        plots.heatmap(df, "minor_kept_in_village", first, first)
+    with pytest.raises(ValueError, match="same axis"):
+        plots.kpi_over_axis(df, "minor_kept_in_village", first, by=first)

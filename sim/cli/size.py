@@ -178,6 +178,13 @@ def _search(
     )
     if args.out:
         sizing_output.write_sizing(result, args.out)
+        if len(result.frontier):  # the figure is drawn by sim.reports (one font lookup)
+            from pathlib import Path
+
+            from sim.reports.drawing import save
+            from sim.reports.planning_figures import sizing_frontier
+
+            save(sizing_frontier(result.frontier), Path(args.out) / "frontier.png")
     if args.json_out:
         _json(args.json_out, result.to_dict())
     if args.json_out != "-":

@@ -52,6 +52,12 @@ def add_parser(subparsers: Any) -> None:
     pl.add_argument("--y", help="second axis: draws a heatmap with the target contour")
     pl.add_argument("--by", help="one line per value of this axis (line plot only)")
     pl.add_argument("--out", "-o", metavar="PNG", help="figure file (default DIR/plots/...)")
+    pl.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default="zh",
+        help="labels in Chinese (zh, default) or English (en)",
+    )
     pl.set_defaults(func=_sweep_plot)
 
     wu = subparsers.add_parser(
@@ -268,6 +274,28 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
+def _plot_axes(args: argparse.Namespace, labels: list[str]) -> str:
+    """The x axis of ``sweep-plot``: ``--x``, else the first axis that is not ``--y``/``--by``.
+
+    A plot needs distinct axes: x against itself (``--y`` or ``--by`` equal to x) is a
+    ScenarioError naming the options, as is a second axis on a one-axis sweep.
+    """
+    if args.y and args.by:
+        raise ScenarioError(
+            [InputProblem("--by", "", args.by, "--by draws lines, --y a heatmap: give one")]
+        )
+    other = args.y or args.by
+    option = "--y" if args.y else "--by"
+    x = args.x or next((a for a in labels if a != other), None)
+    if x is None:
+        expected = f"a second axis; this sweep has only {labels[0]}: leave {option} out"
+        raise ScenarioError([InputProblem(option, "", other, expected)])
+    if x == other:
+        expected = f"an axis other than --x ({x}); the sweep's axes: {', '.join(labels)}"
+        raise ScenarioError([InputProblem(option, "", other, expected)])
+    return x
+
+
 def _sweep_plot(args: argparse.Namespace) -> int:
     from sim.experiments.sweep_results import load_sweep
     from sim.reports import plots
@@ -286,12 +314,12 @@ def _sweep_plot(args: argparse.Namespace) -> int:
         problems.append(InputProblem(args.folder, "", InputProblem.MISSING, "sweep has no axes"))
     if problems:
         raise ScenarioError(problems)
-    x = args.x or labels[0]
+    x = _plot_axes(args, labels)
     with _plain_warnings():
         if args.y:
-            fig = plots.heatmap(df, args.kpi, x, args.y)
+            fig = plots.heatmap(df, args.kpi, x, args.y, language=args.lang)
         else:
-            fig = plots.kpi_over_axis(df, args.kpi, x, by=args.by)
+            fig = plots.kpi_over_axis(df, args.kpi, x, by=args.by, language=args.lang)
     path = Path(args.out) if args.out else Path(args.folder) / "plots" / f"{_safe(args.kpi)}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     plots.save(fig, path)

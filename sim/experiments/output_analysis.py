@@ -5,6 +5,13 @@
   start of a series where the standard error of the mean of what remains is smallest. We apply
   it to the daily series of cases present (or waiting, busy) per level, averaged over a few
   replications, over the arrival period only (the drain after arrivals stop is not steady).
+  What a warm-up must remove is the empty start, not the year's rhythm: the KPIs count the
+  disputes that arise over a whole measured year, seasons and growth included, while MSER
+  assumes a stationary series and reads a busy January as a transient (Qujiang: 135 days at
+  district level with its seasonality, 30 without). So the series come from the scenario with
+  seasonality and growth switched off, and the suggestion is the longest truncation among the
+  levels where MSER found one (a level whose minimum lies in the second half — in Qujiang the
+  joint mediation, about 1.6 cases present — has no detectable warm-up; it is reported).
 - **Replications advisor.** From pilot replications, the number ``n`` whose Student-t CI
   half-width ``t(n-1) s / sqrt(n)`` is within a chosen share of ``|mean|``, per KPI (the
   classic sequential-precision estimate; it trusts the pilot's standard deviation).
@@ -85,16 +92,18 @@ class WarmupResult:
         """The warm-up per level and the suggested ``run.warmup_days``, as text for the CLI."""
         lines = [
             f"{self.scenario}: MSER-5 warm-up on cases {self.measure} per level "
-            f"(mean over replications, arrival period only):",
+            f"(mean over replications, arrival period only, seasonality and growth off):",
             self.table.to_string(),
             f"\nsuggested run.warmup_days = {self.suggested_days:g} "
             f"(scenario has {self.scenario_warmup_days:g}: "
             + ("enough)" if self.scenario_warmup_days >= self.suggested_days else "too short)"),
         ]
         if not self.table["reliable"].all():
+            unsure = ", ".join(self.table.index[~self.table["reliable"]].astype(str))
             lines.append(
-                "warning: for some levels the minimum is in the second half of the run; "
-                "lengthen run.horizon_days"
+                f"warning: no warm-up detectable at {unsure} (the minimum is in the second half "
+                "of the run: noise, or a level still filling up); not counted in the suggestion. "
+                "If that level matters, lengthen run.horizon_days and run this again"
             )
         return "\n".join(lines)
 
@@ -105,8 +114,16 @@ def detect_warmup(
     seed: int | None = None,
     measure: str = "present",
     batch: int = 5,
+    steady_load: bool = True,
 ) -> WarmupResult:
-    """Run ``scenario`` and apply MSER to its per-level time series (see the module doc)."""
+    """Run ``scenario`` and apply MSER to its per-level time series (see the module doc).
+
+    With ``steady_load`` (the default) the run switches seasonality and growth off: they are
+    part of what the KPIs measure, not a start-up bias to cut.
+    """
+    if steady_load:
+        flat = scenario.mechanisms.model_copy(update={"seasonality": False, "growth": False})
+        scenario = scenario.model_copy(update={"mechanisms": flat})
     results = simulate(scenario, replications, seed, keep_tables=True)
     end = scenario.run.warmup_days + scenario.run.horizon_days
     frames = [ts[ts["time"] < end] for ts in results.timeseries]
@@ -126,7 +143,8 @@ def detect_warmup(
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "level"
-    suggested = float(math.ceil(table["truncation_days"].max())) if len(table) else 0.0
+    found = table[table["reliable"]] if len(table) else table
+    suggested = float(math.ceil(found["truncation_days"].max())) if len(found) else 0.0
     return WarmupResult(scenario.name, measure, table, suggested, scenario.run.warmup_days)
 
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sim.reports.fonts import resolve_language
+from sim.reports.fonts import check_language
 from sim.reports.html_page import figure_img, heading, html_table, verdict_text, whole_page
 from sim.scenario.errors import InputProblem, ScenarioError
 
@@ -98,7 +98,7 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
     """The HTML page of one run: targets, KPIs, where disputes end, queues, costs, petitions."""
     from sim.reports import figures as F
 
-    lang = resolve_language(language)
+    lang = check_language(language)
     sc = results.scenario
     run = sc.run
     conf = round(run.confidence * 100)
@@ -231,7 +231,7 @@ def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> 
     from sim.reports import figures as F
     from sim.reports import plots
 
-    lang = resolve_language(language)
+    lang = check_language(language)
     folder = Path(folder)
     df = load_sweep(folder)
     meta = df.attrs["sweep"]
@@ -259,13 +259,14 @@ def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> 
         )
 
     body.append(heading("关注指标图", "Figures"))
-    plots.cjk_font()
     numeric = [a for a in axes if pd.api.types.is_numeric_dtype(df[a])]
     for kpi in focus:
         if len(numeric) >= 2:
-            fig = plots.heatmap(df, kpi, x=numeric[0], y=numeric[1])
+            fig = plots.heatmap(df, kpi, x=numeric[0], y=numeric[1], language=lang)
         elif len(axes) == 1 or (len(numeric) == 1 and not has_variants):
-            fig = plots.kpi_over_axis(df, kpi, axes[0], by="variant" if has_variants else None)
+            fig = plots.kpi_over_axis(
+                df, kpi, axes[0], by="variant" if has_variants else None, language=lang
+            )
         else:
             fig = F.sweep_bars(
                 summary, kpi, by="variant" if has_variants else "point", language=lang
@@ -319,10 +320,10 @@ def _render_sensitivity(folder: Path, df: pd.DataFrame, lang: str, source: str) 
 
     meta = df.attrs["sweep"]
     result = analyse_sensitivity(folder)
-    plots.cjk_font()
     body = [heading("哪个假设起决定作用", "Which assumption decides?")]
     for kpi in dict.fromkeys(result.indices["kpi"]):
-        body.append(figure_img(plots.tornado(result.indices, kpi), f"sensitivity of {kpi}"))
+        fig = plots.tornado(result.indices, kpi, language=lang)
+        body.append(figure_img(fig, f"sensitivity of {kpi}"))
     body += [heading("敏感性指数", "Sensitivity indices"), html_table(result.indices)]
     page_meta = html.escape(
         f"{meta.get('name')} · {result.method} · {meta['points_done']} 个点 points"
@@ -354,7 +355,7 @@ def render_sizing(data: dict[str, Any], language: str = "zh", source: str = "") 
     """The HTML page of a sizing: headcount per level, budget, verdicts, cost frontier."""
     from sim.reports import figures as F
 
-    lang = resolve_language(language)
+    lang = check_language(language)
 
     def frame(name: str) -> pd.DataFrame:
         # to_dict() writes records of reset_index(): the RangeIndex comes back as "index"
@@ -419,7 +420,7 @@ def render_quotas(data: dict[str, Any], language: str = "zh", source: str = "") 
     """The HTML page of a quota verdict: are the seed's quotas enough, district and township?"""
     from sim.reports import figures as F
 
-    lang = resolve_language(language)
+    lang = check_language(language)
     targets = pd.DataFrame(data.get("targets") or [])
     towns = pd.DataFrame(data.get("townships") or [])
     staffing = pd.DataFrame(data.get("staffing") or [])

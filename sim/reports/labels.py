@@ -1,13 +1,15 @@
 """Bilingual labels for figures, tables and the report: levels, KPIs, places, outcomes, costs.
 
 ``language="zh"`` gives the Chinese terms planners use (小事不出村, 乡镇(街道)…), ``"en"`` readable
-English and pinyin place names for researchers; :func:`sim.reports.fonts.resolve_language` falls
-back from ``"zh"`` to ``"en"`` without a CJK font.
+English and pinyin place names for researchers. The language is the caller's choice and never
+depends on the fonts of the machine (:func:`sim.reports.fonts.check_language`); figures make sure
+their font can draw it (:func:`sim.reports.fonts.resolve_language`). :func:`axis_label` names a
+sweep axis (a dotted scenario key, ``ladder.township.full_time``) in words.
 """
 
 from __future__ import annotations
 
-from sim.reports.fonts import Language, resolve_language
+from sim.reports.fonts import Language, check_language
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import KPI_LABELS, LEVEL_LABELS, SEVERITY_LABELS
 
@@ -17,6 +19,7 @@ __all__ = [
     "LEVEL_EN",
     "OUTCOME_CLASSES",
     "SEVERITY_EN",
+    "axis_label",
     "kpi_label",
     "level_label",
     "outcome_label",
@@ -98,7 +101,7 @@ def zh_or_en(zh: str, en: str, language: Language) -> str:
 
 def level_label(level: str, language: str = "zh") -> str:
     """网格 / Grid, 乡镇(街道) / Township, 行业性专业性调委会 / Sector committee, …"""
-    lang = resolve_language(language)
+    lang = check_language(language)
     if lang == "zh":
         return LEVEL_LABELS.get(level, "专家库" if level == "expert_pool" else level)
     return LEVEL_EN.get(level, level.replace("_", " ").capitalize())
@@ -106,7 +109,7 @@ def level_label(level: str, language: str = "zh") -> str:
 
 def kpi_label(kpi: str, language: str = "zh") -> str:
     """The Chinese label of a KPI (小事不出村), or a readable English one."""
-    lang = resolve_language(language)
+    lang = check_language(language)
     if lang == "zh":
         return KPI_LABELS.get(kpi, kpi)
     if kpi in KPI_EN:
@@ -122,7 +125,7 @@ def kpi_label(kpi: str, language: str = "zh") -> str:
 
 def place_label(name: str, scenario: Scenario | None, language: str = "zh") -> str:
     """A township's Chinese name, or its pinyin (from the scenario) in English."""
-    if resolve_language(language) == "zh" or scenario is None:
+    if check_language(language) == "zh" or scenario is None:
         return name
     for t in scenario.townships:
         if name == t.name:
@@ -133,7 +136,7 @@ def place_label(name: str, scenario: Scenario | None, language: str = "zh") -> s
 def outcome_label(outcome: str, language: str = "zh") -> str:
     """Label of an outcome class of :func:`sim.reports.tables.where_resolved` (当场调处, 转信访)."""
     zh, en, _colour = OUTCOME_CLASSES.get(outcome, (outcome, outcome, ""))
-    return zh if resolve_language(language) == "zh" else en
+    return zh if check_language(language) == "zh" else en
 
 
 def severity_label(sev: str, language: Language) -> str:
@@ -146,3 +149,50 @@ def severity_label(sev: str, language: Language) -> str:
 def yuan_unit(language: Language) -> tuple[float, str]:
     """Chinese budgets are read in 万元 (10,000 yuan); researchers get thousand yuan."""
     return (1e4, "万元") if language == "zh" else (1e3, "thousand yuan")
+
+
+# Sweep axes planners use most, by dotted scenario key: (zh, en). "{level}" takes the level's
+# name; other keys are shown as they are (researchers know them from docs/scenario.md).
+_AXES: dict[str, tuple[str, str]] = {
+    "discovery.sweep_interval_days": ("排查间隔(天)", "Sweep interval (days)"),
+    "discovery.detect_probability": ("排查发现概率", "Sweep detection probability"),
+    "discovery.on_the_spot.minor": ("小事当场调处概率", "On-the-spot settlement (minor)"),
+    "arrivals.rate_per_1000_per_year": (
+        "纠纷发生率(每千人每年)",
+        "Disputes per 1,000 residents/yr",
+    ),
+    "arrivals.growth_per_year": ("纠纷年增长率", "Demand growth per year"),
+    "ladder.{level}.full_time": ("{level}专职调解员(人)", "Full-time mediators per {level}"),
+    "ladder.{level}.part_time": ("{level}兼职调解员(人)", "Part-time mediators per {level}"),
+    "ladder.{level}.full_time_coverage": (
+        "有专职调解员的{level}占比",
+        "Share of {level}s with a full-time mediator",
+    ),
+    "variant": ("方案", "Variant"),
+}
+
+
+def axis_label(key: str, language: str = "zh") -> str:
+    """A sweep axis in words: ``ladder.township.full_time`` → 乡镇(街道)专职调解员(人).
+
+    A ``:scale`` axis (values multiply the base scenario's) says so (×); an axis not in the
+    table keeps its dotted key, which is what docs/scenario.md documents.
+    """
+    lang = check_language(language)
+    name, _, how = key.partition(":")
+    parts = name.split(".")
+    text = None
+    if name in _AXES:
+        text = zh_or_en(*_AXES[name], lang)
+    elif len(parts) == 3 and parts[0] == "ladder":
+        pattern = _AXES.get(f"ladder.{{level}}.{parts[2]}")
+        if pattern is not None:
+            level = level_label(parts[1], lang) if lang == "zh" else parts[1]
+            text = zh_or_en(*pattern, lang).format(level=level)
+    if text is None:
+        text = name
+    if how == "scale":
+        text += zh_or_en("(相对基准 ×)", " (× base scenario)", lang)
+    elif how:
+        text += f" ({how})"
+    return text

@@ -12,7 +12,7 @@ import pandas as pd
 
 from sim.experiments.experiment import Results
 from sim.measures.kpis import EXPLAINING_KPIS
-from sim.reports.fonts import resolve_language
+from sim.reports.fonts import check_language
 from sim.reports.labels import COST_ITEMS, OUTCOME_CLASSES, kpi_label, zh_or_en
 from sim.scenario.vocabulary import SEVERITIES, VENUES
 
@@ -91,7 +91,7 @@ def ladder_targets_explained(results: Results, language: str = "zh") -> pd.DataF
     Rows in :data:`TARGET_PARTS` order. Empty when the results lack the explaining KPIs
     (saved before they existed): the two targets alone explain nothing.
     """
-    lang = resolve_language(language)
+    lang = check_language(language)
     out = kpi_table(results, lang, TARGET_PARTS)
     if not out.index.isin(EXPLAINING_KPIS).any():
         out = out.iloc[:0]
@@ -123,7 +123,7 @@ def kpi_table(
     KPIs whose mechanism the scenario leaves out (the petition indicators without a
     ``[petitions]`` section) are dropped, not shown as zeros.
     """
-    lang = resolve_language(language)
+    lang = check_language(language)
     names = list(results.summary.index) if kpis is None else list(kpis)
     names = [k for k in names if k in results.summary.index and k not in results.not_modelled]
     out = results.summary.loc[names, ["mean", "ci_low", "ci_high", "n"]].copy()
@@ -134,7 +134,7 @@ def kpi_table(
 
 def targets_table(results: Results, language: str = "zh") -> pd.DataFrame:
     """Each target: label, goal (``>= 0.8``), mean with CI, met, met with confidence."""
-    lang = resolve_language(language)
+    lang = check_language(language)
     t = results.targets
     out = pd.DataFrame(
         {
@@ -235,7 +235,7 @@ def compare_table(
     runs: Mapping[str, Results], kpis: Sequence[str], language: str = "zh"
 ) -> pd.DataFrame:
     """One row per (run, KPI): mean and CI, so several what-ifs read as one table."""
-    lang = resolve_language(language)
+    lang = check_language(language)
     rows = []
     for name, res in runs.items():
         for k in kpis:

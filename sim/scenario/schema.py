@@ -60,6 +60,7 @@ from sim.scenario.schema_settings import (
     Quotas,
     RunSettings,
     Target,
+    share_target_problem,
 )
 from sim.scenario.vocabulary import KPI_NAMES, LEVELS
 
@@ -172,6 +173,15 @@ class Scenario(SchemaModel):
                 f"unknown KPI {unknown[0]!r} in targets; expected one of: " + ", ".join(KPI_NAMES)
             )
         return v
+
+    @model_validator(mode="after")
+    def _share_targets(self) -> Scenario:
+        # Scenario-wide, so the loader points at targets.<kpi>.<bound> and its value.
+        for kpi, target in self.targets.items():  # a share typed as a percentage (80 for 80%)
+            problem = share_target_problem(kpi, target)
+            if problem:
+                raise ValueError(f"targets.{problem}")
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:

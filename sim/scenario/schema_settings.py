@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sim.scenario.schema_base import LevelAmounts, SchemaModel, check_sum
+from sim.scenario.vocabulary import SHARE_KPIS
 
 __all__ = [
     "Costs",
@@ -23,6 +24,7 @@ __all__ = [
     "Quotas",
     "RunSettings",
     "Target",
+    "share_target_problem",
 ]
 
 
@@ -97,6 +99,21 @@ class Target(SchemaModel):
         if math.isnan(x):
             return False
         return x >= self.value if self.at_least is not None else x <= self.value
+
+
+def share_target_problem(kpi: str, target: Target) -> str | None:
+    """Why a target on ``kpi`` is impossible as written, or None.
+
+    A share KPI (:data:`~sim.scenario.vocabulary.SHARE_KPIS`) lies between 0 and 1, so a bound
+    outside [0, 1] is a percentage typed as a number (80 for 80%): without this check it runs and
+    reports ">= 80 … NOT met". The message names the key and the value, for the loader to point at.
+    """
+    if kpi not in SHARE_KPIS or 0.0 <= target.value <= 1.0:
+        return None
+    bound = "at_least" if target.at_least is not None else "at_most"
+    value = target.value
+    hint = f"{value:g}% is {value / 100:g}" if value > 1 else f"{value:g} is negative; 80% is 0.8"
+    return f"{kpi}.{bound} = {value:g}: expected a share between 0 and 1 ({hint})"
 
 
 class Grades(SchemaModel):

@@ -14,6 +14,7 @@ __all__ = [
     "OUTCOMES",
     "SEVERITIES",
     "SEVERITY_LABELS",
+    "SHARE_KPIS",
     "VENUES",
 ]
 
@@ -90,6 +91,29 @@ KPI_NAMES: tuple[str, ...] = (
     "expert_cases_per_year",
     "annual_cost_yuan",
     "full_time_mediators",
+)
+
+# KPIs that are shares of a count (a number between 0 and 1 by construction): a target on one
+# is a share too, so 80 for 80% is caught (sim.scenario.schema_settings.share_target_problem).
+SHARE_KPIS: frozenset[str] = frozenset(
+    (
+        "minor_kept_in_village",
+        "major_kept_in_township",
+        "minor_reached_village",
+        "minor_retained_in_village",
+        "major_only_kept_in_township",
+        "serious_kept_in_township",
+        "resolved_at_or_below_township",
+        "found_by_sweep",
+        *(f"resolved_share.{v}" for v in VENUES),
+        "unresolved_share",
+        "open_share",
+        "on_the_spot_share",
+        "resolved_within_limit",
+        "new_backlog_rate",
+        "backlog_resolution_rate",
+        "petitioned_share",
+    )
 )
 
 # Chinese labels for tables and figures.

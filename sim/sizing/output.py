@@ -1,6 +1,8 @@
-"""Outputs of sizing (编制测算): budget table as CSV / JSON / printed text, the cost frontier plot.
+"""Outputs of sizing (编制测算): budget table as CSV / JSON / printed text.
 
-Kept apart from the search (:mod:`sim.sizing.size`) so that it imports no plotting library.
+Kept apart from the search (:mod:`sim.sizing.size`). The cost frontier's figure is drawn by a
+higher layer (:func:`sim.reports.planning_figures.sizing_frontier`, through the package's one
+font lookup in :mod:`sim.reports.fonts`); ``sim size --out`` writes it beside these files.
 Column headers carry the Chinese term beside the English one (层级, 乡镇, 专职人数, 年度成本(元))
 because the budget office reads them; the JSON keeps the English identifiers only.
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -22,23 +23,9 @@ __all__ = [
     "format_quotas",
     "format_screen",
     "format_sizing",
-    "plot_frontier",
     "write_quotas",
     "write_sizing",
 ]
-
-_CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "SimHei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "Noto Sans CJK JP",
-)
-_warned_font = False
 
 
 def _wide(text: str) -> int:
@@ -181,7 +168,11 @@ def _writable(out: Path) -> Path:
 
 
 def write_sizing(result: SizingResult, out: str | Path) -> list[Path]:
-    """Write budget.csv, staffing.csv, targets.csv, frontier.csv, sizing.json, frontier.png."""
+    """Write budget.csv, staffing.csv, targets.csv, frontier.csv and sizing.json.
+
+    The frontier figure (frontier.png) is the caller's: ``sim size --out`` draws it with
+    :func:`sim.reports.planning_figures.sizing_frontier`.
+    """
     folder = _writable(Path(out))
     written = []
     budget = result.budget.rename(columns=BUDGET_HEADERS)
@@ -200,12 +191,11 @@ def write_sizing(result: SizingResult, out: str | Path) -> list[Path]:
         json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     written.append(path)
-    if len(result.frontier):
-        written.append(plot_frontier(result.frontier, folder / "frontier.png"))
     return written
 
 
 def write_quotas(verdict: QuotaVerdict, out: str | Path) -> list[Path]:
+    """Write quota_targets.csv, quota_townships.csv and quotas.json (the quota verdict)."""
     folder = _writable(Path(out))
     paths = [folder / "quota_targets.csv", folder / "quota_townships.csv", folder / "quotas.json"]
     verdict.targets.to_csv(paths[0], encoding="utf-8-sig")
@@ -215,68 +205,3 @@ def write_quotas(verdict: QuotaVerdict, out: str | Path) -> list[Path]:
         encoding="utf-8",
     )
     return paths
-
-
-def _cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((n for n in _CJK_FONTS if n in names), None)
-
-
-def plot_frontier(frontier: pd.DataFrame, path: str | Path) -> Path:
-    """Cost (万元/year) against target attainment for every staffing simulated; PNG.
-
-    Attainment is the mean over targets of the share of replications meeting each target; the
-    Pareto points (the cheapest for each level of attainment) are joined, the chosen staffing
-    is marked. Chinese labels when a CJK font is installed, otherwise English (one warning).
-    """
-    global _warned_font
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    font = _cjk_font()
-    if font is None and not _warned_font:
-        warnings.warn("no CJK font found; the frontier plot is labelled in English", stacklevel=2)
-        _warned_font = True
-    zh = font is not None
-    with plt.rc_context():
-        if zh:  # set inside the context, so the settings end with it
-            plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
-            plt.rcParams["axes.unicode_minus"] = False
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for demand, part in frontier.groupby("demand", sort=True):
-            cost = part["annual_cost_yuan"] / 1e4
-            ax.scatter(cost, part["attainment"], s=12, alpha=0.4)
-            front = part[part["pareto"]]
-            ax.plot(
-                front["annual_cost_yuan"] / 1e4,
-                front["attainment"],
-                marker="o",
-                label=(f"需求 ×{demand:g}" if zh else f"demand ×{demand:g}"),
-            )
-            chosen = part[part["chosen"]]
-            ax.scatter(
-                chosen["annual_cost_yuan"] / 1e4,
-                chosen["attainment"],
-                s=120,
-                marker="*",
-                color="black",
-                zorder=5,
-            )
-        ax.set_xlabel("年度经费(万元)" if zh else "yearly cost (10,000 yuan)")
-        ax.set_ylabel("目标达成概率(均值)" if zh else "target attainment (mean P(meet))")
-        ax.set_title(
-            "经费与目标达成(★ 最低成本达标方案)"
-            if zh
-            else "Cost against target attainment (★ least-cost staffing meeting all targets)"
-        )
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return Path(path)
