@@ -96,6 +96,7 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sim`` command with ``argv``; returns the exit status (0, 1 or 2)."""
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))

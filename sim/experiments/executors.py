@@ -93,6 +93,7 @@ class SerialExecutor(Executor):
     def map_unordered(
         self, fn: Callable[..., Any], tasks: Iterable[Task]
     ) -> Iterator[tuple[Hashable, Any]]:
+        """Run the tasks one after another in this process, yielding (key, result)."""
         for key, args in tasks:
             yield key, fn(*args)
 
@@ -152,11 +153,13 @@ class ProcessExecutor(Executor):
     def map_unordered(
         self, fn: Callable[..., Any], tasks: Iterable[Task]
     ) -> Iterator[tuple[Hashable, Any]]:
+        """Submit every task to the process pool; yield (key, result) as each finishes."""
         futures = {self._pool.submit(fn, *args): key for key, args in tasks}
         for future in cf.as_completed(futures):
             yield futures.pop(future), future.result()
 
     def close(self) -> None:
+        """Stop the pool: running tasks finish, queued ones are dropped."""
         # Running tasks finish (at most one replication each); queued ones are dropped.
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -203,6 +206,7 @@ class DaskExecutor(Executor):
     def map_unordered(
         self, fn: Callable[..., Any], tasks: Iterable[Task]
     ) -> Iterator[tuple[Hashable, Any]]:
+        """Submit every task to the Dask scheduler; yield (key, result) as each finishes."""
         from dask.distributed import as_completed
 
         token = uuid.uuid4().hex[:8]  # task keys must be unique for the client's lifetime
@@ -231,6 +235,7 @@ class DaskExecutor(Executor):
         return scattered[id(arg)][1]
 
     def close(self) -> None:
+        """Shut the Dask client down, and the local cluster if this executor started it."""
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

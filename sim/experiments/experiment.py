@@ -111,6 +111,7 @@ class Results:
 
     @property
     def replications(self) -> int:
+        """Number of replications run."""
         return len(self.per_replication)
 
     @property

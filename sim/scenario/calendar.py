@@ -42,6 +42,7 @@ class WorkingCalendar:
 
     @classmethod
     def round_the_clock(cls) -> WorkingCalendar:
+        """A calendar of every hour of every day (``working_calendar`` off)."""
         return cls(None)
 
     @property
@@ -51,9 +52,11 @@ class WorkingCalendar:
 
     @property
     def hours_per_week(self) -> float:
+        """Working hours a week (round the clock: 168)."""
         return self._weekly * 24.0
 
     def is_working_day(self, day: int) -> bool:
+        """Whether day ``day`` of the run (0 = start date) is a working day."""
         return (self._weekday0 + day) % 7 < self.days_per_week
 
     def finish(self, t: float, effort_hours: float) -> float:
