@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from sim.experiments.files import (
     MARKER,
@@ -22,6 +21,7 @@ from sim.experiments.files import (
     swap_in,
     write_marker,
 )
+from sim.experiments.intervals import t_quantile
 from sim.measures.costs import cost_table
 from sim.measures.kpis import PETITION_KPIS, kpis
 from sim.measures.register import case_table, petition_table, register_table, timeseries_table
@@ -54,8 +54,7 @@ def confidence_interval(
     mean = float(x.mean())
     if len(x) < 2:
         return mean, math.nan, math.nan
-    t = float(special.stdtrit(len(x) - 1, 0.5 + confidence / 2))  # Student-t quantile
-    half = t * float(x.std(ddof=1)) / math.sqrt(len(x))
+    half = t_quantile(0.5 + confidence / 2, len(x)) * float(x.std(ddof=1)) / math.sqrt(len(x))
     return mean, mean - half, mean + half
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiments.experiment import simulate
+from sim.experiments.intervals import half_width, t_quantile
 from sim.scenario.schema import Scenario
 
 __all__ = [
@@ -168,7 +169,7 @@ def replications_needed(
     target = rel_precision * abs(mean)
     q = 0.5 + confidence / 2
     n = max(2, math.ceil((stats.norm.ppf(q) * s / target) ** 2))  # the normal answer: a floor
-    while stats.t.ppf(q, n - 1) * s / math.sqrt(n) > target:
+    while t_quantile(q, n) * s / math.sqrt(n) > target:
         n += 1 if n < 1000 else max(1, n // 100)
     return n
 
@@ -190,16 +191,13 @@ def advise_replications(
     results = simulate(scenario, pilot, seed)
     per_rep = results.per_replication
     names = list(kpis) if kpis is not None else list(per_rep.columns)
-    q = 0.5 + confidence / 2
     rows = {}
     for name in names:
         x = per_rep[name].to_numpy(dtype=float)
         x = x[~np.isnan(x)]
         mean = float(x.mean()) if len(x) else math.nan
         std = float(x.std(ddof=1)) if len(x) > 1 else math.nan
-        half = (
-            float(stats.t.ppf(q, len(x) - 1) * std / math.sqrt(len(x))) if len(x) > 1 else math.nan
-        )
+        half = half_width(std, len(x), confidence)
         need = replications_needed(x, rel_precision, confidence)
         rows[name] = {
             "mean": mean,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.experiment import confidence_interval
+from sim.experiments.intervals import half_width
 from sim.experiments.sweep_store import SweepStore, to_json
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.vocabulary import KPI_NAMES
@@ -131,7 +132,6 @@ def paired_differences(
     ``std_unpaired`` (what it would be with independent streams, sqrt(var_a + var_b)), and
     ``variance_ratio`` = paired / unpaired variance: how much the common random numbers saved.
     """
-    from scipy import stats
 
     baseline = baseline or df.attrs.get("sweep", {}).get("baseline") or str(df["point"].min())
     if baseline not in set(df["point"]):
@@ -155,11 +155,7 @@ def paired_differences(
             mean, lo, hi = confidence_interval(d, confidence)
             var_p = float(d.var(ddof=1)) if len(d) > 1 else math.nan
             var_u = float(a[ok].var(ddof=1) + b[ok].var(ddof=1)) if len(d) > 1 else math.nan
-            half_u = (
-                float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * math.sqrt(var_u / len(d)))
-                if len(d) > 1
-                else math.nan
-            )
+            half_u = half_width(math.sqrt(var_u), len(d), confidence)
             records.append(
                 {
                     "point": pid,

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from sim.experiments.experiment import confidence_interval
+from sim.experiments.intervals import t_quantile
 from sim.measures.township_kpis import TOWNSHIP_KPIS
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import validate_table
@@ -45,9 +45,7 @@ __all__ = [
 
 def one_sided_t(confidence: float, n: int) -> float:
     """Student-t quantile for a one-sided bound at ``confidence`` with ``n`` replications."""
-    if n < 2:
-        return math.inf
-    return float(special.stdtrit(n - 1, confidence))
+    return t_quantile(confidence, n)
 
 
 def judge(
