@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     import sim  # imported here so that import_s can time it
+    import sim.experiments.experiment  # `import sim` is lazy: the run's modules, timed here
+    import sim.model.replication
+    import sim.scenario.loading
 
     import_s = time.perf_counter() - t0
     days = 365 * args.years
