@@ -50,6 +50,7 @@ from sim.scenario.schema_ladder import (
     SectorCommittee,
     StationedRoom,
 )
+from sim.scenario.schema_levers import Levers
 from sim.scenario.schema_settings import (
     Costs,
     Grades,
@@ -85,6 +86,7 @@ __all__ = [
     "Level",
     "LevelAmounts",
     "LevelShares",
+    "Levers",
     "Mechanisms",
     "OpenCases",
     "Overload",
@@ -138,6 +140,7 @@ class Scenario(SchemaModel):
     initial_state: InitialState = InitialState()
     entry: Entry = Entry()
     petition_agents: PetitionAgents = PetitionAgents()
+    levers: Levers = Levers()
 
     @field_validator("categories")
     @classmethod

@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from sim.sizing.analytic import screen
 from sim.sizing.levers import base_table, levers, quota_staffing
 from sim.sizing.replications import Replications, sizing_executor
 from sim.sizing.results import json_safe, staffing_table
+
+if TYPE_CHECKING:  # explain builds on this module (judge); imported in check_quotas
+    from sim.sizing.explain import Explanation
 
 __all__ = [
     "QuotaVerdict",
@@ -127,7 +130,9 @@ class QuotaVerdict:
     mean, the one-sided bound, the two-sided interval, the probability of meeting it (share of
     replications) and met / not met by the sizing rule. ``townships``: the same per township
     for the targets that have a per-township meaning
-    (:data:`sim.measures.township_kpis.TOWNSHIP_KPIS`).
+    (:data:`sim.measures.township_kpis.TOWNSHIP_KPIS`). ``explanation``: when a target is
+    missed, what binds it (:func:`sim.sizing.explain.explain_at` at the quota staffing): the
+    quotas are "not enough" only for a target that headcount at its upper bounds meets.
     """
 
     scenario: Scenario
@@ -137,11 +142,22 @@ class QuotaVerdict:
     replications: int
     seed: int
     confidence: float
+    explanation: Explanation | None = None
 
     @property
     def all_met(self) -> bool:
         """Whether every district-wide target is met by the rule."""
         return bool(self.targets["met"].all())
+
+    @property
+    def headcount_short(self) -> list[str]:
+        """Targets missed at the quotas that more headcount would meet (定额不足)."""
+        return self.explanation.headcount_short if self.explanation is not None else []
+
+    @property
+    def not_headcount(self) -> list[str]:
+        """Targets missed at the quotas that headcount at its upper bounds still misses."""
+        return self.explanation.not_headcount if self.explanation is not None else []
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready dicts and lists (``sim size --check-quotas --json``)."""
@@ -153,6 +169,9 @@ class QuotaVerdict:
                 "confidence": self.confidence,
                 "rule": "one-sided Student-t bound of the mean over replications meets the target",
                 "all_met": self.all_met,
+                "headcount_short": self.headcount_short,
+                "not_headcount": self.not_headcount,
+                "binds": (self.explanation.to_dict() if self.explanation is not None else None),
                 "staffing": self.staffing.to_dict(orient="records"),
                 "targets": self.targets.reset_index().to_dict(orient="records"),
                 "townships": self.townships.to_dict(orient="records"),
@@ -168,7 +187,15 @@ def check_quotas(
     seed: int | None = None,
     workers: int = 1,
 ) -> QuotaVerdict:
-    """Run the scenario at the quota staffing; the verdict per target and per township."""
+    """Run the scenario at the quota staffing; the verdict per target and per township.
+
+    When a target is missed, what binds it: headcount at its upper bounds is run with the same
+    seeds, and only if that still misses a target, each lever of the catalogue one step
+    (:mod:`sim.sizing.explain`).
+    """
+    # explain imports this module (judge, check_replications): imported here, not at the top.
+    from sim.sizing.explain import explain_at
+
     check_replications(replications, "--replications")
     table, source = base_table(scenario, overrides)
     sc = validate_table(table, source)
@@ -181,7 +208,12 @@ def check_quotas(
         per_rep = runs.per_replication(x, n)
         by_town = runs.townships(x, n)
         quota_sc = runs.scenario(x)
-    targets = judge(sc.targets, per_rep, sc.run.confidence)
+        targets = judge(sc.targets, per_rep, sc.run.confidence)
+        explanation = None
+        if not targets["met"].all():
+            explanation = explain_at(
+                table, source, lv, x, n, seed, executor, base=per_rep, levers_when="not_headcount"
+            )
     rows = []
     for name, target in sc.targets.items():
         if name not in TOWNSHIP_KPIS:
@@ -195,7 +227,9 @@ def check_quotas(
             rows.append({"township": town, "kpi": name, **r})
     townships = pd.DataFrame(rows)
     staffing = staffing_table(lv, x, 1.0).drop(columns=["demand", "floor"])
-    return QuotaVerdict(quota_sc, staffing, targets, townships, n, seed, sc.run.confidence)
+    return QuotaVerdict(
+        quota_sc, staffing, targets, townships, n, seed, sc.run.confidence, explanation
+    )
 
 
 def compare_screen(

@@ -3,7 +3,10 @@
 Structural problems need no simulation (:func:`structural_problems`): an on-the-spot share above
 what sweeps can settle, a petition target in a scenario without petitions, a target on cost or
 headcount. :func:`generous_failures` reads the verdict at a generous staffing: a target it does
-not meet is limited by something other than headcount. Both are input problems (exit 2).
+not meet is limited by something other than headcount; with an explanation
+(:mod:`sim.sizing.explain` at the generous staffing) the message names what limits it — the
+ceiling (where parties enter, what sweeps find) or retention (resolution quality) — and the
+levers that move it most per 10,000 yuan. Both are input problems (exit 2).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import pandas as pd
 from sim.measures.kpis import PETITION_KPIS
 from sim.scenario.errors import InputProblem
 from sim.scenario.schema import Scenario, Target
+from sim.sizing.explain import DECOMPOSITION, Explanation
 
-__all__ = ["generous_failures", "on_the_spot_ceiling", "structural_problems"]
+__all__ = ["binds_note", "generous_failures", "on_the_spot_ceiling", "structural_problems"]
 
 
 def on_the_spot_ceiling(sc: Scenario) -> float:
@@ -78,12 +82,13 @@ def generous_failures(
     confidence: float,
     source: str,
     demand: float,
+    explanation: Explanation | None = None,
 ) -> list[InputProblem]:
     """One problem per target the generous staffing (of ``headcount`` mediators) fails.
 
     ``verdict`` is :func:`sim.sizing.confirmation.judge` at that staffing. The message says
     whether the mean itself misses the target or only its bound does (more replications may
-    settle the latter).
+    settle the latter), and, given the ``explanation`` at that staffing, what limits it.
     """
     v = verdict
     conf = round(confidence * 100)
@@ -108,8 +113,29 @@ def generous_failures(
                 f"reachable by some staffing{at}; it is not: with a generous staffing "
                 f"({head} full-time mediators, every village with one, committees at their "
                 f"ceilings) over {int(row['n'])} replications {what}; what limits it is not "
-                "headcount — lower the target or change what it depends on (resolution "
-                "probabilities, sweeps, on-the-spot settlement, time limits)",
+                + (
+                    "headcount — lower the target or change what it depends on (resolution "
+                    "probabilities, sweeps, on-the-spot settlement, time limits)"
+                    if explanation is None
+                    else f"headcount but {binds_note(explanation, str(name))}"
+                ),
             )
         )
     return problems
+
+
+def binds_note(explanation: Explanation, name: str) -> str:
+    """What limits target ``name`` and the levers that move it most per 10,000 yuan, in words."""
+    row = explanation.targets.loc[name]
+    binds = str(row["binds"])
+    words = {
+        "ceiling": "the ceiling 天花板 (where parties enter, what sweeps find)",
+        "retention": "retention 留存 (resolution quality)",
+    }.get(binds, "something other than headcount")
+    parts = DECOMPOSITION.get(name)
+    if parts:
+        shown = ", ".join(f"{p} {row[f'part{i}_base']:.3f}" for i, p in enumerate(parts, 1))
+        words += f" [{shown}]"
+    best = list(row["best"])
+    more = ", ".join(best) if best else "none in the catalogue moves it clearly"
+    return f"{words}; levers that move it most per 10,000 yuan (sim explain): {more}"

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.sizing.confirmation import QuotaVerdict
+from sim.sizing.explain_output import verdict_lines
 from sim.sizing.results import BUDGET_HEADERS, SizingResult, json_safe
 
 __all__ = [
@@ -129,7 +130,10 @@ def format_quotas(verdict: QuotaVerdict) -> str:
                 + _pad(f"{r['p_meet']:.2f}", 9, True)
                 + ("  met 达标" if r["met"] else "  NOT met 未达标")
             )  # fmt: skip
-    lines += ["", "all targets met 全部达标" if verdict.all_met else "quotas NOT enough 定额不足"]
+    if verdict.all_met or verdict.explanation is None:
+        lines += ["", "all targets met 全部达标" if verdict.all_met else "targets NOT met 未达标"]
+    else:  # what binds: "quotas NOT enough" only where more headcount closes the gap
+        lines += ["", "verdict 结论:", *verdict_lines(verdict.explanation)]
     return "\n".join(lines)
 
 

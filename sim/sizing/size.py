@@ -37,6 +37,7 @@ from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import validate_table
 from sim.scenario.schema import Scenario
 from sim.sizing.confirmation import check_replications
+from sim.sizing.explain import explain_at
 from sim.sizing.feasibility import generous_failures, structural_problems
 from sim.sizing.levers import Lever, base_table, levers, scale_demand
 from sim.sizing.replications import Replications, sizing_executor
@@ -210,15 +211,22 @@ def _size_level(
     start = tuple(lever.floor for lever in lv)
     if settings.budget is None:
         generous = tuple(lever.ceiling for lever in lv)
+        verdict = search.verdict(generous, n_confirm)
         failures = generous_failures(
-            search.verdict(generous, n_confirm),
-            search.targets,
-            search.headcount(generous),
-            search.confidence,
-            source,
+            verdict, search.targets, search.headcount(generous), search.confidence, source,
             multiplier,
-        )
+        )  # fmt: skip
         if failures:
+            # What limits them, for the message: every other lever one step from there.
+            log("a target is out of headcount's reach: what binds it (sim explain)")
+            explanation = explain_at(
+                runs.table, source, lv, generous, n_confirm, runs.seed, runs.executor,
+                base=runs.per_replication(generous, n_confirm),
+            )  # fmt: skip
+            failures = generous_failures(
+                verdict, search.targets, search.headcount(generous), search.confidence, source,
+                multiplier, explanation,
+            )  # fmt: skip
             return None, failures
     elif search.cost(start, n_search) > settings.budget:
         raise ScenarioError(
