@@ -46,6 +46,24 @@ CASES: dict[str, tuple[str, list[str], int, int]] = {
         0,
         3,
     ),
+    # The same with issue 13's mechanisms off, as qujiang.toml was before its re-tuning: its
+    # fingerprint is the one the "qujiang" case had then, so Qujiang-scale neutrality is proved.
+    # The petition agents cost an allowance whatever the switches, hence coverage 0.
+    "qujiang_neutral": (
+        "scenarios/qujiang.toml",
+        [
+            "run.horizon_days=120",
+            "run.warmup_days=30",
+            "run.drain_limit_days=60",
+            "mechanisms.mediator_time=false",
+            "mechanisms.quality=false",
+            "mechanisms.discovery_race=false",
+            "mechanisms.entry_choice=false",
+            "petition_agents.coverage=0",
+        ],
+        0,
+        3,
+    ),
 }
 
 
