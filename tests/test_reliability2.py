@@ -6,14 +6,19 @@ Each test here failed before its fix.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
+from calibration.reading import read_register, write_quarantine
 from sim.cli.main import main
+from sim.experiments import files
 from sim.scenario import limits
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import load_scenario
 
-from .scenarios import SMALL
+from .scenarios import ROOT, SMALL
+
+CSV = ROOT / "calibration" / "examples" / "register.csv"
 
 # --- 2. sizes that would exhaust memory are refused before the run -------------------------
 
@@ -73,3 +78,47 @@ def test_run_force_lifts_the_limits(monkeypatch, capsys):
 def test_real_scenarios_are_well_within_the_limits():
     sc = load_scenario(SMALL)
     assert 0 < limits.expected_disputes(sc) < limits.MAX_DISPUTES / 100
+
+
+# --- 9. no cell we write runs as a spreadsheet formula -------------------------------------
+
+FORMULAS = ["=cmd|' /C calc'!A0", '=HYPERLINK("http://x","y")', "+SUM(A1)", "@SUM(A1)", "\t=1+1"]
+
+
+def test_safe_cells_neutralises_formulas_and_leaves_numbers():
+    frame = pd.DataFrame(
+        {
+            "text": [*FORMULAS, "-2+3", "甲镇"],
+            "number": [-1.5, 2.0, -3.0, 0.0, 1.0, -7.0, 8.0],
+            "numeric_text": ["-1.5", "3", "-0", "x", "y", "-2e3", "z"],
+            "=name": list("abcdefg"),
+        },
+        index=pd.Index(["+kpi", *"bcdefg"], name="kpi"),
+    )
+    safe = files.safe_cells(frame)
+    assert list(safe["text"]) == ["'" + f for f in FORMULAS] + ["'-2+3", "甲镇"]
+    # numbers, negative ones too, are untouched
+    assert (safe["number"].to_numpy() == frame["number"].to_numpy()).all()
+    assert list(safe["numeric_text"]) == list(frame["numeric_text"])
+    assert "'=name" in safe.columns and safe.index[0] == "'+kpi"
+    assert frame["text"].iloc[0] == FORMULAS[0]  # the caller's table is not changed
+
+
+def test_safe_cells_keeps_categories_distinct():
+    frame = pd.DataFrame({"c": pd.Categorical(["=a", "b", "=a"])})
+    assert list(files.safe_cells(frame)["c"]) == ["'=a", "b", "'=a"]
+
+
+def test_quarantine_csv_carries_no_formula(tmp_path):
+    lines = CSV.read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], lines[1:]
+    bad = [r.split(",") for r in rows[: len(FORMULAS)]]
+    for cells, formula in zip(bad, FORMULAS, strict=True):
+        cells[6] = '"' + formula.replace('"', '""') + '"'  # 纠纷类型: an unknown category
+    path = tmp_path / "reg.csv"
+    path.write_text("\n".join([header, *(",".join(c) for c in bad), *rows[5:]]), encoding="utf-8")
+    register = read_register(path, load_scenario(SMALL))
+    written = write_quarantine(register, tmp_path / "quarantine.csv")
+    cells = pd.read_csv(written, dtype=str, keep_default_na=False).to_numpy().ravel()
+    assert not [c for c in cells if c.startswith(files.FORMULA_START)]
+    assert {"'" + f for f in FORMULAS} <= set(cells)

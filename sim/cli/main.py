@@ -224,13 +224,13 @@ def _unusable(option: str, value: str, exc: OSError, what: str = "a writable fol
 
 
 def _write_table(table, path: Path) -> None:
-    from sim.experiments.files import write_atomic
+    from sim.experiments.files import safe_cells, write_atomic
 
     try:  # whole or not at all: a register cut mid-row would read back as a valid one
         if path.suffix == ".parquet":
             write_atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
         else:
-            write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+            write_atomic(path, lambda tmp: safe_cells(table).to_csv(tmp, index=False))
     except OSError as exc:
         raise _unusable("--register", str(path), exc, "a writable path") from None
 
