@@ -6,6 +6,10 @@ Each test here failed before its fix.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -122,3 +126,42 @@ def test_quarantine_csv_carries_no_formula(tmp_path):
     cells = pd.read_csv(written, dtype=str, keep_default_na=False).to_numpy().ravel()
     assert not [c for c in cells if c.startswith(files.FORMULA_START)]
     assert {"'" + f for f in FORMULAS} <= set(cells)
+
+
+# --- 10. one writer at a time in a sweep folder ---------------------------------------------
+
+_HOLD = """
+import sys, time
+from sim.experiments.sweep_store import SweepStore
+with SweepStore(sys.argv[1]).locked():
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_sweep_writer_exits_2_naming_the_holder(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        f'base = "{SMALL.as_posix()}"\nreplications = 1\nseed = 5\n'
+        "set = { run.horizon_days = 30 }\n[axes]\nladder.township.full_time = [1, 2]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(out)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        args = ["sweep", str(spec), "--out", str(out), "--executor", "serial"]
+        assert main([*args, "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert f"pid {holder.pid}" in err and "--out" in err
+        assert not (out / "points").exists() or not any((out / "points").iterdir())
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone (killed: the kernel dropped its lock): the folder is free again.
+    assert main([*args, "--resume"]) == 0
+    assert main(args) == 2  # a finished sweep is still refused without --resume
+    assert "already holds a sweep" in capsys.readouterr().err
