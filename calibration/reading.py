@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import SEVERITIES
@@ -510,5 +511,5 @@ def write_quarantine(register: Register, path: str | Path) -> Path:
     """Write the bad rows (with their row numbers and problems) as a UTF-8 CSV Excel opens."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    register.quarantine.to_csv(path, index=False, encoding="utf-8-sig")
+    safe_cells(register.quarantine).to_csv(path, index=False, encoding="utf-8-sig")
     return path

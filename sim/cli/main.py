@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         " are made, so that a long or province-size run does not hold them in memory while it"
         " runs (its tables and KPIs are then built from the files, one replication at a time)",
     )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run a scenario past the size limits (as run.allow_large = true)",
+    )
     run.set_defaults(func=_run)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
@@ -155,6 +160,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError(
             [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
         )
+    if args.force:  # the deliberate large run: the size limits of sim.scenario.limits are lifted
+        args.overrides = [*args.overrides, "run.allow_large=true"]
     scenario = load_for_command(args)
     # Folders are made before the run, so that a bad one costs nothing.
     if args.spool is not None:
@@ -217,13 +224,13 @@ def _unusable(option: str, value: str, exc: OSError, what: str = "a writable fol
 
 
 def _write_table(table, path: Path) -> None:
-    from sim.experiments.files import write_atomic
+    from sim.experiments.files import safe_cells, write_atomic
 
     try:  # whole or not at all: a register cut mid-row would read back as a valid one
         if path.suffix == ".parquet":
             write_atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
         else:
-            write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+            write_atomic(path, lambda tmp: safe_cells(table).to_csv(tmp, index=False))
     except OSError as exc:
         raise _unusable("--register", str(path), exc, "a writable path") from None
 

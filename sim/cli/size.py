@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sim.cli.main import EXIT_BAD_INPUT, EXIT_OK, add_set_option, load_for_command
+from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 
 if TYPE_CHECKING:  # the sizing layer loads only when the command runs
@@ -137,7 +138,7 @@ def _compare_screen(args: argparse.Namespace, scenario: Scenario, common: dict[s
 
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
-        table.to_csv(folder / "screen_vs_simulation.csv", encoding="utf-8-sig")
+        safe_cells(table).to_csv(folder / "screen_vs_simulation.csv", encoding="utf-8-sig")
     print(sizing_output.format_screen(table))
     return EXIT_OK
 

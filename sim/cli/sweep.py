@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.cli.main import EXIT_OK, add_set_option, load_for_command
+from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not by `sim --help`
@@ -192,10 +193,10 @@ def _sweep(args: argparse.Namespace) -> int:
     df = load_sweep(args.out)
     out = Path(args.out)
     summary = summarise_sweep(df)
-    summary.to_csv(out / "summary.csv", index=False)
+    safe_cells(summary).to_csv(out / "summary.csv", index=False)
     diffs = paired_differences(df) if len(plan.points) > 1 else pd.DataFrame()
     if not diffs.empty:
-        diffs.to_csv(out / "differences.csv", index=False)
+        safe_cells(diffs).to_csv(out / "differences.csv", index=False)
     print(_format_sweep(df, summary, diffs))
     if args.plot:
         with _plain_warnings():
@@ -422,7 +423,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
     result = run_sensitivity(args.spec, args.out, **_executor_kwargs(args))
     out = Path(args.out)
-    result.indices.to_csv(out / "indices.csv", index=False)
+    safe_cells(result.indices).to_csv(out / "indices.csv", index=False)
     plot_dir = out / "plots"
     plot_dir.mkdir(exist_ok=True)
     for kpi in result.indices["kpi"].unique():

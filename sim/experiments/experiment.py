@@ -18,6 +18,7 @@ from sim.experiments.files import (
     contains_cwd,
     is_ours,
     remove_ours,
+    safe_cells,
     swap_in,
     write_marker,
 )
@@ -98,8 +99,8 @@ class Results:
             self.scenario.model_dump_json(by_alias=True, indent=2), encoding="utf-8"
         )
         self.per_replication.to_parquet(tmp / "per_replication.parquet")
-        self.summary.to_csv(tmp / "summary.csv")
-        self.targets.to_csv(tmp / "targets.csv")
+        safe_cells(self.summary).to_csv(tmp / "summary.csv")
+        safe_cells(self.targets).to_csv(tmp / "targets.csv")
         for name in _TABLES:
             for k, table in enumerate(getattr(self, name)):
                 table.to_parquet(_table_file(tmp / "tables", name, k), index=False)

@@ -8,6 +8,10 @@ Two rules, used by every command that writes:
   folder that is provably ours is ever replaced or removed: one that carries the
   :data:`MARKER` file (written into every result folder before anything else), or an empty one.
   A path that holds the working directory is never removed.
+
+And a table written for a spreadsheet never carries a formula: :func:`safe_cells` neutralises
+text cells that Excel or LibreOffice would evaluate (a register cell ``=HYPERLINK(...)`` copied
+into ``quarantine.csv``, a scenario named ``+SUM(...)`` echoed into ``summary.csv``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,19 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas is imported by the callers; this module stays light
+    import pandas as pd
 
 __all__ = [
+    "FORMULA_START",
     "MARKER",
     "contains_cwd",
     "is_ours",
     "remove_ours",
+    "safe_cells",
+    "safe_text",
     "swap_in",
     "temporary_name",
     "write_atomic",
@@ -159,3 +170,54 @@ def _exchange(a: Path, b: Path) -> bool:
     if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
         return False
     raise OSError(err, os.strerror(err), str(b))
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (tab and carriage return
+# because some strip them and read what follows); OWASP's advice is a leading apostrophe, which
+# Excel shows as text and does not display.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: Any) -> Any:
+    """``value`` with a leading ``'`` if it is text a spreadsheet would take for a formula.
+
+    Anything that is not a string is returned as it is, and so is a string that is a plain
+    number (``-3.5``): numbers, negative ones included, are not formulas.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value if value.strip() == value else "'" + value
+
+
+def safe_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` for CSV or Excel whose text cells, column names and index labels
+    cannot run as formulas (:func:`safe_text`); numeric columns are left untouched."""
+    import pandas as pd  # lazy: files.py is imported by light commands too
+
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            categories = column.cat.categories
+            if categories.dtype == object or pd.api.types.is_string_dtype(categories):
+                safe = [safe_text(c) for c in categories]
+                if len(set(safe)) == len(safe):
+                    out[name] = column.cat.rename_categories(safe)
+                else:  # renaming would merge two categories: write the text instead
+                    out[name] = column.astype(object).map(safe_text)
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            out[name] = column.map(safe_text)
+    out.columns = out.columns.map(_safe_label)
+    out.index = out.index.map(_safe_label)
+    return out
+
+
+def _safe_label(label: Any) -> Any:
+    """A column name or index label; tuples (a MultiIndex) part by part."""
+    if isinstance(label, tuple):
+        return tuple(safe_text(part) for part in label)
+    return safe_text(label)

@@ -80,7 +80,7 @@ def run_points(
     kpis = tuple(plan.kpis) if plan.kpis is not None else None
     run_id = uuid.uuid4().hex[:12]
     total = len(plan.points)
-    with make_executor(executor, workers, scheduler) as ex:
+    with make_executor(executor, workers, scheduler) as ex, store.locked():
         store.start(manifest, resume)
         done = store.done_points(plan.spec_hash)
         todo = [(i, p) for i, p in enumerate(plan.points) if p.id not in done]

@@ -13,7 +13,12 @@ no point lost or computed twice. So:
 - the manifest holds a hash of everything that determines the numbers (the sweep spec, the
   base scenario, the model version); ``--resume`` refuses to mix results of different specs;
 - ``log.jsonl`` gets one appended line per point computed, naming the run that computed it,
-  so "no point computed twice" can be checked, not just believed.
+  so "no point computed twice" can be checked, not just believed;
+- one writer at a time: a sweep holds an exclusive lock (``flock``) on ``DIR/.lock`` while it
+  writes, and a second ``--resume`` on the same folder exits 2 naming the holder's pid instead
+  of computing every point a second time. The kernel drops the lock when its holder dies, so a
+  killed sweep never leaves the folder locked. (Where ``fcntl`` is missing, Windows, there is
+  no lock.)
 
 Layout::
 
@@ -21,6 +26,7 @@ Layout::
     DIR/points/p0003.parquet    per-replication KPI rows of point p0003
     DIR/points/p0003.json       sidecar: done marker, run id, seconds, spec hash
     DIR/log.jsonl               one line per point computed: {"point", "run_id", "seconds", ...}
+    DIR/.lock                   the pid of the sweep writing here (locked while it runs)
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,7 @@ __all__ = ["SweepStore", "atomic_write_bytes", "to_json"]
 MANIFEST = "manifest.json"
 LOG = "log.jsonl"
 POINTS = "points"
+LOCK = ".lock"
 
 
 def to_json(data: Any) -> str:
@@ -146,7 +154,7 @@ class SweepStore:
                     ]
                 )
             return
-        if self.folder.is_dir() and any(self.folder.iterdir()) and not resume:
+        if self.folder.is_dir() and not resume and any(self._contents()):
             raise ScenarioError(
                 [
                     InputProblem(
@@ -157,6 +165,42 @@ class SweepStore:
                     )
                 ]
             )
+
+    def _contents(self) -> Iterator[Path]:
+        return (p for p in self.folder.iterdir() if p.name != LOCK)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's writer lock for the block (creating the folder); another process
+        holding it is an input problem naming its pid."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; concurrent sweeps stay the user's care
+            yield
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                raise ScenarioError(
+                    [
+                        InputProblem(
+                            "--out",
+                            "",
+                            str(self.folder),
+                            f"another sweep (pid {holder}) is writing into this folder; "
+                            "wait for it to finish or stop it, then --resume",
+                        )
+                    ]
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock; the file stays (removing it would race a waiter)
 
     def start(self, manifest: Mapping[str, Any], resume: bool) -> None:
         """Create the folder and manifest, or check that a resumed sweep is the same sweep."""

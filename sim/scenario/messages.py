@@ -25,6 +25,7 @@ from sim.scenario.keypaths import (
     get,
     step,
 )
+from sim.scenario.limits import oversized
 from sim.scenario.schema import Scenario
 
 __all__ = ["EFFORT_HOURS_LIMIT", "validate_table"]
@@ -71,7 +72,7 @@ def validate_table(
         raise ScenarioError(problems)
     problems = [
         InputProblem(_source_of(path, origins, where_set), _display(table, path), value, why)
-        for path, value, why in _unbounded_efforts(scenario, table)
+        for path, value, why in [*_unbounded_efforts(scenario, table), *oversized(scenario, table)]
     ]
     if problems:
         raise ScenarioError(problems)

@@ -40,6 +40,8 @@ class RunSettings(SchemaModel):
     seed: int = Field(default=20200804, ge=0)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     sample_interval_days: float = Field(default=1.0, gt=0)
+    # Accept a run larger than sim.scenario.limits allows (a deliberate, very large scenario).
+    allow_large: bool = False
 
 
 class Mechanisms(SchemaModel):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.sizing.confirmation import QuotaVerdict
 from sim.sizing.explain_output import verdict_lines
@@ -188,7 +189,7 @@ def write_sizing(result: SizingResult, out: str | Path) -> list[Path]:
         ("minimality.csv", result.minimality),
     ):
         path = folder / name
-        table.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel reads the Chinese
+        safe_cells(table).to_csv(path, index=False, encoding="utf-8-sig")  # BOM: for Excel
         written.append(path)
     path = folder / "sizing.json"
     path.write_text(
@@ -202,8 +203,8 @@ def write_quotas(verdict: QuotaVerdict, out: str | Path) -> list[Path]:
     """Write quota_targets.csv, quota_townships.csv and quotas.json (the quota verdict)."""
     folder = _writable(Path(out))
     paths = [folder / "quota_targets.csv", folder / "quota_townships.csv", folder / "quotas.json"]
-    verdict.targets.to_csv(paths[0], encoding="utf-8-sig")
-    verdict.townships.to_csv(paths[1], index=False, encoding="utf-8-sig")
+    safe_cells(verdict.targets).to_csv(paths[0], encoding="utf-8-sig")
+    safe_cells(verdict.townships).to_csv(paths[1], index=False, encoding="utf-8-sig")
     paths[2].write_text(
         json.dumps(json_safe(verdict.to_dict()), ensure_ascii=False, indent=2) + "\n",
         encoding="utf-8",
