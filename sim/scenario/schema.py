@@ -49,6 +49,7 @@ from sim.scenario.schema_ladder import (
     ResolveProbabilities,
     SectorCommittee,
     StationedRoom,
+    TownshipCentre,
 )
 from sim.scenario.schema_settings import (
     Costs,
@@ -103,6 +104,7 @@ __all__ = [
     "StationedRoom",
     "Target",
     "Township",
+    "TownshipCentre",
     "Worsening",
 ]
 
@@ -130,6 +132,7 @@ class Scenario(SchemaModel):
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
     district_centre: DistrictCentre = DistrictCentre()
+    township_centre: TownshipCentre = TownshipCentre()
     experts: Experts = Experts()
     petitions: Petitions | None = None
     targets: dict[str, Target] = Field(default_factory=dict)
