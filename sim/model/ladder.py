@@ -17,7 +17,6 @@ import simpy
 
 from sim.model.cases import _Case, neglect
 from sim.model.centre import _Centre
-from sim.model.township_centre import _TownshipCentre
 from sim.model.layout import (
     CH_OFFLINE,
     CH_ONLINE,
@@ -27,6 +26,7 @@ from sim.model.layout import (
     U_LEVEL_BASE,
     U_PER_LEVEL,
 )
+from sim.model.township_centre import _TownshipCentre
 from sim.model.venues import _Venues
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import RESOLVED

@@ -97,9 +97,7 @@ class _TownshipCentre:
         self.down_share = (share.minor, share.major, share.serious)
         self.down_on = sc.mechanisms.assign_down and max(self.down_share) > 0
         delay = dc.assign_down_delay_days
-        self.down_delay: Callable[[float], float] | None = (
-            delay.ppf if delay is not None else None
-        )
+        self.down_delay: Callable[[float], float] | None = delay.ppf if delay is not None else None
 
     def u(self, case: _Case, j: int) -> float:
         """The case's ``j``-th uniform of this module (see :func:`case_uniform`)."""
