@@ -101,7 +101,7 @@ KPI_NAMES: tuple[str, ...] = (
     "new_backlog_rate",
     "backlog_resolution_rate",
     "petitioned_share",
-    *(f"resolved_share.{v}" for v in ("enterprise", "stationed_room", "joint")),
+    *(f"resolved_share.{v}" for v in ("enterprise", "stationed_room", "joint", "township_joint")),
     "expert_cases_per_year",
     "annual_cost_yuan",
     "full_time_mediators",
