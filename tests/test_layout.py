@@ -33,7 +33,10 @@ def test_policy_row_offsets_are_where_they_always_were() -> None:
 
 
 def test_venue_indices_follow_the_vocabulary() -> None:
-    names = ("GRID", "VILLAGE", "TOWNSHIP", "DISTRICT", "SECTOR", "ENTERPRISE", "ROOM", "JOINT")
+    names = (
+        *("GRID", "VILLAGE", "TOWNSHIP", "DISTRICT", "SECTOR", "ENTERPRISE", "ROOM", "JOINT"),
+        "TOWNSHIP_JOINT",  # appended with the township centres (乡镇矛调中心)
+    )
     assert [getattr(layout, n) for n in names] == list(range(len(VENUES)))
     assert VENUES[layout.ROOM] == "stationed_room"
     # A step reads its (effort, outcome) uniforms: ladder levels from the case row, committees
@@ -41,3 +44,6 @@ def test_venue_indices_follow_the_vocabulary() -> None:
     assert layout.step_uniforms(layout.TOWNSHIP) == (False, 12 + 3 * 2)
     assert layout.step_uniforms(layout.SECTOR) == (True, 16)
     assert layout.step_uniforms(layout.JOINT) == (True, 16 + 2 * 3)
+    # Township joint mediation stands in for the township step: the township's block.
+    assert layout.step_uniforms(layout.TOWNSHIP_JOINT) == (False, 12 + 3 * 2)
+    assert layout.N_BASE_VENUES == 8 and len(layout.COMMITTEES) == 4

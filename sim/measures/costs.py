@@ -36,7 +36,7 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
         staff = rep.staffing[venue]
         full = sum(f for f, _ in staff)
         part = sum(p for _, p in staff)
-        if venue == "joint":
+        if venue in ("joint", "township_joint"):
             continue  # department staff are paid by their departments
         rows.append(("salary", venue, full, full * costs.full_time_salary_yuan.of(venue)))
         rows.append(("allowance", venue, part, part * costs.part_time_allowance_yuan.of(venue)))

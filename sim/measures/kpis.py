@@ -111,7 +111,12 @@ def kpis(
 
     out["annual_cost_yuan"] = float(cost_table(rep, register)["yuan_per_year"].sum())
     out["full_time_mediators"] = float(
-        sum(f for venue in VENUES if venue != "joint" for f, _ in rep.staffing[venue])
+        sum(
+            f
+            for venue in VENUES
+            if venue not in ("joint", "township_joint")  # department staff
+            for f, _ in rep.staffing[venue]
+        )
     )
     return out
 
@@ -148,6 +153,8 @@ def venue_time_limits(rep: Replication) -> dict[str, float]:
     limits["enterprise"] = sc.enterprise.time_limit_days
     if sc.district_centre.joint is not None:
         limits["joint"] = sc.district_centre.joint.time_limit_days
+    if sc.township_centre.joint is not None:
+        limits["township_joint"] = sc.township_centre.joint.time_limit_days
     # Sector committees and rooms may differ by unit: take the most lenient as the bound.
     for venue, table in (("sector", sc.sectors), ("stationed_room", sc.stationed_rooms)):
         given = [c.time_limit_days for c in table.values() if c.time_limit_days is not None]

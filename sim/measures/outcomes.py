@@ -28,8 +28,9 @@ __all__ = [
 # 小事不出村: enterprise committees sit inside the village's ground, so a dispute settled by one
 # has not left the village (docs/model.md, KPIs).
 VILLAGE_GROUND: tuple[str, ...] = ("grid", "village", "enterprise")
-# 大事不出镇 and 化解在基层: the village's ground and the township.
-TOWNSHIP_GROUND: tuple[str, ...] = (*VILLAGE_GROUND, "township")
+# 大事不出镇 and 化解在基层: the village's ground and the township, its centre's joint mediation
+# (乡镇联合调处, mechanisms.township_centres) included.
+TOWNSHIP_GROUND: tuple[str, ...] = (*VILLAGE_GROUND, "township", "township_joint")
 # How a dispute reaches its first step when it goes through discovery (found by a sweep, or
 # reported by its party); in-firm disputes go to their committee at once and never face a sweep.
 DISCOVERY_CHANNELS: tuple[str, ...] = ("sweep", "self_report", "direct")

@@ -156,6 +156,7 @@ def _training_hours(rep: Replication, raw: pd.DataFrame) -> np.ndarray:
         "enterprise": [],  # the enterprise committees' settings have no training
         "stationed_room": [sc.stationed_rooms[n] for n in rep.unit_names["stationed_room"]],
         "joint": [sc.district_centre.joint] if rep.unit_names["joint"] else [],
+        "township_joint": [sc.township_centre.joint] * len(rep.unit_names["township_joint"]),
     }
     hours = np.zeros(len(raw), dtype=float)
     venue = raw["level_i"].to_numpy()

@@ -4,7 +4,9 @@ Implements docs/model.md "Routing: where a case goes next" (a case failed or tim
 level goes up one; at the district the centre's triage takes it; a party whose patience ran out
 after a failed step petitions), "Hand-over delays (逐级报告登记移交)" (the reporting delay of each
 hand-over, online or offline by the case's sensitivity) and the summons (点将约访) by which a
-township hands a case to the district centre's departments.
+township hands a case to the district centre's departments. With ``mechanisms.township_centres``
+the township step of a share of the cases is joint mediation at the township centre, and with
+``mechanisms.assign_down`` the centre may hand a case back down (:mod:`sim.model.township_centre`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sim.model.layout import (
     U_LEVEL_BASE,
     U_PER_LEVEL,
 )
+from sim.model.township_centre import _TownshipCentre
+from sim.model.venues import _Venues
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import RESOLVED
 
@@ -42,6 +46,8 @@ class _Ladder:
         centre: _Centre,
         petition: Callable,
         conclude: Callable[[_Case, str], None],
+        venues: _Venues | None = None,
+        key: int = 0,
     ) -> None:
         self.env = env
         self.channels = sc.channels
@@ -52,6 +58,25 @@ class _Ladder:
         self.summons = centre.summons
         self.petition = petition  # generator function (case, venue) of the petition system
         self.conclude = conclude
+        # The notice's township centres and 交办属地 (``key``: of stream "township_centre");
+        # None when off, which is all the climb tests.
+        self.township_centre: _TownshipCentre | None = None
+        if venues is not None and (venues.township_joint_on or sc.mechanisms.assign_down):
+            tc = _TownshipCentre(
+                sc,
+                env,
+                venues,
+                grid_units,
+                mediate,
+                centre.triage,
+                petition,
+                conclude,
+                self.handover,
+                key,
+            )
+            if tc.down_on:
+                self.triage = tc.triage
+            self.township_centre = tc if tc.joint_on else None
 
     def climb(self, case: _Case, level: int, channel: int):
         """Mediate at ``level`` and above until resolved, failed at the top or petitioned."""
@@ -60,7 +85,10 @@ class _Ladder:
                 yield from self.triage(case, channel, summoned=False)
                 return
             unit = self.grid_units[case.grid][level]
-            outcome = yield from self.mediate(case, level, unit, channel)
+            if level == TOWNSHIP and self.township_centre is not None:
+                outcome = yield from self.at_township(case, unit, channel)
+            else:
+                outcome = yield from self.mediate(case, level, unit, channel)
             if outcome in RESOLVED:
                 return self.conclude(case, "resolved")
             if outcome == "petitioned":
@@ -76,6 +104,14 @@ class _Ladder:
                 yield from self.triage(case, channel, summoned=True)
                 return
             level += 1
+
+    def at_township(self, case: _Case, unit: int, channel: int):
+        """The township step with township centres on: joint mediation or the committee."""
+        tc = self.township_centre
+        assert tc is not None
+        if tc.takes(case):
+            return (yield from tc.joint_step(case, unit, channel))
+        return (yield from self.mediate(case, TOWNSHIP, unit, channel))
 
     @staticmethod
     def channel(case: _Case) -> int:

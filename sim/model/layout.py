@@ -28,7 +28,14 @@ __all__ = [
 # the committees follow the levels, `venue >= DISTRICT` is the top), so it states the order it
 # relies on and checks it against the vocabulary.
 assert LEVELS == ("grid", "village", "township", "district"), LEVELS
-assert (*LEVELS, "sector", "enterprise", "stationed_room", "joint") == VENUES, VENUES
+assert (
+    *LEVELS,
+    "sector",
+    "enterprise",
+    "stationed_room",
+    "joint",
+    "township_joint",
+) == VENUES, VENUES
 GRID = VENUES.index("grid")
 VILLAGE = VENUES.index("village")
 TOWNSHIP = VENUES.index("township")
@@ -37,10 +44,16 @@ SECTOR = VENUES.index("sector")
 ENTERPRISE = VENUES.index("enterprise")
 ROOM = VENUES.index("stationed_room")
 JOINT = VENUES.index("joint")
+TOWNSHIP_JOINT = VENUES.index("township_joint")
 N_LEVELS = len(LEVELS)
 N_VENUES = len(VENUES)
+# The venues before the township centres were appended: the width of rows laid out per venue
+# (the policy row's committee blocks, stream "quality"), and the venues sampled in the time
+# series when mechanisms.township_centres is off, so that those numbers stay where they were.
+N_BASE_VENUES = TOWNSHIP_JOINT
 # The committees around the ladder, in venue order (their uniforms are in the policy row).
-COMMITTEES = VENUES[N_LEVELS:]
+# Township joint mediation is not among them: it reads the township's block of the case row.
+COMMITTEES = VENUES[N_LEVELS:N_BASE_VENUES]
 
 # ----------------------------------------------------------------------------- codes
 OUT = {name: i for i, name in enumerate(OUTCOMES)}
@@ -173,7 +186,12 @@ def step_uniforms(venue: int) -> tuple[bool, int]:
     """Where a step at ``venue`` finds its (effort, outcome) uniforms: (in the policy row?, index).
 
     Ladder levels read their block of the case row; the committees their block of the policy row.
+    Township joint mediation (乡镇联合调处) takes the place of the township step for the cases it
+    takes, so it reads the township's block: a dispute has the same luck at its township whether
+    its committee or the centre's departments mediate it (common random numbers).
     """
+    if venue == TOWNSHIP_JOINT:
+        return False, U_LEVEL_BASE + U_PER_LEVEL * TOWNSHIP
     if venue >= N_LEVELS:
         return True, P_VENUE_BASE + P_PER_VENUE * (venue - N_LEVELS)
     return False, U_LEVEL_BASE + U_PER_LEVEL * venue

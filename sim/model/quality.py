@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from sim.model.layout import N_VENUES
+from sim.model.layout import N_BASE_VENUES, TOWNSHIP, TOWNSHIP_JOINT
 from sim.model.pools import _JointPool, _Pool
 from sim.model.venues import _Desk, _Venues
 from sim.scenario.schema import Scenario
@@ -103,10 +103,12 @@ class _Quality:
 
     def grade_u(self, case_id: int, venue: int) -> float:
         """The uniform that decides the grade of the mediator of ``case_id`` at ``venue``."""
-        i = case_id * N_VENUES + venue
+        # One uniform per venue before the township centres (the row's width since it was
+        # laid out); township joint mediation stands in for the township step and reads its.
+        i = case_id * N_BASE_VENUES + (TOWNSHIP if venue == TOWNSHIP_JOINT else venue)
         table = self._u
         while i >= len(table):  # the stream is read in order, so table[i] never depends on who
-            table.extend(self._rng.random(_BLOCK_ROWS * N_VENUES).tolist())  # asks first
+            table.extend(self._rng.random(_BLOCK_ROWS * N_BASE_VENUES).tolist())  # asks first
         return table[i]
 
     def begin(

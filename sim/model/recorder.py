@@ -44,6 +44,9 @@ class _Recorder:
         self.waiting = [_Count() for _ in range(N_VENUES)]
         self.busy = [_Count() for _ in range(N_VENUES)]
         self.gauges = list(zip(self.present, self.waiting, self.busy, strict=True))
+        # The venues the time series samples: those of the model before the township centres
+        # unless they are on (set by the model), so that the series is as it was without them.
+        self.sampled_venues = N_VENUES
 
     def record_step(self, case: _Case, step: _Step, outcome: str, effort: float) -> None:
         """The register row of ``step``, ending now with ``outcome`` after ``effort`` hours."""
@@ -75,7 +78,7 @@ class _Recorder:
         env = self.env
         while env.now <= until:
             now = env.now
-            for v in range(N_VENUES):
+            for v in range(self.sampled_venues):
                 self.series.rows.append(
                     (now, v, self.present[v].value, self.waiting[v].value, self.busy[v].value)
                 )

@@ -138,6 +138,7 @@ class _Model:
         ]
         self.venues = _Venues(sc, self.district, env)
         self.recorder = recorder = _Recorder(env, *logs)
+        recorder.sampled_venues = self.venues.sampled_venues
         self.petitions = _Petitions(
             sc,
             env,
@@ -168,6 +169,8 @@ class _Model:
             centre,
             self.petitions.petition,
             recorder.conclude,
+            self.venues,
+            self._township_centre_key(seed, replication),
         )
         self.discovery = _Discovery(
             sc,
@@ -186,6 +189,13 @@ class _Model:
         self.sweeps = self._sweeps(seed)
         self.snapshots: dict[str, list[float]] = {}
         self.backlog_at_start = 0
+
+    def _township_centre_key(self, seed: int, replication: int) -> int:
+        """The key of stream "township_centre" (counter-based draws per case), if it is used."""
+        mech = self.sc.mechanisms
+        if not (mech.township_centres or mech.assign_down):
+            return 0
+        return int(stream(seed, replication, "township_centre").integers(1 << 62))
 
     def _sweeps(self, seed: int) -> _Sweeps | None:
         """Sweeps as the grid workers' work, only when they cost time (docs/model.md

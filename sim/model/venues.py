@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.model.layout import DISTRICT, ENTERPRISE, ROOM, step_uniforms
+from sim.model.layout import (
+    DISTRICT,
+    ENTERPRISE,
+    N_BASE_VENUES,
+    N_VENUES,
+    ROOM,
+    TOWNSHIP_JOINT,
+    step_uniforms,
+)
 from sim.model.pools import _JointPool, _Pool
 from sim.scenario.district import District
 from sim.scenario.schema import Scenario
@@ -74,7 +82,8 @@ class _Desk:
             (r.minor, r.major, r.serious) for r in (spec.resolve.full_time, spec.resolve.part_time)
         )
         self.return_to_court = bool(getattr(spec, "return_to_court", False))
-        self.top = venue >= DISTRICT and venue != ENTERPRISE
+        # Township joint mediation fails on up to the district centre (区乡联动), like a level.
+        self.top = venue >= DISTRICT and venue not in (ENTERPRISE, TOWNSHIP_JOINT)
         req = experts.required
         self.expert_required = (req.minor, req.major, req.serious) if venue in experts_at else None
         # Mediators' time (docs/model.md "Mediators' time"): travel per session, and whether a
@@ -158,6 +167,7 @@ class _Venues:
         self.staffing["joint"] = [(sum(dept_staff), 0)] if joint_on else []
         self.pools.append([_JointPool(env, dept_staff)] if joint_on else [])
         self.joint_on = joint_on
+        self._township_centres(sc, district, env)
 
         self.sector_of_category = [
             list(sectors).index(c.sector) if c.sector in sectors else -1
@@ -192,6 +202,27 @@ class _Venues:
             if mech.overload and ov.penalty_per_waiting_case > 0
             else None
         )
+
+    def _township_centres(self, sc: Scenario, district: District, env: simpy.Environment) -> None:
+        """乡镇矛调中心 (docs/model.md "Township centres"): one joint pool per township of the
+        stationed departments' staff, appended as the last venue; empty when the mechanism is
+        off, and then the time series samples only the venues before it."""
+        tc = sc.township_centre
+        staff = [d.staff for d in tc.departments.values()]
+        on = (
+            sc.mechanisms.township_centres
+            and tc.joint is not None
+            and len(staff) >= tc.departments_per_case
+            and max(tc.joint_share.model_dump().values()) > 0
+        )
+        names = list(district.township_names) if on else []
+        self.unit_names["township_joint"] = names
+        self.specs.append([tc.joint] * len(names))
+        self.staffing["township_joint"] = [(sum(staff), 0)] * len(names)
+        self.pools.append([_JointPool(env, staff) for _ in names])
+        self.township_joint_on = on
+        self.township_departments = list(tc.departments) if on else []
+        self.sampled_venues = N_VENUES if on else N_BASE_VENUES
 
     def _mediator_time(self, sc: Scenario, district: District) -> None:
         """The mediation share of each mediator kind, the travel factor of each grid's township,

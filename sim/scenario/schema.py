@@ -49,6 +49,7 @@ from sim.scenario.schema_ladder import (
     ResolveProbabilities,
     SectorCommittee,
     StationedRoom,
+    TownshipCentre,
 )
 from sim.scenario.schema_levers import Levers
 from sim.scenario.schema_settings import (
@@ -105,6 +106,7 @@ __all__ = [
     "StationedRoom",
     "Target",
     "Township",
+    "TownshipCentre",
     "Worsening",
 ]
 
@@ -132,6 +134,7 @@ class Scenario(SchemaModel):
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
     district_centre: DistrictCentre = DistrictCentre()
+    township_centre: TownshipCentre = TownshipCentre()
     experts: Experts = Experts()
     petitions: Petitions | None = None
     targets: dict[str, Target] = Field(default_factory=dict)

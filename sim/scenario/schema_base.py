@@ -101,6 +101,7 @@ class LevelAmounts(SchemaModel):
     enterprise: float = Field(default=0.0, ge=0)
     stationed_room: float = Field(default=0.0, ge=0)
     joint: float = Field(default=0.0, ge=0)
+    township_joint: float = Field(default=0.0, ge=0)  # 乡镇联合调处 (mechanisms.township_centres)
 
     def of(self, level: str) -> float:
         """The value for the level called ``level``."""

@@ -26,6 +26,7 @@ __all__ = [
     "ResolveProbabilities",
     "SectorCommittee",
     "StationedRoom",
+    "TownshipCentre",
 ]
 
 
@@ -180,6 +181,10 @@ class DistrictCentre(SchemaModel):
     summon_probability: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
     departments_per_case: int = Field(default=2, ge=2)
     joint: Level | None = None
+    # 交办属地 (mechanisms.assign_down): the share of the cases reaching the centre from the
+    # ladder that it hands back to their township, and the hand-over's delay (None: at once).
+    assign_down_share: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    assign_down_delay_days: Distribution | None = None
 
     @model_validator(mode="after")
     def _joint_needs_departments(self) -> DistrictCentre:
@@ -199,6 +204,37 @@ class DistrictCentre(SchemaModel):
                 raise ValueError(
                     f"joint mediation needs {self.departments_per_case} departments per case; "
                     f"{len(self.departments)} are listed in district_centre.departments"
+                )
+        return self
+
+
+class TownshipCentre(SchemaModel):
+    """乡镇矛调中心 (mechanisms.township_centres): stationed department staff in every township.
+
+    A share of the cases reaching the township (by severity) is mediated jointly by staff of
+    ``departments_per_case`` of its departments at once (联合调处), instead of by the township
+    committee; a failure goes on to the district centre as a township failure does (区乡联动).
+    """
+
+    departments: dict[str, Department] = Field(
+        default_factory=dict, description="stationed departments, staff per township"
+    )
+    joint_share: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
+    departments_per_case: int = Field(default=2, ge=2)
+    joint: Level | None = None
+
+    @model_validator(mode="after")
+    def _joint_needs_departments(self) -> TownshipCentre:
+        if max(self.joint_share.model_dump().values()) > 0:
+            if self.joint is None:
+                raise ValueError(
+                    "township joint mediation is asked for (joint_share) but "
+                    "township_centre.joint is not given"
+                )
+            if len(self.departments) < self.departments_per_case:
+                raise ValueError(
+                    f"township joint mediation needs {self.departments_per_case} departments per "
+                    f"case; {len(self.departments)} are listed in township_centre.departments"
                 )
         return self
 

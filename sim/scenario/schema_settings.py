@@ -69,6 +69,8 @@ class Mechanisms(SchemaModel):
     discovery_race: bool = False  # sweep vs own report, whichever first; False: sweep_share
     entry_choice: bool = False  # self-reports enter by a logit on local supply ([entry])
     quality: bool = False  # the register gains columns when on (docs/register.md), so off
+    assign_down: bool = False  # 交办属地: the district centre hands cases back to the township
+    township_centres: bool = False  # 乡镇矛调中心: joint mediation at the township (venue)
 
 
 class Target(SchemaModel):

@@ -30,9 +30,23 @@ LEVEL_LABELS: dict[str, str] = {
 
 # Where a step of a case takes place: the ladder levels, then the committees around them
 # (行业性专业性调委会, 企业调委会, 派驻调解工作室, 联合调处).
-VENUES: tuple[str, ...] = (*LEVELS, "sector", "enterprise", "stationed_room", "joint")
+# Appended since (append-only, so no index moves): joint mediation at a township centre
+# (乡镇矛调中心, mechanisms.township_centres).
+VENUES: tuple[str, ...] = (
+    *LEVELS,
+    "sector",
+    "enterprise",
+    "stationed_room",
+    "joint",
+    "township_joint",
+)
 LEVEL_LABELS.update(
-    {"enterprise": "企业调委会", "stationed_room": "派驻调解工作室", "joint": "联合调处"}
+    {
+        "enterprise": "企业调委会",
+        "stationed_room": "派驻调解工作室",
+        "joint": "联合调处",
+        "township_joint": "乡镇联合调处",
+    }
 )
 
 # 小事 / 大事 / 重大疑难: minor, major, serious
@@ -87,7 +101,7 @@ KPI_NAMES: tuple[str, ...] = (
     "new_backlog_rate",
     "backlog_resolution_rate",
     "petitioned_share",
-    *(f"resolved_share.{v}" for v in ("enterprise", "stationed_room", "joint")),
+    *(f"resolved_share.{v}" for v in ("enterprise", "stationed_room", "joint", "township_joint")),
     "expert_cases_per_year",
     "annual_cost_yuan",
     "full_time_mediators",

@@ -341,7 +341,7 @@ def _screen_cost(
     )
     total = 0.0
     for v in VENUES:
-        if v == "joint":
+        if v in ("joint", "township_joint"):  # department staff, paid by their departments
             continue
         total += full[v] * costs.full_time_salary_yuan.of(v)
         total += part[v] * costs.part_time_allowance_yuan.of(v)

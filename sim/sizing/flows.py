@@ -120,6 +120,7 @@ class DisputeFlows:
             "enterprise": len(self.committees),
             "stationed_room": len(self.rooms),
             "joint": 1 if self.joint_on else 0,
+            "township_joint": 0,  # township centres (乡镇矛调中心) are not in the screen
         }
         self.zero = np.zeros((n_cat, 3))
         self.mass = {v: np.zeros((n_units[v], n_cat, 3)) for v in VENUES}
