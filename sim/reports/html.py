@@ -338,6 +338,8 @@ def _render_sensitivity(folder: Path, df: pd.DataFrame, lang: str, source: str) 
 
 def _read_sizing(path: Path) -> dict[str, Any]:
     """A sizing as plain tables: from its JSON (SizingResult.to_dict) or CSV files."""
+    from sim.sizing.output import plain_columns
+
     if path.is_dir():
         found = _sizing_json(path)
         if found is None:
@@ -345,7 +347,10 @@ def _read_sizing(path: Path) -> dict[str, Any]:
             for name in ("staffing", "budget", "targets", "frontier", "minimality"):
                 csv = path / f"{name}.csv"
                 if csv.is_file():
-                    data[name] = pd.read_csv(csv, encoding="utf-8-sig").to_dict(orient="records")
+                    # The CSVs have bilingual headers ("full_time 专职人数"); the page reads
+                    # the identifiers, as in the JSON.
+                    table = plain_columns(pd.read_csv(csv, encoding="utf-8-sig"))
+                    data[name] = table.to_dict(orient="records")
             return data
         path = found
     return json.loads(path.read_text(encoding="utf-8"))
