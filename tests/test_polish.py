@@ -168,7 +168,8 @@ def test_sweep_file_given_to_sim_run_names_the_command(capsys: pytest.CaptureFix
     sweep = ROOT / "scenarios" / "sweeps" / "sweep_frequency.toml"
     status, _, err = _run_output(capsys, str(sweep))
     assert status == 2
-    assert err.count("\n") == 1 and "use `sim sweep" in err
+    errors = [line for line in err.splitlines() if line.startswith("sim: error:")]
+    assert len(errors) == 1 and "use `sim sweep" in errors[0]  # one line, not one per key
     sens = ROOT / "scenarios" / "sweeps" / "sensitivity_minor_in_village.toml"
     status, _, err = _run_output(capsys, str(sens))
     assert status == 2 and "use `sim sensitivity" in err
