@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from sim.scenario.errors import InputProblem, ScenarioError
 
@@ -27,8 +28,32 @@ __all__ = [
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, where it has one worth showing.
+
+    argparse's ArgumentDefaultsHelpFormatter would print "(default: None)" for every option
+    whose default comes from the scenario; those say so in their own help instead.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default:" in text
+            or default in (None, False, [], argparse.SUPPRESS)
+            or action.option_strings == []
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse exits with 2 on usage errors already; keep its one-line message."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
@@ -41,9 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a scenario (default: bundled Qujiang 衢江区)")
-    run.add_argument("scenario", nargs="?", help="scenario TOML file")
-    run.add_argument("--replications", "-r", type=int, help="number of replications")
-    run.add_argument("--seed", type=int, help="base random seed")
+    run.add_argument(
+        "scenario", nargs="?", help="scenario TOML file (default: the bundled Qujiang scenario)"
+    )
+    run.add_argument(
+        "--replications",
+        "-r",
+        type=int,
+        help="number of replications (default: the scenario's run.replications)",
+    )
+    run.add_argument("--seed", type=int, help="base random seed (default: the scenario's run.seed)")
     add_set_option(run)
     run.add_argument("--json", dest="json_out", metavar="PATH|-", help="write results as JSON")
     run.add_argument(
@@ -130,9 +162,50 @@ def load_for_command(args: argparse.Namespace):
     from sim.model.initial_state import open_cases
     from sim.scenario.loading import load_scenario
 
+    _refuse_sweep_file(args.scenario)
     scenario = load_scenario(args.scenario, args.overrides)
     open_cases(scenario)  # a register given as initial state is checked before any run
     return scenario
+
+
+# Top-level keys of a sweep file (sim.experiments.sweep_spec) and of a sensitivity file that
+# no scenario has: given to `sim run`, such a file would otherwise get one "unknown key" line
+# per key and one "required key is missing" per scenario table.
+_SWEEP_KEYS = frozenset({"axes", "variants", "baseline"})
+_SENSITIVITY_KEYS = frozenset({"factors", "method", "samples"})
+
+
+def _refuse_sweep_file(path: str | None) -> None:
+    """A sweep or sensitivity file where a scenario was expected: say which command reads it."""
+    import tomllib
+
+    if path is None:
+        return
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except (OSError, ValueError):
+        return  # the loader reports a missing or broken file with its own message
+    if "base" not in table or "townships" in table:
+        return
+    if _SENSITIVITY_KEYS & table.keys():
+        kind, command = "sensitivity", "sim sensitivity"
+    elif _SWEEP_KEYS & table.keys():
+        kind, command = "sweep", "sim sweep"
+    else:
+        return
+    found = ", ".join(sorted(({"base"} | _SWEEP_KEYS | _SENSITIVITY_KEYS) & table.keys()))
+    raise ScenarioError(
+        [
+            InputProblem(
+                path,
+                "",
+                InputProblem.MISSING,
+                f"a scenario file, but this is a {kind} file (it has {found}): "
+                f"use `{command} {path}`",
+            )
+        ]
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -232,7 +305,13 @@ def _write_table(table, path: Path) -> None:
         else:
             write_atomic(path, lambda tmp: safe_cells(table).to_csv(tmp, index=False))
     except OSError as exc:
-        raise _unusable("--register", str(path), exc, "a writable path") from None
+        folder = path.parent
+        if not folder.is_dir():
+            what = "a file in an existing folder" + (
+                f" ({folder} is a file)" if folder.exists() else f" (no folder {folder})"
+            )
+            raise ScenarioError([InputProblem("--register", "", str(path), what)]) from None
+        raise _unusable("--register", str(path), exc, "a writable file path") from None
 
 
 def _fmt(x: float) -> str:
@@ -243,41 +322,87 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}" if abs(x) < 10 else f"{x:.1f}"
 
 
-def _format(results) -> str:
-    """A plain-text table: KPI, mean, 95% CI; then targets with met / not met."""
-    from sim.scenario.vocabulary import KPI_LABELS
+def _format(results: Any) -> str:
+    """A plain-text table: KPI, mean, CI, what a share is a share of; then the targets.
+
+    Columns are padded by display width (a Chinese character takes two terminal columns), so
+    they line up after any label.
+    """
+    from sim.scenario.text import display_width, pad, plural
+    from sim.scenario.vocabulary import KPI_LABELS, share_denominator
 
     sc = results.scenario
     conf = round(sc.run.confidence * 100)
-    lines = [
-        f"{sc.name}: {results.replications} replications, seed {results.seed}, "
-        f"{sc.run.horizon_days:g} days after {sc.run.warmup_days:g} days warm-up",
-        "",
-        f"{'KPI':<34}{'指标':<20}{'mean':>12}{f'{conf}% CI':>26}",
-    ]
-    for name, row in results.summary.iterrows():
-        label = KPI_LABELS.get(name, "")
+    summary = results.summary
+    notes = summary.get("interval")
+    rows = []
+    for name, row in summary.iterrows():
+        mark = " "
         if name in results.not_modelled:
             ci = "not in this scenario"
         else:
             ci = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
-        lines.append(f"{name:<34}{label:<{24 - _wide(label)}}{_fmt(row['mean']):>12}{ci:>26}")
+            # A mark for an interval bent to the KPI's range (clipped at 0, or every
+            # replication at 0 or 1); the logit scale of shares is said once, below.
+            note = str(notes[name]) if notes is not None else ""
+            if note and note != "logit":
+                mark = "°"
+        label = KPI_LABELS.get(name, "")
+        rows.append((name, label, _fmt(row["mean"]), ci, mark, share_denominator(name)))
+    w_name = max([len("KPI"), *(len(r[0]) for r in rows)]) + 2
+    w_label = max([4, *(display_width(r[1]) for r in rows)]) + 2
+    w_ci = max([12, *(len(r[3]) for r in rows)]) + 2
+    lines = [
+        f"{sc.name}: {plural(results.replications, 'replication')}, seed {results.seed}, "
+        f"{sc.run.horizon_days:g} days after {sc.run.warmup_days:g} days warm-up",
+        "",
+        pad("KPI", w_name) + pad("指标", w_label) + pad("mean", 12, True)
+        + pad(f"{conf}% CI", w_ci, True) + "   share of 分母",
+    ]  # fmt: skip
+    for name, label, mean, ci, mark, denominator in rows:
+        line = pad(name, w_name) + pad(label, w_label) + pad(mean, 12, True) + pad(ci, w_ci, True)
+        lines.append((line + mark + "  " + denominator).rstrip())
+    lines += ["", *_interval_notes(results, conf)]
     if len(results.targets):
-        lines += ["", f"{'target':<34}{'':<24}{'goal':>12}{'mean':>12}  verdict"]
-        for name, row in results.targets.iterrows():
-            goal = f"{row['sense']} {_fmt(row['target'])}"
+        lines += [
+            "",
+            pad("target", w_name) + pad("目标", w_label) + pad("goal", 12, True)
+            + pad("mean", 12, True) + "  verdict",
+        ]  # fmt: skip
+        verdicts = []
+        for _, row in results.targets.iterrows():
             verdict = "met 达标" if row["met"] else "NOT met 未达标"
             if row["met"] and not row["met_with_confidence"]:
                 verdict += f" (not with {conf}% confidence)"
+            verdicts.append(verdict)
+        w_verdict = max(display_width(v) for v in verdicts) + 2
+        for (name, row), verdict in zip(results.targets.iterrows(), verdicts, strict=True):
+            goal = f"{row['sense']} {_fmt(row['target'])}"
             label = row["label"] or KPI_LABELS.get(name, "")
-            mean = _fmt(row["mean"])
-            lines.append(f"{name:<34}{label:<{24 - _wide(label)}}{goal:>12}{mean:>12}  {verdict}")
+            line = (
+                pad(name, w_name) + pad(label, w_label) + pad(goal, 12, True)
+                + pad(_fmt(row["mean"]), 12, True) + "  " + pad(verdict, w_verdict)
+            )  # fmt: skip
+            lines.append((line + share_denominator(str(name))).rstrip())
     return "\n".join(lines)
 
 
-def _wide(text: str) -> int:
-    """Extra columns taken by CJK characters (each is two columns wide in a terminal)."""
-    return sum(1 for ch in text if ord(ch) > 0x2E80)
+def _interval_notes(results: Any, conf: int) -> list[str]:
+    """What the intervals are, under the KPI table (docs/model.md, KPIs)."""
+    from sim.scenario.text import plural
+
+    n = results.replications
+    if n < 2:
+        return [
+            f"{plural(n, 'replication')}: no confidence interval (a spread needs at least 2; "
+            "use --replications)"
+        ]
+    return [
+        f"{conf}% CI: Student-t over the {n} replications; shares on the logit scale (so inside"
+        " 0–1), counts, days and yuan clipped at 0.",
+        "° an interval clipped at 0, or a share at 0 (or 1) in every replication: a point, not"
+        " certainty.",
+    ]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,10 @@
-"""Replications of a scenario, with t-based confidence intervals and the verdict on targets."""
+"""Replications of a scenario, with t-based confidence intervals and the verdict on targets.
+
+A KPI's interval respects what the KPI can be (docs/model.md, KPIs): a share's interval is
+computed on the logit scale, so it stays inside [0, 1]; a count, a number of days or a cost
+is clipped at 0. :func:`confidence_interval` itself stays the plain t interval: paired
+differences and other signed quantities use it.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +35,13 @@ from sim.measures.register import case_table, petition_table, register_table, ti
 from sim.model.replication import simulate_replication
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.schema import Scenario
+from sim.scenario.vocabulary import KPI_NAMES, SHARE_KPIS
 
 __all__ = [
     "Results",
     "aside_folder",
     "confidence_interval",
+    "kpi_interval",
     "load_results",
     "prepare_result_folder",
     "simulate",
@@ -59,6 +67,52 @@ def confidence_interval(
     return mean, mean - half, mean + half
 
 
+def kpi_interval(
+    name: str, values: np.ndarray | list[float], confidence: float = 0.95
+) -> tuple[float, float, float, str]:
+    """Mean, interval and how the interval was made, for KPI ``name`` over replications.
+
+    The mean is the plain mean (the point estimate every table shows). The interval:
+
+    * a share (:data:`~sim.scenario.vocabulary.SHARE_KPIS`): on the logit scale, by the delta
+      method — ``expit(logit(m) ± t·s/(√n·m(1−m)))`` — so it lies inside (0, 1), contains the
+      mean and is longer on the side away from the nearer bound; note ``"logit"``. When every
+      replication gives 0 (or every one 1) the spread is 0 and the interval is that point; note
+      ``"all 0"`` / ``"all 1"`` (a point, not certainty: more replications may move it);
+    * any other KPI of :data:`~sim.scenario.vocabulary.KPI_NAMES` (counts, days, utilisation,
+      yuan, headcount: none can be negative): the t interval with its lower end clipped at 0;
+      note ``"clipped at 0"`` when the clip changed it;
+    * anything else: the t interval of :func:`confidence_interval`; note ``""``.
+
+    With fewer than two values the interval is NaN, as in :func:`confidence_interval`.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    mean, lo, hi = confidence_interval(x, confidence)
+    if len(x) < 2:
+        return mean, lo, hi, ""
+    if name in SHARE_KPIS:
+        if mean <= 0.0 or mean >= 1.0:
+            # Every replication at the bound (a share's mean is 0 only if all are 0): the t
+            # interval is the point itself; clipping only guards against rounding.
+            return mean, min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0), f"all {mean:g}"
+        spread = t_quantile(0.5 + confidence / 2, len(x)) * float(x.std(ddof=1))
+        half = spread / math.sqrt(len(x)) / (mean * (1.0 - mean))
+        centre = math.log(mean / (1.0 - mean))
+        return mean, _expit(centre - half), _expit(centre + half), "logit"
+    if name in KPI_NAMES and lo < 0.0:
+        return mean, 0.0, hi, "clipped at 0"
+    return mean, lo, hi, ""
+
+
+def _expit(z: float) -> float:
+    """The logistic function, without overflow for large ``|z|``."""
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
 @dataclass
 class Results:
     """What :func:`simulate` returns: KPIs per replication, their summary, the targets."""
@@ -66,7 +120,7 @@ class Results:
     scenario: Scenario
     seed: int
     per_replication: pd.DataFrame  # one row per replication, one column per KPI
-    summary: pd.DataFrame  # index KPI; columns mean, ci_low, ci_high, std, n
+    summary: pd.DataFrame  # index KPI; columns mean, ci_low, ci_high, std, n, interval
     targets: (
         pd.DataFrame
     )  # index KPI; columns label, sense, target, mean, ci_low, ci_high, met, ...
@@ -351,6 +405,8 @@ def load_results(folder: str | Path) -> Results:
     scenario = Scenario.model_validate_json((folder / "scenario.json").read_text(encoding="utf-8"))
     per_rep = pd.read_parquet(folder / "per_replication.parquet")
     summary = pd.read_csv(folder / "summary.csv", index_col="kpi")
+    # Results saved before intervals said how they were made have no such column.
+    summary["interval"] = summary.get("interval", pd.Series("", index=summary.index)).fillna("")
     targets = pd.read_csv(folder / "targets.csv", index_col="kpi")
     targets["label"] = targets["label"].fillna("")
     tables: dict[str, list[pd.DataFrame]] = {}
@@ -371,10 +427,15 @@ def load_results(folder: str | Path) -> Results:
 
 
 def summarise(per_replication: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """KPI × (mean, ci_low, ci_high, std, n, interval): each KPI's :func:`kpi_interval`.
+
+    ``interval`` says how the interval was made (``"logit"``, ``"clipped at 0"``, ``"all 0"``,
+    ``"all 1"`` or empty for the plain t interval).
+    """
     records = {}
     for name in per_replication.columns:
         values = per_replication[name].to_numpy(dtype=float)
-        mean, lo, hi = confidence_interval(values, confidence)
+        mean, lo, hi, how = kpi_interval(str(name), values, confidence)
         ok = values[~np.isnan(values)]
         records[name] = {
             "mean": mean,
@@ -382,6 +443,7 @@ def summarise(per_replication: pd.DataFrame, confidence: float = 0.95) -> pd.Dat
             "ci_high": hi,
             "std": float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
             "n": len(ok),
+            "interval": how,
         }
     out = pd.DataFrame.from_dict(records, orient="index")
     out.index.name = "kpi"
@@ -389,7 +451,11 @@ def summarise(per_replication: pd.DataFrame, confidence: float = 0.95) -> pd.Dat
 
 
 def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
-    """Met: the mean meets the target. Met with confidence: the whole interval does."""
+    """Met: the mean meets the target. Met with confidence: the whole interval does.
+
+    The interval is the one shown (:func:`kpi_interval`: logit scale for shares, clipped at 0
+    for counts), so a verdict never contradicts the printed interval.
+    """
     rows = {}
     for name, target in scenario.targets.items():
         mean, lo, hi = (summary.loc[name, c] for c in ("mean", "ci_low", "ci_high"))

@@ -97,6 +97,7 @@ def detect_kind(folder: str | Path) -> ReportKind:
 def render_run(results: Any, language: str = "zh", source: str = "") -> str:
     """The HTML page of one run: targets, KPIs, where disputes end, queues, costs, petitions."""
     from sim.reports import figures as F
+    from sim.reports.tables import WHERE_RESOLVED_NOTE
 
     lang = check_language(language)
     sc = results.scenario
@@ -136,6 +137,9 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
                 "KPI": k.index,
                 "指标 label": k["label"],
                 **({"含义 part": k["part"]} if "part" in k else {}),
+                # What each share is a share of: 网格化解 and the where-resolved table count
+                # different wholes, and a reader must see which.
+                **({"分母 share of": k["of"]} if "of" in k else {}),
                 "均值 mean": k["mean"],
                 f"{conf}% CI": [
                     F.ci_text(m, lo, hi)
@@ -184,6 +188,7 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
             heading("纠纷在哪一级化解", "Where disputes are resolved"),
             figure_img(F.escalation_flow(results, lang), "escalation flow"),
             html_table(table.map(lambda v: f"{v:.1%}" if pd.notna(v) else "—"), index=True),
+            f'<p class="note">{html.escape(" ".join(WHERE_RESOLVED_NOTE))}</p>',
         ]
     if results.timeseries:
         body += [
@@ -338,6 +343,8 @@ def _render_sensitivity(folder: Path, df: pd.DataFrame, lang: str, source: str) 
 
 def _read_sizing(path: Path) -> dict[str, Any]:
     """A sizing as plain tables: from its JSON (SizingResult.to_dict) or CSV files."""
+    from sim.sizing.output import plain_columns
+
     if path.is_dir():
         found = _sizing_json(path)
         if found is None:
@@ -345,7 +352,10 @@ def _read_sizing(path: Path) -> dict[str, Any]:
             for name in ("staffing", "budget", "targets", "frontier", "minimality"):
                 csv = path / f"{name}.csv"
                 if csv.is_file():
-                    data[name] = pd.read_csv(csv, encoding="utf-8-sig").to_dict(orient="records")
+                    # The CSVs have bilingual headers ("full_time 专职人数"); the page reads
+                    # the identifiers, as in the JSON.
+                    table = plain_columns(pd.read_csv(csv, encoding="utf-8-sig"))
+                    data[name] = table.to_dict(orient="records")
             return data
         path = found
     return json.loads(path.read_text(encoding="utf-8"))

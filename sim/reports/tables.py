@@ -14,11 +14,12 @@ from sim.experiments.experiment import Results
 from sim.measures.kpis import EXPLAINING_KPIS
 from sim.reports.fonts import check_language
 from sim.reports.labels import COST_ITEMS, OUTCOME_CLASSES, kpi_label, zh_or_en
-from sim.scenario.vocabulary import SEVERITIES, VENUES
+from sim.scenario.vocabulary import SEVERITIES, VENUES, share_denominator
 
 __all__ = [
     "HEADLINE_KPIS",
     "TARGET_PARTS",
+    "WHERE_RESOLVED_NOTE",
     "compare_table",
     "cost_summary",
     "kpi_table",
@@ -92,7 +93,7 @@ def ladder_targets_explained(results: Results, language: str = "zh") -> pd.DataF
     (saved before they existed): the two targets alone explain nothing.
     """
     lang = check_language(language)
-    out = kpi_table(results, lang, TARGET_PARTS)
+    out = kpi_table(results, lang, TARGET_PARTS).drop(columns="of")  # the parts say it
     if not out.index.isin(EXPLAINING_KPIS).any():
         out = out.iloc[:0]
     out.insert(1, "part", [zh_or_en(*TARGET_PARTS[k], lang) for k in out.index])
@@ -118,8 +119,10 @@ def measured_window(results: Results) -> tuple[float, float]:
 def kpi_table(
     results: Results, language: str = "zh", kpis: Iterable[str] | None = HEADLINE_KPIS
 ) -> pd.DataFrame:
-    """KPI × (label, mean, ci_low, ci_high, n); ``kpis=None`` for every KPI.
+    """KPI × (label, of, mean, ci_low, ci_high, n); ``kpis=None`` for every KPI.
 
+    ``of`` says what a share is a share of (``"占已办结小事"``, ``"of concluded minor disputes"``;
+    empty for a KPI that is not a share), so shares of different wholes are not read as one.
     KPIs whose mechanism the scenario leaves out (the petition indicators without a
     ``[petitions]`` section) are dropped, not shown as zeros.
     """
@@ -128,6 +131,7 @@ def kpi_table(
     names = [k for k in names if k in results.summary.index and k not in results.not_modelled]
     out = results.summary.loc[names, ["mean", "ci_low", "ci_high", "n"]].copy()
     out.insert(0, "label", [kpi_label(k, lang) for k in names])
+    out.insert(1, "of", [share_denominator(k, lang) for k in names])
     out.index.name = "kpi"
     return out
 
@@ -155,13 +159,30 @@ def targets_table(results: Results, language: str = "zh") -> pd.DataFrame:
     return out
 
 
+WHERE_RESOLVED_NOTE: tuple[str, str] = (
+    "每行为该初始严重程度的全部纠纷(含未办结), 各列之和为 100%; 当场调处单列,"
+    " 网格列只含网格调解化解的, 指标「网格化解」(resolved_share.grid) = 网格 + 当场调处"
+    " (全部一行)。",
+    "Each row is all disputes of that initial severity (open ones included) and adds up to"
+    " 100%; on-the-spot settlements have their own column, so the grid column is mediation at"
+    " the grid only: the KPI resolved_share.grid is grid + on-the-spot (row all).",
+)
+"""What the where-resolved table counts, (Chinese, English), shown under it."""
+
+
 def where_resolved(results: Results, counts: bool = False) -> pd.DataFrame:
     """Where disputes ended, by initial severity: rows minor/major/serious/all, columns outcome.
 
     The same disputes as the KPIs (arisen in the measurement window, up the ladder, not the
     starting state), pooled over replications. Columns: ``on_the_spot`` (settled during the
     sweep), each venue where a dispute was resolved by mediation, then ``unresolved``,
-    ``petitioned`` and ``open``. Shares of the row total unless ``counts``.
+    ``petitioned`` and ``open``. Shares of the row total (all disputes of that initial
+    severity, open ones included) unless ``counts``.
+
+    The columns add up to 1 per row, so on-the-spot settlements are a column of their own: the
+    ``grid`` column is mediation at the grid only, while the KPI ``resolved_share.grid`` counts
+    both (``grid + on_the_spot`` of row ``all`` equals it). :data:`WHERE_RESOLVED_NOTE` says so
+    under the table.
     """
     lo, hi = measured_window(results)
     registers = need_tables(results, "registers")

@@ -93,7 +93,7 @@ def _set_one(table: dict[str, Any], key: str, value: Any, created: dict[KeyPath,
                     raise _BadPath(f"{array} is an empty array")
                 raise _BadPath(
                     f"{array} has no element {part!r}; expected an index 0..{len(node) - 1} "
-                    "or the name of an element"
+                    f"or {_element_names(node)}"
                 )
             idx: int | str = found
             at = (*at, idx)
@@ -123,6 +123,20 @@ def _list_index(items: list[Any], part: str) -> int | None:
         if isinstance(item, Mapping) and part in (item.get("name"), item.get("pinyin")):
             return idx
     return None
+
+
+def _element_names(items: list[Any], limit: int = 40) -> str:
+    """The names an array's elements can be called by, for the message of a wrong one."""
+    names = []
+    for item in items:
+        if isinstance(item, Mapping):
+            shown = [str(item[k]) for k in ("name", "pinyin") if item.get(k)]
+            if shown:
+                names.append(" / ".join(dict.fromkeys(shown)))
+    if not names:
+        return "the name of an element"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return "one of the names: " + ", ".join(names[:limit]) + more
 
 
 def _default_table(table: Mapping[str, Any], path: KeyPath) -> dict[str, Any]:

@@ -14,8 +14,10 @@ __all__ = [
     "OUTCOMES",
     "SEVERITIES",
     "SEVERITY_LABELS",
+    "SHARE_DENOMINATORS",
     "SHARE_KPIS",
     "VENUES",
+    "share_denominator",
 ]
 
 # 三级四步: grid → village → township → district (网格 → 村 → 乡镇 → 区)
@@ -129,6 +131,56 @@ SHARE_KPIS: frozenset[str] = frozenset(
         "petitioned_share",
     )
 )
+
+# What each share is a share of (its denominator), (Chinese, English): shown beside the share
+# wherever it is printed, because shares of different wholes disagree at first sight
+# (resolved_share.grid counts on-the-spot settlements, the where-resolved table shows them
+# apart; resolved_share.stationed_room is a share of court referrals, not of disputes).
+# "Disputes" are the window disputes of the ladder (docs/model.md, KPIs).
+_ALL = ("全部纠纷", "all disputes")
+SHARE_DENOMINATORS: dict[str, tuple[str, str]] = {
+    "minor_kept_in_village": ("已办结小事", "concluded minor disputes"),
+    "major_kept_in_township": ("已办结大事和重大疑难", "concluded major and serious disputes"),
+    "minor_reached_village": ("已办结小事", "concluded minor disputes"),
+    "minor_retained_in_village": (
+        "进村的已办结小事",
+        "concluded minor disputes that reached the village",
+    ),
+    "major_only_kept_in_township": ("已办结大事", "concluded major disputes"),
+    "serious_kept_in_township": ("已办结重大疑难", "concluded serious disputes"),
+    "resolved_at_or_below_township": _ALL,
+    "found_by_sweep": (
+        "被发现的纠纷(企业内部除外)",
+        "disputes found or reported (in-firm left out)",
+    ),
+    **{f"resolved_share.{v}": _ALL for v in VENUES},
+    "resolved_share.grid": ("全部纠纷(含当场调处)", "all disputes (on-the-spot counted here)"),
+    "resolved_share.stationed_room": ("法院、派出所委派的案件", "court and police referrals"),
+    "unresolved_share": _ALL,
+    "open_share": _ALL,
+    "on_the_spot_share": _ALL,
+    "resolved_within_limit": ("已化解纠纷", "resolved disputes"),
+    "new_backlog_rate": ("信访件", "petitions filed"),
+    "backlog_resolution_rate": (
+        "积案(期初未结+新增)",
+        "backlog cases (open at the start + new)",
+    ),
+    "petitioned_share": _ALL,
+}
+
+
+def share_denominator(name: str, language: str = "both") -> str:
+    """What share KPI ``name`` is a share of, e.g. ``"of all disputes 全部纠纷"``; ``""`` for a
+    KPI that is not a share. ``language``: ``"zh"``, ``"en"`` or ``"both"`` (English first)."""
+    if name not in SHARE_DENOMINATORS:
+        return ""
+    zh, en = SHARE_DENOMINATORS[name]
+    if language == "zh":
+        return f"占{zh}"
+    if language == "en":
+        return f"of {en}"
+    return f"of {en} 占{zh}"
+
 
 # Chinese labels for tables and figures.
 KPI_LABELS: dict[str, str] = {

@@ -3,8 +3,9 @@
 Kept apart from the search (:mod:`sim.sizing.size`). The cost frontier's figure is drawn by a
 higher layer (:func:`sim.reports.planning_figures.sizing_frontier`, through the package's one
 font lookup in :mod:`sim.reports.fonts`); ``sim size --out`` writes it beside these files.
-Column headers carry the Chinese term beside the English one (层级, 乡镇, 专职人数, 年度成本(元))
-because the budget office reads them; the JSON keeps the English identifiers only.
+Column headers of every CSV carry the Chinese term beside the English identifier (层级, 乡镇,
+专职人数, 年度成本(元); :data:`SIZING_HEADERS`) because the budget office reads them; the JSON keeps
+the English identifiers only, and :func:`plain_columns` turns a CSV's headers back into them.
 """
 
 from __future__ import annotations
@@ -17,27 +18,76 @@ import pandas as pd
 
 from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.text import pad as _pad
 from sim.sizing.confirmation import QuotaVerdict
 from sim.sizing.explain_output import verdict_lines
 from sim.sizing.results import BUDGET_HEADERS, SizingResult, json_safe
 
 __all__ = [
+    "SIZING_HEADERS",
     "format_quotas",
     "format_screen",
     "format_sizing",
+    "plain_columns",
     "write_quotas",
     "write_sizing",
 ]
 
 
-def _wide(text: str) -> int:
-    return sum(1 for ch in str(text) if ord(ch) > 0x2E80)
+SIZING_HEADERS: dict[str, str] = {
+    **BUDGET_HEADERS,
+    # targets.csv, quota_targets.csv, quota_townships.csv: the verdict per target
+    "kpi": "kpi 指标",
+    "township": "township 乡镇",
+    "label": "label 指标名称",
+    "sense": "sense 方向",
+    "target": "target 目标值",
+    "mean": "mean 均值",
+    "bound": "bound 单侧置信界",
+    "ci_low": "ci_low 区间下限",
+    "ci_high": "ci_high 区间上限",
+    "n": "n 重复次数",
+    "met": "met 达标",
+    "p_meet": "p_meet 达标概率(按重复)",
+    "shortfall": "shortfall 差距(界值距目标, 占目标比例; 0 = 达标)",
+    # staffing.csv: one row per lever
+    "lever": "lever 编制项",
+    "kind": "kind 类别",
+    "value": "value 测算值",
+    "mediators": "mediators 每项人数",
+    "floor": "floor 下限",
+    "quota": "quota 定额",
+    "start": "start 现有",
+    "salary_yuan": "salary_yuan 每项年薪(元)",
+    # frontier.csv and minimality.csv
+    "annual_cost_yuan": "annual_cost_yuan 年度成本(元)",
+    "salaries_yuan": "salaries_yuan 工资(元)",
+    "attainment": "attainment 平均达标概率",
+    "targets_met": "targets_met 达标目标数",
+    "targets": "targets 目标数",
+    "replications": "replications 重复次数",
+    "chosen": "chosen 选定",
+    "staffing": "staffing 配置",
+    "without_one": "without_one 减一项后",
+    "breaks": "breaks 减后不达标的目标",
+    "minimal": "minimal 已最少",
+}
+"""Bilingual column headers of the sizing and quota CSVs (identifier, then the Chinese term)."""
+
+_PLAIN = {header: name for name, header in SIZING_HEADERS.items()}
 
 
-def _pad(text: str, width: int, right: bool = False) -> str:
-    text = str(text)
-    gap = max(0, width - len(text) - _wide(text))
-    return " " * gap + text if right else text + " " * gap
+def plain_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` read from one of the CSVs here, with its headers back to the identifiers."""
+    return table.rename(columns=_PLAIN)
+
+
+def _headed(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with bilingual headers (its index name too, e.g. kpi → "kpi 指标")."""
+    out = table.rename(columns=SIZING_HEADERS)
+    if out.index.name in SIZING_HEADERS:
+        out.index.name = SIZING_HEADERS[out.index.name]
+    return out
 
 
 def _verdict(met: bool) -> str:
@@ -52,6 +102,17 @@ def _num(x: float) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     return f"{x:.4g}"
+
+
+def _legend(conf: int) -> list[str]:
+    """What the verdict columns mean (targets.csv adds shortfall, explained the same way)."""
+    return [
+        f"bound 单侧置信界: the one-sided {conf}% confidence bound of the mean (lower for >=,"
+        " upper for <=); met when it meets the goal",
+        "P(meet) 达标概率: the share of replications whose own value meets the goal",
+        "shortfall 差距 (targets.csv): how far the bound misses the goal, as a fraction of the"
+        " goal (0.05 = 5% short; 0 when met)",
+    ]
 
 
 def format_sizing(result: SizingResult) -> str:
@@ -94,6 +155,7 @@ def format_sizing(result: SizingResult) -> str:
                 + _pad(_num(r.mean), 10, True) + _pad(_num(r.bound), 12, True)
                 + _pad(f"{r.p_meet:.2f}", 9, True) + ("  met 达标" if r.met else "  NOT met 未达标")
             )  # fmt: skip
+    lines += ["", *_legend(conf)]
     for demand, problems in result.infeasible.items():
         lines += ["", f"demand ×{demand:g}: no staffing meets the targets"]
         lines += [f"  {p}" for p in problems]
@@ -131,6 +193,7 @@ def format_quotas(verdict: QuotaVerdict) -> str:
                 + _pad(f"{r['p_meet']:.2f}", 9, True)
                 + ("  met 达标" if r["met"] else "  NOT met 未达标")
             )  # fmt: skip
+    lines += ["", *_legend(conf)]
     if verdict.all_met or verdict.explanation is None:
         lines += ["", "all targets met 全部达标" if verdict.all_met else "targets NOT met 未达标"]
     else:  # what binds: "quotas NOT enough" only where more headcount closes the gap
@@ -180,16 +243,16 @@ def write_sizing(result: SizingResult, out: str | Path) -> list[Path]:
     """
     folder = _writable(Path(out))
     written = []
-    budget = result.budget.rename(columns=BUDGET_HEADERS)
     for name, table in (
-        ("budget.csv", budget),
+        ("budget.csv", result.budget),
         ("staffing.csv", result.staffing),
         ("targets.csv", result.targets),
         ("frontier.csv", result.frontier),
         ("minimality.csv", result.minimality),
     ):
         path = folder / name
-        safe_cells(table).to_csv(path, index=False, encoding="utf-8-sig")  # BOM: for Excel
+        # BOM: Excel reads the Chinese
+        safe_cells(_headed(table)).to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
     path = folder / "sizing.json"
     path.write_text(
@@ -203,8 +266,8 @@ def write_quotas(verdict: QuotaVerdict, out: str | Path) -> list[Path]:
     """Write quota_targets.csv, quota_townships.csv and quotas.json (the quota verdict)."""
     folder = _writable(Path(out))
     paths = [folder / "quota_targets.csv", folder / "quota_townships.csv", folder / "quotas.json"]
-    safe_cells(verdict.targets).to_csv(paths[0], encoding="utf-8-sig")
-    safe_cells(verdict.townships).to_csv(paths[1], index=False, encoding="utf-8-sig")
+    safe_cells(_headed(verdict.targets)).to_csv(paths[0], encoding="utf-8-sig")
+    safe_cells(_headed(verdict.townships)).to_csv(paths[1], index=False, encoding="utf-8-sig")
     paths[2].write_text(
         json.dumps(json_safe(verdict.to_dict()), ensure_ascii=False, indent=2) + "\n",
         encoding="utf-8",
