@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.cli.main import EXIT_OK, add_set_option
+from sim.cli.main import EXIT_OK, add_set_option, refuse_outputs_over_inputs
 from sim.scenario.errors import InputProblem, ScenarioError
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not by `sim --help`
@@ -120,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     start, end = _date("--start", args.start), _date("--end", args.end)
     as_of, holdout = _date("--as-of", args.as_of), _date("--holdout", args.holdout)
     base = load_scenario(args.base, args.overrides)
+    refuse_outputs_over_inputs(
+        {"--out": args.out, "--quarantine": args.quarantine, "--report": args.report},
+        [args.register, args.base],
+    )
     out = Path(args.out)
     register = read_register(args.register, base, strict=args.strict, sheet=args.sheet)
 

@@ -23,6 +23,7 @@ __all__ = [
     "add_set_option",
     "load_for_command",
     "main",
+    "refuse_outputs_over_inputs",
 ]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -175,6 +176,22 @@ _SWEEP_KEYS = frozenset({"axes", "variants", "baseline"})
 _SENSITIVITY_KEYS = frozenset({"factors", "method", "samples"})
 
 
+def refuse_outputs_over_inputs(
+    outputs: dict[str, str | Path | None], inputs: Sequence[str | Path | None]
+) -> None:
+    """Exit 2 (a :class:`ScenarioError`) when an output path would overwrite an input."""
+    from sim.experiments.files import output_overwrites_input
+
+    clashes = output_overwrites_input(outputs, inputs)
+    if clashes:
+        raise ScenarioError(
+            [
+                InputProblem(option, "", out, f"a path that is not an input ({src} would be lost)")
+                for option, out, src in clashes
+            ]
+        )
+
+
 def _refuse_sweep_file(path: str | None) -> None:
     """A sweep or sensitivity file where a scenario was expected: say which command reads it."""
     import tomllib
@@ -236,6 +253,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.force:  # the deliberate large run: the size limits of sim.scenario.limits are lifted
         args.overrides = [*args.overrides, "run.allow_large=true"]
     scenario = load_for_command(args)
+    refuse_outputs_over_inputs(
+        {"--json": args.json_out, "--register": args.register, "--out": args.out,
+         "--spool": args.spool},
+        [scenario.source_file, scenario.initial_state.register_file],
+    )  # fmt: skip
     # Folders are made before the run, so that a bad one costs nothing.
     if args.spool is not None:
         _make_folder("--spool", Path(args.spool), args.spool)

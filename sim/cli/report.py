@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sim.cli.main import EXIT_OK
+from sim.cli.main import EXIT_OK, refuse_outputs_over_inputs
 from sim.experiments.files import temporary_name
 from sim.scenario.errors import InputProblem, ScenarioError
 
@@ -57,6 +57,9 @@ def _report(args: argparse.Namespace) -> int:
         if args.out is not None
         else (results if results.is_dir() else results.parent) / "report.html"
     )
+    # The results folder's own files are inputs: never write the page over one of them.
+    read = [p for p in results.iterdir() if p.is_file()] if results.is_dir() else [results]
+    refuse_outputs_over_inputs({"--out": target}, read)
     tmp = temporary_name(target)
     try:
         write_report(args.results, tmp, args.lang)

@@ -22,7 +22,7 @@ import ctypes.util
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "MARKER",
     "contains_cwd",
     "is_ours",
+    "output_overwrites_input",
     "remove_ours",
     "safe_cells",
     "safe_text",
@@ -221,3 +222,27 @@ def _safe_label(label: Any) -> Any:
     if isinstance(label, tuple):
         return tuple(safe_text(part) for part in label)
     return safe_text(label)
+
+
+def output_overwrites_input(
+    outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None]
+) -> list[tuple[str, str, str]]:
+    """The outputs that would overwrite or replace an input: (option, output, input) each.
+
+    An output file that is an input file, or an output folder (to be replaced whole) that is or
+    holds an input, would destroy what the command reads; the caller refuses it before any work
+    (``sim run --json scenario.toml``, ``sim calibrate --quarantine register.csv``,
+    ``sim report RUN --out RUN/results.json``). ``-`` (stdout) and ``None`` are no paths.
+    """
+    found: list[tuple[str, str, str]] = []
+    resolved_inputs = [
+        (str(i), Path(i).resolve()) for i in inputs if i is not None and str(i) not in ("", "-")
+    ]
+    for option, out in outputs.items():
+        if out is None or str(out) in ("", "-"):
+            continue
+        target = Path(out).resolve()
+        for shown, source in resolved_inputs:
+            if target == source or target in source.parents:
+                found.append((option, str(out), shown))
+    return found
