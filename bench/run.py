@@ -78,6 +78,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sweep-reps", type=int, default=24, help="replications per sweep timing")
     p.add_argument("--sweep-scenario", type=Path, default=ROOT / "scenarios" / "small.toml")
     p.add_argument(
+        "--note",
+        default="",
+        help="opcodes: why the bytecodes per dispute grew (recorded with the figure; without"
+        " it, growth over 5%% fails the suite)",
+    )
+    p.add_argument(
+        "--opcodes-history",
+        type=Path,
+        default=HERE / "opcodes_history.csv",
+        help="opcodes: the committed record of bytecodes per dispute per commit",
+    )
+    p.add_argument(
         "--rev",
         default=None,
         help="measure this git revision (e.g. HEAD) exported to a temporary folder, not the"
@@ -211,6 +223,20 @@ def part_opcodes(args: argparse.Namespace) -> dict[str, Any]:
         print(f"opcodes: {engine}", flush=True)
         out[engine] = run_child(py(script, engine, "--shared", str(args.shared)))["json"]
     out["ratio"] = out["sim"]["opcodes_per_dispute"] / out["simpy"]["opcodes_per_dispute"]
+    if str(ROOT) not in sys.path:  # run as a script (python bench/run.py): bench/ is on the path
+        sys.path.insert(0, str(ROOT))
+    from bench.opcode_guard import guard
+
+    state = git_state()
+    verdict = guard(
+        args.opcodes_history,
+        state["commit"],
+        not state["dirty"],
+        out["sim"]["opcodes_per_dispute"],
+        args.note,
+    )
+    out["guard"] = {**verdict.__dict__, "history": str(args.opcodes_history)}
+    print(f"opcodes: {'ok' if verdict.ok else 'REGRESSION'}: {verdict.message}", flush=True)
     return out
 
 
@@ -589,6 +615,11 @@ def markdown(result: dict[str, Any]) -> str:
             f"Ratio sim / SimPy: **{o['ratio']:.3f}** (compare with the timed ratio above).",
             "",
         ]
+        if "guard" in o:
+            g = o["guard"]
+            verdict = "ok" if g["ok"] else "**FAILED**"
+            kept = "recorded" if g["recorded"] else "not recorded"
+            lines += [f"Regression guard: {verdict}: {g['message']} ({kept}).", ""]
     if "agreement" in result:
         a = result["agreement"]
         lines += [
@@ -701,6 +732,8 @@ def reexec_at(args: argparse.Namespace, argv: list[str]) -> None:
             continue
         rest.append(a)
     rest += ["--shared", str(args.shared), "--out", str(args.out.resolve())]
+    # The figure is recorded in this checkout's history, not in the exported copy's.
+    rest += ["--opcodes-history", str(args.opcodes_history.resolve())]
     env = dict(os.environ, BENCH_REV=sha, PYTHONPATH=str(folder))
     print(f"bench: measuring {sha[:10]} exported to {folder}", flush=True)
     os.chdir(folder)  # so that no '' on sys.path finds the working tree's sim first
@@ -757,6 +790,9 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "latest.md").write_text(md, encoding="utf-8")
     print(md)
     print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
+    verdict = result.get("opcodes", {}).get("guard")
+    if verdict is not None and not verdict["ok"]:  # loud, and after every figure is written
+        sys.exit(f"bench: FAILED: bytecodes per dispute grew: {verdict['message']}")
 
 
 if __name__ == "__main__":
