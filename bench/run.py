@@ -46,7 +46,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_SHARED = ROOT.parent / "shared" / "bench"
-PARTS = ("pairs", "opcodes", "agreement", "qujiang", "scaling", "sweep")
+PARTS = ("pairs", "opcodes", "agreement", "qujiang", "scaling", "sweep", "process")
 LEVELS = ("grid", "village", "township", "district")
 STABLE = ["--township-servers", "3", "--district-servers", "32"]
 SMALL_NET = ["--townships", "2", "--district-servers", "4"]  # township servers 3 as STABLE
@@ -60,6 +60,10 @@ TARGETS = {
     "Ciw / reduced, 2-township network (in-process)": (">=", 8.0),
     "Qujiang year / reduced, same size (in-process)": ("<=", 3.0),
     "province district-year peak RSS MiB": ("<=", 4096.0),
+    # issue 19: what a user waits for, whole process
+    "sim run reference -r 1 / SimPy script (whole process)": ("<=", 1.5),
+    "sim --help seconds": ("<=", 0.3),
+    "sim run Qujiang -r 10, 2 workers / 1 (whole process)": ("<=", 0.65),
 }
 
 
@@ -496,6 +500,63 @@ def part_sweep(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+SIM = [sys.executable, "-c", "import sys; from sim.cli.main import main; sys.exit(main())"]
+HELP_PROBE = """import sys, json, time
+t = time.perf_counter()
+from sim.cli.main import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("pandas", "scipy", "statsmodels", "pydantic") if m in sys.modules)
+print(json.dumps({"wall_s": time.perf_counter() - t, "heavy_imports": heavy}))
+"""
+
+
+def part_process(args: argparse.Namespace) -> dict[str, Any]:
+    """Whole processes, as a user waits for them (issue 19): `sim run bench/reference.toml -r 1`
+    vs the SimPy script in ``-n`` rounds; `sim --help`; and one paired run of a 10-replication
+    Qujiang `sim run` on 1 and 2 workers (`-j 1` runs in the one process)."""
+    out: dict[str, Any] = {}
+    ref = {
+        "sim run -r 1": [*SIM, "run", str(HERE / "reference.toml"), "-r", "1", "--json", "-"],
+        "simpy": py(args.shared / "simpy_model.py", *STABLE),
+    }
+    print(f"process: sim run vs SimPy script, {args.n} rounds", flush=True)
+    runs: dict[str, list[float]] = {k: [] for k in ref}
+    for _ in range(args.n):
+        for name, argv in ref.items():
+            runs[name].append(run_child(argv)["proc_wall_s"])
+            print(f"  {name:22s} process {runs[name][-1]:8.3f} s", flush=True)
+    out["reference"] = {
+        "commands": {k: " ".join(v) for k, v in ref.items()},
+        "sim_proc_wall_s": spread(runs["sim run -r 1"]),
+        "simpy_proc_wall_s": spread(runs["simpy"]),
+        "ratio_proc_wall": spread([a / b for a, b in zip(*runs.values(), strict=True)]),
+    }
+    helps = []
+    for _ in range(args.n):
+        t = time.perf_counter()
+        probe = run_child([sys.executable, "-c", HELP_PROBE])
+        helps.append({**probe["json"], "proc_wall_s": time.perf_counter() - t})
+    out["help"] = {
+        "proc_wall_s": spread([h["proc_wall_s"] for h in helps]),
+        "heavy_imports": helps[0]["heavy_imports"],
+    }
+    print(f"  sim --help {out['help']['proc_wall_s']['median']:.3f} s", flush=True)
+    qj = [*SIM, "run", str(ROOT / "scenarios" / "qujiang.toml"), "-r", "10", "--json", "-"]
+    walls = {}
+    for workers in (1, 2):  # one paired run: both see the same machine load, near enough
+        walls[workers] = run_child([*qj, "-j", str(workers)])["proc_wall_s"]
+        print(f"  Qujiang -r 10 -j {workers}   process {walls[workers]:8.3f} s", flush=True)
+    out["qujiang_workers"] = {
+        "command": " ".join(qj),
+        "proc_wall_s": {f"{w} worker(s)": v for w, v in walls.items()},
+        "ratio_2_over_1": walls[2] / walls[1],
+    }
+    return out
+
+
 # ------------------------------------------------------------------------- report
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of issue 8 with the figure of this run, if the part ran."""
@@ -522,6 +583,15 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             found["province district-year peak RSS MiB (estimate)"] = sc["estimate_scale_85"][
                 "peak_rss_mib"
             ]
+    pr = result.get("process")
+    if pr:
+        found["sim run reference -r 1 / SimPy script (whole process)"] = pr["reference"][
+            "ratio_proc_wall"
+        ]["median"]
+        found["sim --help seconds"] = pr["help"]["proc_wall_s"]["median"]
+        found["sim run Qujiang -r 10, 2 workers / 1 (whole process)"] = pr["qujiang_workers"][
+            "ratio_2_over_1"
+        ]
     out = []
     for name, value in found.items():
         sense, limit = TARGETS[name.replace(" (estimate)", "")]
@@ -699,6 +769,25 @@ def markdown(result: dict[str, Any]) -> str:
             f"Speed-up of 2 workers over 1: {w['speedup_2_over_1']:.2f}× (2 shared cores).",
             "",
         ]
+    if "process" in result:
+        pr = result["process"]
+        ref, qw = pr["reference"], pr["qujiang_workers"]["proc_wall_s"]
+
+        def med(x: dict[str, float]) -> str:
+            return f"{x['median']:.2f} ({x['min']:.2f}–{x['max']:.2f})"
+
+        lines += [
+            "## Whole process (issue 19)",
+            "",
+            f"- `sim run bench/reference.toml -r 1` {med(ref['sim_proc_wall_s'])} s vs the SimPy"
+            f" script {med(ref['simpy_proc_wall_s'])} s: ratio {med(ref['ratio_proc_wall'])}.",
+            f"- `sim --help` {med(pr['help']['proc_wall_s'])} s; heavy modules imported:"
+            f" {', '.join(pr['help']['heavy_imports']) or 'none'}.",
+            f"- Qujiang `sim run -r 10`: {qw['1 worker(s)']:.1f} s on 1 worker,"
+            f" {qw['2 worker(s)']:.1f} s on 2: ratio"
+            f" {pr['qujiang_workers']['ratio_2_over_1']:.2f} (one paired run).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -776,6 +865,7 @@ def main(argv: list[str] | None = None) -> None:
         "qujiang": part_qujiang,
         "scaling": part_scaling,
         "sweep": part_sweep,
+        "process": part_process,
     }
     for part in PARTS:
         if part in args.parts:
