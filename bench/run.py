@@ -231,7 +231,7 @@ def part_opcodes(args: argparse.Namespace) -> dict[str, Any]:
         sys.path.insert(0, str(ROOT))
     from bench.opcode_guard import guard
 
-    state = git_state()
+    state = args.git  # as the suite started: the code the children imported
     verdict = guard(
         args.opcodes_history,
         state["commit"],
@@ -840,6 +840,7 @@ def main(argv: list[str] | None = None) -> None:
     args.shared = args.shared.resolve()
     if args.rev:
         reexec_at(args, argv)
+    args.git = git_state()
     need = ("simpy_model.py", "heapq_model.py", "ciw_model.py", "common.py")
     missing = [f for f in need if not (args.shared / f).is_file()]
     if missing:
@@ -849,7 +850,7 @@ def main(argv: list[str] | None = None) -> None:
         "n": args.n,
         "warmup": args.warmup,
         "parts": args.parts,
-        "git": git_state(),
+        "git": args.git,
         "sim_package": importlib.util.find_spec("sim").origin,  # type: ignore[union-attr]
         "machine": {
             "cpus": os.cpu_count(),
