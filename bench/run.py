@@ -501,13 +501,14 @@ def part_sweep(args: argparse.Namespace) -> dict[str, Any]:
 
 
 SIM = [sys.executable, "-c", "import sys; from sim.cli.main import main; sys.exit(main())"]
-HELP_PROBE = """import sys, json, time
+HELP_PROBE = """import contextlib, io, json, sys, time
 t = time.perf_counter()
 from sim.cli.main import main
-try:
-    main(["--help"])
-except SystemExit:
-    pass
+with contextlib.redirect_stdout(io.StringIO()):  # the usage text has braces, not our JSON
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
 heavy = sorted(m for m in ("pandas", "scipy", "statsmodels", "pydantic") if m in sys.modules)
 print(json.dumps({"wall_s": time.perf_counter() - t, "heavy_imports": heavy}))
 """
