@@ -46,7 +46,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_SHARED = ROOT.parent / "shared" / "bench"
-PARTS = ("pairs", "opcodes", "agreement", "qujiang", "scaling", "sweep")
+PARTS = ("pairs", "opcodes", "agreement", "qujiang", "scaling", "sweep", "process")
 LEVELS = ("grid", "village", "township", "district")
 STABLE = ["--township-servers", "3", "--district-servers", "32"]
 SMALL_NET = ["--townships", "2", "--district-servers", "4"]  # township servers 3 as STABLE
@@ -60,6 +60,10 @@ TARGETS = {
     "Ciw / reduced, 2-township network (in-process)": (">=", 8.0),
     "Qujiang year / reduced, same size (in-process)": ("<=", 3.0),
     "province district-year peak RSS MiB": ("<=", 4096.0),
+    # issue 19: what a user waits for, whole process
+    "sim run reference -r 1 / SimPy script (whole process)": ("<=", 1.5),
+    "sim --help seconds": ("<=", 0.3),
+    "sim run Qujiang -r 10, 2 workers / 1 (whole process)": ("<=", 0.65),
 }
 
 
@@ -77,6 +81,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--province", action="store_true", help="scaling: also ×85 (minutes, GBs)")
     p.add_argument("--sweep-reps", type=int, default=24, help="replications per sweep timing")
     p.add_argument("--sweep-scenario", type=Path, default=ROOT / "scenarios" / "small.toml")
+    p.add_argument(
+        "--note",
+        default="",
+        help="opcodes: why the bytecodes per dispute grew (recorded with the figure; without"
+        " it, growth over 5%% fails the suite)",
+    )
+    p.add_argument(
+        "--opcodes-history",
+        type=Path,
+        default=HERE / "opcodes_history.csv",
+        help="opcodes: the committed record of bytecodes per dispute per commit",
+    )
     p.add_argument(
         "--rev",
         default=None,
@@ -211,6 +227,20 @@ def part_opcodes(args: argparse.Namespace) -> dict[str, Any]:
         print(f"opcodes: {engine}", flush=True)
         out[engine] = run_child(py(script, engine, "--shared", str(args.shared)))["json"]
     out["ratio"] = out["sim"]["opcodes_per_dispute"] / out["simpy"]["opcodes_per_dispute"]
+    if str(ROOT) not in sys.path:  # run as a script (python bench/run.py): bench/ is on the path
+        sys.path.insert(0, str(ROOT))
+    from bench.opcode_guard import guard
+
+    state = args.git  # as the suite started: the code the children imported
+    verdict = guard(
+        args.opcodes_history,
+        state["commit"],
+        not state["dirty"],
+        out["sim"]["opcodes_per_dispute"],
+        args.note,
+    )
+    out["guard"] = {**verdict.__dict__, "history": str(args.opcodes_history)}
+    print(f"opcodes: {'ok' if verdict.ok else 'REGRESSION'}: {verdict.message}", flush=True)
     return out
 
 
@@ -470,6 +500,69 @@ def part_sweep(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+SIM = [sys.executable, "-c", "import sys; from sim.cli.main import main; sys.exit(main())"]
+HELP_PROBE = """import contextlib, io, json, sys, time
+t = time.perf_counter()
+from sim.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):  # the usage text has braces, not our JSON
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+heavy = sorted(m for m in ("pandas", "scipy", "statsmodels", "pydantic") if m in sys.modules)
+print(json.dumps({"wall_s": time.perf_counter() - t, "heavy_imports": heavy}))
+"""
+
+
+def part_process(args: argparse.Namespace) -> dict[str, Any]:
+    """Whole processes, as a user waits for them (issue 19): `sim run bench/reference.toml -r 1`
+    vs the SimPy script in ``-n`` rounds; `sim --help`; and a 10-replication
+    Qujiang `sim run` on 1 and 2 workers in ``-n`` pairs (`-j 1` runs in the one process)."""
+    out: dict[str, Any] = {}
+    ref = {
+        "sim run -r 1": [*SIM, "run", str(HERE / "reference.toml"), "-r", "1", "--json", "-"],
+        "simpy": py(args.shared / "simpy_model.py", *STABLE),
+    }
+    print(f"process: sim run vs SimPy script, {args.n} rounds", flush=True)
+    runs: dict[str, list[float]] = {k: [] for k in ref}
+    for _ in range(args.n):
+        for name, argv in ref.items():
+            runs[name].append(run_child(argv)["proc_wall_s"])
+            print(f"  {name:22s} process {runs[name][-1]:8.3f} s", flush=True)
+    out["reference"] = {
+        "commands": {k: " ".join(v) for k, v in ref.items()},
+        "sim_proc_wall_s": spread(runs["sim run -r 1"]),
+        "simpy_proc_wall_s": spread(runs["simpy"]),
+        "ratio_proc_wall": spread([a / b for a, b in zip(*runs.values(), strict=True)]),
+    }
+    helps = []
+    for _ in range(args.n):
+        t = time.perf_counter()
+        probe = run_child([sys.executable, "-c", HELP_PROBE])
+        helps.append({**probe["json"], "proc_wall_s": time.perf_counter() - t})
+    out["help"] = {
+        "proc_wall_s": spread([h["proc_wall_s"] for h in helps]),
+        "heavy_imports": helps[0]["heavy_imports"],
+    }
+    print(f"  sim --help {out['help']['proc_wall_s']['median']:.3f} s", flush=True)
+    qj = [*SIM, "run", str(ROOT / "scenarios" / "qujiang.toml"), "-r", "10", "--json", "-"]
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    cpus: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.n):  # pairs, in turn: both see the same machine load, near enough
+        for workers in (1, 2):
+            res = run_child([*qj, "-j", str(workers)])
+            walls[workers].append(res["proc_wall_s"])
+            cpus[workers].append(res["proc_cpu_s"])
+            print(f"  Qujiang -r 10 -j {workers}   process {walls[workers][-1]:8.3f} s", flush=True)
+    out["qujiang_workers"] = {
+        "command": " ".join(qj),
+        "proc_wall_s": {f"{w} worker(s)": spread(v) for w, v in walls.items()},
+        "proc_cpu_s": {f"{w} worker(s)": spread(v) for w, v in cpus.items()},
+        "ratio_2_over_1": spread([b / a for a, b in zip(walls[1], walls[2], strict=True)]),
+    }
+    return out
+
+
 # ------------------------------------------------------------------------- report
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of issue 8 with the figure of this run, if the part ran."""
@@ -496,6 +589,15 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             found["province district-year peak RSS MiB (estimate)"] = sc["estimate_scale_85"][
                 "peak_rss_mib"
             ]
+    pr = result.get("process")
+    if pr:
+        found["sim run reference -r 1 / SimPy script (whole process)"] = pr["reference"][
+            "ratio_proc_wall"
+        ]["median"]
+        found["sim --help seconds"] = pr["help"]["proc_wall_s"]["median"]
+        found["sim run Qujiang -r 10, 2 workers / 1 (whole process)"] = pr["qujiang_workers"][
+            "ratio_2_over_1"
+        ]["median"]
     out = []
     for name, value in found.items():
         sense, limit = TARGETS[name.replace(" (estimate)", "")]
@@ -589,6 +691,11 @@ def markdown(result: dict[str, Any]) -> str:
             f"Ratio sim / SimPy: **{o['ratio']:.3f}** (compare with the timed ratio above).",
             "",
         ]
+        if "guard" in o:
+            g = o["guard"]
+            verdict = "ok" if g["ok"] else "**FAILED**"
+            kept = "recorded" if g["recorded"] else "not recorded"
+            lines += [f"Regression guard: {verdict}: {g['message']} ({kept}).", ""]
     if "agreement" in result:
         a = result["agreement"]
         lines += [
@@ -668,6 +775,25 @@ def markdown(result: dict[str, Any]) -> str:
             f"Speed-up of 2 workers over 1: {w['speedup_2_over_1']:.2f}× (2 shared cores).",
             "",
         ]
+    if "process" in result:
+        pr = result["process"]
+        ref, qw = pr["reference"], pr["qujiang_workers"]["proc_wall_s"]
+
+        def med(x: dict[str, float]) -> str:
+            return f"{x['median']:.2f} ({x['min']:.2f}–{x['max']:.2f})"
+
+        lines += [
+            "## Whole process (issue 19)",
+            "",
+            f"- `sim run bench/reference.toml -r 1` {med(ref['sim_proc_wall_s'])} s vs the SimPy"
+            f" script {med(ref['simpy_proc_wall_s'])} s: ratio {med(ref['ratio_proc_wall'])}.",
+            f"- `sim --help` {med(pr['help']['proc_wall_s'])} s; heavy modules imported:"
+            f" {', '.join(pr['help']['heavy_imports']) or 'none'}.",
+            f"- Qujiang `sim run -r 10`: {med(qw['1 worker(s)'])} s on 1 worker,"
+            f" {med(qw['2 worker(s)'])} s on 2: ratio"
+            f" {med(pr['qujiang_workers']['ratio_2_over_1'])} (pairs in turn).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -701,6 +827,8 @@ def reexec_at(args: argparse.Namespace, argv: list[str]) -> None:
             continue
         rest.append(a)
     rest += ["--shared", str(args.shared), "--out", str(args.out.resolve())]
+    # The figure is recorded in this checkout's history, not in the exported copy's.
+    rest += ["--opcodes-history", str(args.opcodes_history.resolve())]
     env = dict(os.environ, BENCH_REV=sha, PYTHONPATH=str(folder))
     print(f"bench: measuring {sha[:10]} exported to {folder}", flush=True)
     os.chdir(folder)  # so that no '' on sys.path finds the working tree's sim first
@@ -718,6 +846,7 @@ def main(argv: list[str] | None = None) -> None:
     args.shared = args.shared.resolve()
     if args.rev:
         reexec_at(args, argv)
+    args.git = git_state()
     need = ("simpy_model.py", "heapq_model.py", "ciw_model.py", "common.py")
     missing = [f for f in need if not (args.shared / f).is_file()]
     if missing:
@@ -727,7 +856,7 @@ def main(argv: list[str] | None = None) -> None:
         "n": args.n,
         "warmup": args.warmup,
         "parts": args.parts,
-        "git": git_state(),
+        "git": args.git,
         "sim_package": importlib.util.find_spec("sim").origin,  # type: ignore[union-attr]
         "machine": {
             "cpus": os.cpu_count(),
@@ -743,6 +872,7 @@ def main(argv: list[str] | None = None) -> None:
         "qujiang": part_qujiang,
         "scaling": part_scaling,
         "sweep": part_sweep,
+        "process": part_process,
     }
     for part in PARTS:
         if part in args.parts:
@@ -757,6 +887,9 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "latest.md").write_text(md, encoding="utf-8")
     print(md)
     print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
+    verdict = result.get("opcodes", {}).get("guard")
+    if verdict is not None and not verdict["ok"]:  # loud, and after every figure is written
+        sys.exit(f"bench: FAILED: bytecodes per dispute grew: {verdict['message']}")
 
 
 if __name__ == "__main__":

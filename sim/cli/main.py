@@ -20,7 +20,9 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_INTERNAL",
     "EXIT_OK",
+    "add_executor_options",
     "add_set_option",
+    "executor_options",
     "load_for_command",
     "main",
     "refuse_outputs_over_inputs",
@@ -97,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run a scenario past the size limits (as run.allow_large = true)",
     )
+    add_executor_options(run)
     run.set_defaults(func=_run)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
@@ -131,6 +134,45 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a scenario key by its dotted path (repeatable)",
     )
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Where replications run: ``--executor``, ``--workers``, ``--scheduler`` and
+    ``--scheduler-timeout``, shared by ``sim run``, ``sim sweep`` and ``sim sensitivity``."""
+    parser.add_argument(
+        "--executor",
+        choices=("serial", "processes", "dask"),
+        default="processes",
+        help="where replications run (default: local processes)",
+    )
+    parser.add_argument("--workers", "-j", type=int, help="worker processes (default: all cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://host:8786)")
+    parser.add_argument(
+        "--scheduler-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long the --scheduler has to answer as a Dask scheduler (default 5)",
+    )
+
+
+def executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`add_executor_options` in ``args``, checked before any work: a bad
+    value, or a --scheduler that does not answer as a Dask scheduler within
+    --scheduler-timeout, is bad input (exit status 2)."""
+    from sim.experiments import executors
+
+    timeout = args.scheduler_timeout
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise ScenarioError(
+            [InputProblem("--scheduler-timeout", "", timeout, "expected a positive number")]
+        )
+    executors.check_options(args.executor, args.workers, args.scheduler)
+    if timeout is not None:
+        executors.HANDSHAKE_TIMEOUT_SECONDS = timeout  # for the executor the command makes
+    if args.scheduler and args.executor == "dask":
+        executors.check_scheduler(args.scheduler, timeout)
+    return {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,6 +300,7 @@ def _run(args: argparse.Namespace) -> int:
          "--spool": args.spool},
         [scenario.source_file, scenario.initial_state.register_file],
     )  # fmt: skip
+    where = executor_options(args)
     # Folders are made before the run, so that a bad one costs nothing.
     if args.spool is not None:
         _make_folder("--spool", Path(args.spool), args.spool)
@@ -285,6 +328,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         spool=args.spool,
         on_tables=on_tables if args.register or tables_dir is not None else None,
+        **where,
     )
     if args.out:
         try:

@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.cli.main import EXIT_OK, add_set_option, load_for_command
+from sim.cli.main import (
+    EXIT_OK,
+    add_executor_options,
+    add_set_option,
+    executor_options,
+    load_for_command,
+)
 from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 
@@ -110,21 +116,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _add_executor_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--executor",
-        choices=("serial", "processes", "dask"),
-        default="processes",
-        help="where replications run (default: local processes)",
-    )
-    p.add_argument("--workers", "-j", type=int, help="worker processes (default: all cores)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://host:8786)")
-    p.add_argument(
-        "--scheduler-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="how long the --scheduler has to answer as a Dask scheduler (default 5)",
-    )
+    add_executor_options(p)
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out")
     p.add_argument(
         "--progress",
@@ -135,26 +127,9 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
 
 
 def _executor_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The executor options of ``args``, checked: a --scheduler that does not answer as a Dask
-    scheduler within --scheduler-timeout is bad input (exit 2), before any work is planned."""
-    from sim.experiments import executors
-
-    timeout = args.scheduler_timeout
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        raise ScenarioError(
-            [InputProblem("--scheduler-timeout", "", timeout, "expected a positive number")]
-        )
-    if timeout is not None:
-        executors.HANDSHAKE_TIMEOUT_SECONDS = timeout  # for the executor the sweep makes
-    if args.scheduler and args.executor == "dask":
-        executors.check_scheduler(args.scheduler, timeout)
-    return {
-        "executor": args.executor,
-        "workers": args.workers,
-        "scheduler": args.scheduler,
-        "resume": args.resume,
-        "progress": args.progress,
-    }
+    """The executor options of ``args`` (checked, see :func:`executor_options`), with the
+    sweep's own --resume and --progress."""
+    return {**executor_options(args), "resume": args.resume, "progress": args.progress}
 
 
 @contextlib.contextmanager

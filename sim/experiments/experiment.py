@@ -8,17 +8,26 @@ differences and other signed quantities use it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
+from sim.experiments.executors import (
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    available_cores,
+    check_options,
+    make_executor,
+)
 from sim.experiments.files import (
     MARKER,
     contains_cwd,
@@ -338,6 +347,10 @@ def simulate(
     first_replication: int = 0,
     spool: str | Path | None = None,
     on_tables: TableSink | None = None,
+    *,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Results:
     """Run independent replications of ``scenario`` and summarise the KPIs.
 
@@ -348,54 +361,107 @@ def simulate(
     ``on_tables(k, tables)`` receives the tables of replication ``k`` (keyed registers, cases,
     timeseries, petitions, costs) as soon as it is done, e.g. :func:`table_writer`; with
     ``keep_tables`` they are also kept in the returned :class:`Results`.
+
+    Where replications run: ``executor`` ``"serial"`` (in this process), ``"processes"``
+    (``workers`` local processes, default all cores) or ``"dask"`` (``scheduler``, else a local
+    cluster of ``workers``), or an :class:`~sim.experiments.executors.Executor` the caller
+    made (and closes). The default is serial, or processes when ``workers`` > 1. Processes are
+    never more than the replications; one process means this one. The numbers are the same to
+    the bit on every executor. In parallel, ``on_tables`` is called in the order replications
+    finish (in replication order when serial), each worker holds one replication in memory,
+    and with Dask on other machines ``spool`` must be a folder they all see.
     """
     n = scenario.run.replications if replications is None else replications
     seed = scenario.run.seed if seed is None else seed
-    rows, registers, cases_list, series, events = [], [], [], [], []
-    petitions, costs = [], []
-    for k in range(first_replication, first_replication + n):
-        rep = simulate_replication(
-            scenario,
-            replication=k,
-            seed=seed,
-            spool=Path(spool) / f"replication_{k}" if spool is not None else None,
+    want_tables = keep_tables or on_tables is not None
+    tasks = [
+        (
+            k,
+            (
+                scenario,
+                seed,
+                k,
+                str(Path(spool) / f"replication_{k}") if spool is not None else None,
+                want_tables,
+            ),
         )
-        cases = case_table(rep)
-        register = register_table(rep, cases)
-        rows.append(kpis(rep, cases, register))
-        events.append(rep.events)
-        if keep_tables or on_tables is not None:
-            tables = {
-                "registers": register,
-                "cases": cases,
-                "timeseries": timeseries_table(rep),
-                "petitions": petition_table(rep),
-                "costs": cost_table(rep, register),
-            }
-            if on_tables is not None:
+        for k in range(first_replication, first_replication + n)
+    ]
+    done: dict[int, _Replicated] = {}
+    with _executor_for(executor, workers, scheduler, n) as ex:
+        for key, result in ex.map_unordered(_replicate, tasks):
+            k = cast(int, key)
+            row, events, tables = cast(_Replicated, result)
+            if on_tables is not None and tables is not None:
                 on_tables(k, tables)
-            if keep_tables:
-                registers.append(register)
-                cases_list.append(cases)
-                series.append(tables["timeseries"])
-                petitions.append(tables["petitions"])
-                costs.append(tables["costs"])
-    per_rep = pd.DataFrame(rows)
+            # Without keep_tables, tables are dropped here: a sink has written them.
+            done[k] = (row, events, tables if keep_tables else None)
+    order = sorted(done)  # KPIs and kept tables in replication order, whatever finished first
+    per_rep = pd.DataFrame([done[k][0] for k in order])
     per_rep.index.name = "replication"
     summary = summarise(per_rep, scenario.run.confidence)
+    kept: dict[str, list[pd.DataFrame]] = {name: [] for name in _TABLES}
+    if keep_tables:
+        for k in order:
+            tables = done[k][2]
+            assert tables is not None  # asked for with keep_tables
+            for name in _TABLES:
+                kept[name].append(tables[name])
     return Results(
         scenario=scenario,
         seed=seed,
         per_replication=per_rep,
         summary=summary,
         targets=judge_targets(scenario, summary),
-        registers=registers,
-        cases=cases_list,
-        timeseries=series,
-        petitions=petitions,
-        costs=costs,
-        events=events,
+        events=[done[k][1] for k in order],
+        **kept,
     )
+
+
+_Replicated = tuple[dict[str, float], int, dict[str, pd.DataFrame] | None]
+"""What one replication sends back: its KPI row, its event count and (if asked) its tables."""
+
+
+def _replicate(
+    scenario: Scenario, seed: int, k: int, spool: str | None, want_tables: bool
+) -> _Replicated:
+    """One work unit of :func:`simulate`: replication ``k``; depends only on its arguments."""
+    rep = simulate_replication(
+        scenario, replication=k, seed=seed, spool=Path(spool) if spool is not None else None
+    )
+    cases = case_table(rep)
+    register = register_table(rep, cases)
+    row = kpis(rep, cases, register)
+    tables = None
+    if want_tables:
+        tables = {
+            "registers": register,
+            "cases": cases,
+            "timeseries": timeseries_table(rep),
+            "petitions": petition_table(rep),
+            "costs": cost_table(rep, register),
+        }
+    return row, rep.events, tables
+
+
+def _executor_for(
+    executor: str | Executor | None, workers: int | None, scheduler: str | None, n: int
+) -> contextlib.AbstractContextManager[Executor]:
+    """The executor :func:`simulate` runs on; one it makes is closed after the run.
+
+    No more local workers than replications are started, and a single local worker is this
+    process (a pool would only add its start-up and the pickling of results).
+    """
+    if isinstance(executor, Executor):
+        return contextlib.nullcontext(executor)
+    kind = executor or ("processes" if workers is not None and workers > 1 else "serial")
+    check_options(kind, workers, scheduler)
+    local = min(workers or available_cores(), max(n, 1))
+    if kind == "serial" or (kind == "processes" and local <= 1):
+        return SerialExecutor()
+    if kind == "processes":
+        return ProcessExecutor(local)
+    return make_executor("dask", None if scheduler else local, scheduler)
 
 
 def load_results(folder: str | Path) -> Results:
