@@ -16,29 +16,16 @@ from sim.measures.costs import cost_table
 from sim.measures.outcomes import WindowOutcomes, share, window_outcomes
 from sim.measures.register import case_table, petition_table, register_table
 from sim.model.replication import Replication
-from sim.scenario.vocabulary import KPI_NAMES, LEVELS, RESOLVED, VENUES
+from sim.scenario.vocabulary import (
+    EXPLAINING_KPIS,
+    KPI_NAMES,
+    LEVELS,
+    PETITION_KPIS,
+    RESOLVED,
+    VENUES,
+)
 
 __all__ = ["EXPLAINING_KPIS", "PETITION_KPIS", "explaining_kpis", "kpis", "venue_time_limits"]
-
-# The "1减2降1升" indicators: NaN (null in JSON) when the scenario has no petitions section.
-PETITION_KPIS = (
-    "petitions_per_year",
-    "skip_level_petitions_per_year",
-    "repeat_petitions_per_year",
-    "new_backlog_rate",
-    "backlog_resolution_rate",
-    "petitioned_share",
-)
-
-# Beside 小事不出村 / 大事不出镇: what they are made of (docs/model.md, KPIs).
-EXPLAINING_KPIS = (
-    "minor_reached_village",
-    "minor_retained_in_village",
-    "major_only_kept_in_township",
-    "serious_kept_in_township",
-    "resolved_at_or_below_township",
-    "found_by_sweep",
-)
 
 
 def kpis(

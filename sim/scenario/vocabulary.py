@@ -76,17 +76,31 @@ RESOLVED = ("resolved", "resolved_on_the_spot")
 _RESOLVED_SHARE = tuple(f"resolved_share.{lv}" for lv in (*LEVELS, "sector"))
 _UTILIZATION = tuple(f"utilization.{v}" for v in VENUES)
 
-KPI_NAMES: tuple[str, ...] = (
-    "disputes",
-    "minor_kept_in_village",
-    "major_kept_in_township",
-    # What the two targets are made of (docs/model.md, KPIs): 小事不出村 = ceiling × retention.
+# The "1减2降1升" indicators: NaN (null in JSON) when the scenario has no petitions section.
+PETITION_KPIS = (
+    "petitions_per_year",
+    "skip_level_petitions_per_year",
+    "repeat_petitions_per_year",
+    "new_backlog_rate",
+    "backlog_resolution_rate",
+    "petitioned_share",
+)
+
+# What the two targets are made of (docs/model.md, KPIs): 小事不出村 = ceiling × retention.
+EXPLAINING_KPIS = (
     "minor_reached_village",
     "minor_retained_in_village",
     "major_only_kept_in_township",
     "serious_kept_in_township",
     "resolved_at_or_below_township",
     "found_by_sweep",
+)
+
+KPI_NAMES: tuple[str, ...] = (
+    "disputes",
+    "minor_kept_in_village",
+    "major_kept_in_township",
+    *EXPLAINING_KPIS,
     *_RESOLVED_SHARE,
     "unresolved_share",
     "open_share",
@@ -97,12 +111,7 @@ KPI_NAMES: tuple[str, ...] = (
     "escalations_by_time_limit",
     *_UTILIZATION,
     *(f"waiting_days.{v}" for v in VENUES),
-    "petitions_per_year",
-    "skip_level_petitions_per_year",
-    "repeat_petitions_per_year",
-    "new_backlog_rate",
-    "backlog_resolution_rate",
-    "petitioned_share",
+    *PETITION_KPIS,
     *(f"resolved_share.{v}" for v in ("enterprise", "stationed_room", "joint", "township_joint")),
     "expert_cases_per_year",
     "annual_cost_yuan",
