@@ -11,7 +11,8 @@ import pytest
 
 import sim
 from sim.cli.main import main
-from sim.experiments.experiment import confidence_interval, judge_targets, kpi_interval, summarise
+from sim.experiments.experiment import judge_targets, summarise
+from sim.experiments.intervals import confidence_interval, kpi_interval
 from sim.reports import tables
 from sim.reports.html import render_run
 from sim.scenario.text import display_width, pad, plural

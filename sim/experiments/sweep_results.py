@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.experiments.experiment import confidence_interval
-from sim.experiments.intervals import half_width
+from sim.experiments.intervals import confidence_interval, half_width
 from sim.experiments.sweep_store import SweepStore, to_json
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.vocabulary import KPI_NAMES

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.experiments.experiment import confidence_interval
-from sim.experiments.intervals import t_quantile
+from sim.experiments.intervals import confidence_interval, t_quantile
 from sim.measures.township_kpis import TOWNSHIP_KPIS
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import validate_table

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.executors import Executor
-from sim.experiments.experiment import confidence_interval
+from sim.experiments.intervals import confidence_interval
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import validate_table
 from sim.scenario.schema import Scenario, Target
