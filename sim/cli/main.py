@@ -450,6 +450,14 @@ def _format(results: Any) -> str:
                 + pad(_fmt(row["mean"]), 12, True) + "  " + pad(verdict, w_verdict)
             )  # fmt: skip
             lines.append((line + share_denominator(str(name))).rstrip())
+        if "reliable" in results.targets and not results.targets["reliable"].all():
+            share = results.summary.loc["open_share", "mean"]
+            lines += [
+                "",
+                f"warning 注意: {share:.0%} of the disputes were still open at the end of the run;"
+                " the shares count concluded disputes only, so these verdicts are unreliable"
+                " (未办结过多, 结论不可靠). Run longer or let it drain (run.drain).",
+            ]
     return "\n".join(lines)
 
 

@@ -46,6 +46,7 @@ from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.schema import Scenario
 
 __all__ = [
+    "UNRELIABLE_OPEN_SHARE",
     "Results",
     "aside_folder",
     "confidence_interval",
@@ -147,6 +148,7 @@ class Results:
                     "met": bool(row["met"]),
                     "sense": row["sense"],
                     "met_with_confidence": bool(row["met_with_confidence"]),
+                    "reliable": bool(row.get("reliable", True)),
                     "label": row["label"],
                 }
                 for name, row in self.targets.iterrows()
@@ -454,12 +456,23 @@ def summarise(per_replication: pd.DataFrame, confidence: float = 0.95) -> pd.Dat
     return out
 
 
+# A verdict on a run that left more of its disputes open than this is marked unreliable: the
+# shares are of concluded disputes, so a run that concluded few can read "met" on a sliver.
+UNRELIABLE_OPEN_SHARE = 0.2
+
+
 def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
     """Met: the mean meets the target. Met with confidence: the whole interval does.
 
     The interval is the one shown (:func:`kpi_interval`: logit scale for shares, clipped at 0
-    for counts), so a verdict never contradicts the printed interval.
+    for counts), so a verdict never contradicts the printed interval. ``reliable`` is False
+    for every target when the mean ``open_share`` (disputes of the window still open at the
+    end) is above :data:`UNRELIABLE_OPEN_SHARE`.
     """
+    open_share = (
+        float(summary.loc["open_share", "mean"]) if "open_share" in summary.index else math.nan
+    )
+    reliable = not (open_share > UNRELIABLE_OPEN_SHARE)
     rows = {}
     for name, target in scenario.targets.items():
         mean, lo, hi = (summary.loc[name, c] for c in ("mean", "ci_low", "ci_high"))
@@ -473,6 +486,7 @@ def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
             "ci_high": hi,
             "met": target.met_by(mean),
             "met_with_confidence": target.met_by(bound),
+            "reliable": reliable,
         }
     out = pd.DataFrame.from_dict(
         rows,
@@ -486,7 +500,9 @@ def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
             "ci_high",
             "met",
             "met_with_confidence",
+            "reliable",
         ],
     )
+    out.attrs["open_share"] = open_share
     out.index.name = "kpi"
     return out
