@@ -559,3 +559,12 @@ def test_entry_point_missing_file(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     (line,) = problem_lines(proc.stderr)
     assert line == f"sim: error: {tmp_path / 'nope.toml'}: file not found"
+
+
+def test_a_scenario_saved_with_a_utf8_bom_is_read(tmp_path) -> None:
+    # Issue 18 item 13: Windows editors add a byte-order mark; it is no TOML syntax error.
+    from tests.scenarios import SMALL
+
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + SMALL.read_bytes())
+    assert sim.load_scenario(bom).name == sim.load_scenario(SMALL).name

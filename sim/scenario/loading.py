@@ -92,8 +92,10 @@ def _read_chain(path: Path, shown: str, seen: tuple[Path, ...]) -> tuple[dict[st
         raise ScenarioError([InputProblem(shown, "", _MISSING, "file not found")])
     resolved = path.resolve()
     try:
-        with path.open("rb") as fh:
-            table = tomllib.load(fh)
+        data = path.read_bytes()
+        # Windows editors save UTF-8 with a byte-order mark; TOML has none, but it is harmless.
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib says "Illegal character '\n' (at line 5, column 14)"; lead with the position.
         found = _TOML_POSITION.match(str(exc))
