@@ -221,6 +221,7 @@ class _Model:
             d.stop,
             self.window,
             self.mediation.effort_in_window,
+            sc.run.sample_interval_days,
         )
         d.sweep_work = sweeps
         return sweeps

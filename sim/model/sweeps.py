@@ -1,11 +1,22 @@
 """Sweeps as work (排查): each sweep of a grid takes its grid worker's time.
 
-Implements docs/model.md "Mediators' time" for ``discovery.sweep_hours_per_grid > 0``: one process
-per grid that, at each sweep time, takes a member of the grid's pool (the grid workers, who also
-mediate 网格调), holds them ``sweep_hours_per_grid`` hours of mediation time in their calendar,
-and only then finds the disputes waiting for that sweep. A grid whose worker is busy sweeps late:
-the sweep queues for the pool like a new case, and finds every dispute that arose before it
-began. The next sweep is due at the first sweep time of the grid's schedule after this one ends.
+Implements docs/model.md "Mediators' time" for ``discovery.sweep_hours_per_grid > 0``: at each
+sweep time a grid's sweep takes a member of the grid's pool (the grid workers, who also mediate
+网格调), holds them ``sweep_hours_per_grid`` hours of mediation time in their calendar, and only
+then finds the disputes waiting for that sweep. A grid whose worker is busy sweeps late: the
+sweep queues for the pool like a new case, and finds every dispute that arose before it began.
+The next sweep is due at the first sweep time of the grid's schedule after this one ends.
+
+Rounds are lazy: while nobody waits for a grid's sweep and no case touches the grid's pool, the
+pool does not change, so every round due finds a worker free and occupies [due, end] exactly;
+such rounds need no event. The grid's schedule is caught up (:meth:`_Sweeps.catch_up`) when
+something touches the grid: a dispute asks for a round (:meth:`_Sweeps.found`), a case asks for,
+waits for, gives back or cancels a grid worker, or reads the queue (:class:`_SweptPool`), the
+time series samples the mediators busy, or the measured window ends. A round still under way at
+the touch, or one a dispute waits for, becomes real: one event for its end. A round due while
+every worker was busy queues at the touch, which keeps its place in the FIFO: no case queued
+between its due time and the touch (that would have been a touch). The sampler of the time
+series reads a caught-up pool, so the busy counts are those of the process-per-grid model.
 
 With the hours at 0 nothing here is built: discovery computes the next sweep time of a grid as
 it always did (no process per grid, docs/design.md).
@@ -13,9 +24,12 @@ it always did (no process per grid, docs/design.md).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+import functools
+import math
+from typing import TYPE_CHECKING, cast
 
 import simpy
+from simpy.events import URGENT
 
 from sim.model.layout import GRID
 from sim.model.pools import _Pool
@@ -30,6 +44,41 @@ __all__: list[str] = []  # the model's own machinery; nothing public
 
 # The grid pool's methods take the case that asks; a sweep is no case, and _Pool never reads it.
 _NO_CASE = cast("_Case", None)
+
+
+class _SweptPool(_Pool):
+    """A grid's pool whose sweeps are caught up before anything reads or changes it.
+
+    Only grids of a run where sweeps are work get one, so every other pool keeps the plain
+    methods of :class:`_Pool` (the hot path of the reduced model is untouched).
+    """
+
+    __slots__ = ("grid", "sweeps")
+
+    def __init__(self, pool: _Pool, sweeps: _Sweeps, grid: int) -> None:
+        super().__init__(pool.env, pool.free[0], pool.free[1])
+        self.sweeps = sweeps
+        self.grid = grid
+
+    def acquire_now(self, case: _Case) -> int:
+        self.sweeps.catch_up(self.grid)
+        return _Pool.acquire_now(self, case)
+
+    def wait(self, priority: int, case: _Case) -> simpy.Event:
+        self.sweeps.catch_up(self.grid)
+        return _Pool.wait(self, priority, case)
+
+    def cancel(self, event: simpy.Event) -> None:
+        self.sweeps.catch_up(self.grid)
+        _Pool.cancel(self, event)
+
+    def release(self, kind: int, case: _Case) -> None:
+        self.sweeps.catch_up(self.grid)
+        _Pool.release(self, kind, case)
+
+    def queue_length(self) -> int:
+        self.sweeps.catch_up(self.grid)
+        return self.waiting
 
 
 class _Sweeps:
@@ -47,10 +96,16 @@ class _Sweeps:
         stop: float,
         window: tuple[float, float],
         work_in_window: list[float],
+        sample_interval: float = math.inf,
     ) -> None:
         self.env = env
         self.hours = hours
-        self.pools = venues.pools[GRID]
+        pools = venues.pools[GRID]
+        # The grid pools are swapped in place, before any case runs, for ones that catch up.
+        for grid, pool in enumerate(pools):
+            if pool is not None:
+                pools[grid] = _SweptPool(cast(_Pool, pool), self, grid)
+        self.pools = cast("list[_SweptPool | None]", pools)
         self.shares = venues.shares
         self.busy = recorder.busy[GRID]
         self.calendars = calendars
@@ -59,59 +114,148 @@ class _Sweeps:
         self.stop = stop  # arrivals end: once nobody waits, the sweeps stop too
         self.window = window
         self.work_in_window = work_in_window  # per venue, the mediation module's own list
+        self.sample_interval = sample_interval
         # Per grid, the done-events of the rounds not yet begun that a dispute waits for.
         self.pending: list[list[simpy.Event]] = [[] for _ in offsets]
+        # Per grid, when its next round is due (not yet begun nor queued; inf: no more rounds),
+        # whether a round is under way or queued as an event (its end moves the schedule on),
+        # and the due time a wake-up event is set for (a dispute waits for that round).
+        self.due: list[float] = list(offsets)
+        self.active = [False] * len(offsets)
+        self.wake_at = [math.nan] * len(offsets)
         self.rounds_in_window = 0
 
     def start(self) -> None:
-        """One sweeping process per grid."""
-        for grid in range(len(self.offsets)):
-            self.env.process(self.sweeper(grid))
+        """Touch every grid when the time series samples it and when the window ends."""
+        self.env.process(self._samples())
+        self._tick(self.window[1]).callbacks.append(lambda _event: self.catch_up_all())
+
+    def _tick(self, delay: float) -> simpy.Event:
+        # Urgent: before the sampler's (and anyone's) events at the same time.
+        tick = self.env.event()
+        tick._ok = True
+        tick._value = None
+        self.env.schedule(tick, URGENT, delay)
+        return tick
+
+    def _samples(self):
+        """At the sampler's times (same arithmetic: now + interval), before it samples."""
+        env, until, interval = self.env, self.window[1], self.sample_interval
+        while env.now <= until:
+            self.catch_up_all()
+            if interval == math.inf:
+                return
+            yield self._tick(interval)
+
+    def catch_up_all(self) -> None:
+        """Every grid's rounds due by now (before a sample of the time series is taken)."""
+        now = self.env.now
+        active = self.active
+        for grid, due in enumerate(self.due):
+            if due <= now and not active[grid]:
+                self._rounds(grid, now)
 
     def found(self, grid: int, rounds: int) -> simpy.Event:
         """The event that the ``rounds``-th sweep of ``grid`` not yet begun is done (≥ 1)."""
+        self.catch_up(grid)
         pending = self.pending[grid]
         while len(pending) < rounds:
             pending.append(self.env.event())
+        self._wake(grid)
         return pending[rounds - 1]
 
-    def sweeper(self, grid: int):
-        """The grid's sweeps: due every interval from its offset, late while its worker is busy."""
-        env = self.env
-        pool = cast("_Pool | None", self.pools[grid])
-        pending = self.pending[grid]
-        offset, interval = self.offsets[grid], self.interval
-        due = offset
-        while True:
-            if due > env.now:
-                yield env.timeout(due - env.now)
-            if env.now >= self.stop and not pending:
-                return
-            if pool is not None:
-                kind = pool.acquire_now(_NO_CASE)
-                if kind < 0:
-                    kind = yield pool.wait(1, _NO_CASE)
-                yield from self._sweep(pool, kind, pending)
-            elif pending:
-                # No grid worker in the pool: nobody's time to count, the sweep is instant.
-                pending.pop(0).succeed()
-            # The next sweep: the first time of the grid's schedule after this one ended.
-            due = offset + (int((env.now - offset) / interval) + 1) * interval
+    def catch_up(self, grid: int) -> None:
+        """The grid's rounds due by now, before its pool is read or changed."""
+        if self.due[grid] <= self.env.now and not self.active[grid]:
+            self._rounds(grid, self.env.now)
 
-    def _sweep(self, pool: _Pool, kind: int, pending: list[simpy.Event]):
-        """One round by a worker of ``kind``: it finds the disputes that arose before it began."""
-        env = self.env
-        done: Any = pending.pop(0) if pending else None
-        self.busy.value += 1
-        lo, hi = self.window
-        if lo <= env.now < hi:
-            self.work_in_window[GRID] += self.hours
-            self.rounds_in_window += 1
+    def _end_of(self, start: float, kind: int) -> float:
         hold = self.hours / self.shares[kind]
         cal = self.calendars[kind]
-        end = env.now + hold / 24.0 if cal.always_open else cal.finish(env.now, hold)
-        yield env.timeout(end - env.now)
-        pool.release(kind, _NO_CASE)
+        return start + hold / 24.0 if cal.always_open else cal.finish(start, hold)
+
+    def _begun(self, start: float) -> None:
+        lo, hi = self.window
+        if lo <= start < hi:
+            self.work_in_window[GRID] += self.hours
+            self.rounds_in_window += 1
+
+    def _rounds(self, grid: int, now: float) -> None:
+        """The rounds of ``grid`` due by ``now``, with the pool as it has been since they fell due.
+
+        Each round finds a worker free (nothing touched the pool since its due time) and takes
+        [due, end], or finds every worker busy and queues, now, for the next one free.
+        """
+        pool = self.pools[grid]
+        pending = self.pending[grid]
+        offset, interval, stop = self.offsets[grid], self.interval, self.stop
+        due = self.due[grid]
+        while due <= now:
+            if due >= stop and not pending:
+                due = math.inf
+                break
+            if pool is None:
+                # No grid worker in the pool: nobody's time to count, the sweep is instant.
+                if pending:
+                    pending.pop(0).succeed()
+                due = offset + (int((due - offset) / interval) + 1) * interval
+                continue
+            kind = _Pool.acquire_now(pool, _NO_CASE)
+            if kind < 0:
+                # Every worker busy since the due time: the round queues like a new case.
+                req = _Pool.wait(pool, 1, _NO_CASE)
+                req.callbacks.append(functools.partial(self._granted, grid))
+                self.active[grid] = True
+                break
+            end = self._end_of(due, kind)
+            self._begun(due)
+            done = pending.pop(0) if pending else None
+            if end > now or done is not None:
+                # Still under way (or awaited): the worker is held until one event at its end.
+                self._hold(grid, kind, end, done)
+                break
+            pool.free[kind] += 1  # over before now, and the pool had no queue meanwhile
+            due = offset + (int((end - offset) / interval) + 1) * interval
+        self.due[grid] = due
+
+    def _hold(self, grid: int, kind: int, end: float, done: simpy.Event | None) -> None:
+        self.busy.value += 1
+        self.active[grid] = True
+        ev = self.env.timeout(max(end - self.env.now, 0.0))
+        ev.callbacks.append(lambda _event: self._ended(grid, kind, done))
+
+    def _granted(self, grid: int, event: simpy.Event) -> None:
+        """A queued round got a worker of the kind in ``event``: it begins now."""
+        now = self.env.now
+        kind = cast(int, event.value)
+        pending = self.pending[grid]
+        self._begun(now)
+        self._hold(grid, kind, self._end_of(now, kind), pending.pop(0) if pending else None)
+
+    def _ended(self, grid: int, kind: int, done: simpy.Event | None) -> None:
+        """A round's end: the worker goes back, the disputes it found are found."""
+        pool = cast(_Pool, self.pools[grid])
+        _Pool.release(pool, kind, _NO_CASE)
         self.busy.value -= 1
+        self.active[grid] = False
         if done is not None:
             done.succeed()
+        # The next sweep: the first time of the grid's schedule after this one ended.
+        offset, interval = self.offsets[grid], self.interval
+        self.due[grid] = offset + (int((self.env.now - offset) / interval) + 1) * interval
+        self._wake(grid)
+
+    def _wake(self, grid: int) -> None:
+        """An event at the next due time while a dispute waits for the grid's sweep."""
+        if not self.pending[grid] or self.active[grid]:
+            return
+        due = self.due[grid]
+        if due == self.wake_at[grid] or due == math.inf:
+            return
+        self.wake_at[grid] = due
+        ev = self.env.timeout(due - self.env.now)
+        ev.callbacks.append(lambda _event: self._woken(grid))
+
+    def _woken(self, grid: int) -> None:
+        self.catch_up(grid)
+        self._wake(grid)
