@@ -412,8 +412,10 @@ def load_results(folder: str | Path) -> Results:
     per_rep = pd.read_parquet(folder / "per_replication.parquet")
     summary = pd.read_csv(folder / "summary.csv", index_col="kpi")
     # Results saved before intervals said how they were made have no such column.
-    notes = summary.get("interval", pd.Series("", index=summary.index)).astype(object)
-    summary["interval"] = notes.where(notes.notna(), "")  # a column of blanks reads as NaN
+    if "interval" not in summary or summary["interval"].isna().all():
+        summary["interval"] = ""  # a column of blanks reads back as NaN (or is absent)
+    else:
+        summary["interval"] = summary["interval"].fillna("")
     targets = pd.read_csv(folder / "targets.csv", index_col="kpi")
     targets["label"] = targets["label"].fillna("")
     tables: dict[str, list[pd.DataFrame]] = {}
