@@ -80,7 +80,6 @@ class _Mediation:
         self.shares = venues.shares
         self.expert_share = venues.expert_share
         self.grid_travel_factor = venues.grid_travel_factor
-        self.expert_steps_in_window = 0
         # mechanisms.quality: None when off, which is all the hot loop tests.
         self.quality = (
             _Quality(sc, venues, quality_rng)
@@ -121,8 +120,6 @@ class _Mediation:
         first_kind = -1
         in_window = self.window_start <= entered < self.window_end
         always_open, calendars = self.always_open, self.calendars
-        if expert and in_window:
-            self.expert_steps_in_window += 1
         timer_armed = False
         for s in range(sessions):
             now = env.now

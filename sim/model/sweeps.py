@@ -123,7 +123,6 @@ class _Sweeps:
         self.due: list[float] = list(offsets)
         self.active = [False] * len(offsets)
         self.wake_at = [math.nan] * len(offsets)
-        self.rounds_in_window = 0
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
@@ -178,7 +177,6 @@ class _Sweeps:
         lo, hi = self.window
         if lo <= start < hi:
             self.work_in_window[GRID] += self.hours
-            self.rounds_in_window += 1
 
     def _rounds(self, grid: int, now: float) -> None:
         """The rounds of ``grid`` due by ``now``, with the pool as it has been since they fell due.
