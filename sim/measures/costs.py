@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sim.measures.register import unit_specs
 from sim.model.replication import Replication
-from sim.scenario.schema import Grades, Scenario
-from sim.scenario.vocabulary import LEVELS, VENUES
+from sim.scenario.schema import Grades
+from sim.scenario.vocabulary import VENUES
 
 __all__ = ["GOLD_GRADE", "cost_table"]
 
@@ -48,7 +49,7 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
     ]
     resolved = in_window[in_window["outcome"].isin(["resolved", "resolved_on_the_spot"])]
     counts = resolved["level"].value_counts()
-    if _gold_drawn(rep.scenario):
+    if _gold_drawn(rep):
         # Each settled step earns its mediator's grade multiplier; costs.grades.shares then
         # only split the non-gold grades (the gold share is the levels' gold_medal_share).
         standard, gold = _grade_multipliers(costs.grades)
@@ -93,31 +94,30 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
 
 
 def _training_hours_a_year(rep: Replication) -> dict[str, float]:
-    """Training hours a year of every mediator (full- and part-time) of each venue that trains."""
-    sc = rep.scenario
-    specs: dict[str, list] = {lv: [sc.ladder.level(lv)] * len(rep.staffing[lv]) for lv in LEVELS}
-    specs["sector"] = [sc.sectors[n] for n in rep.unit_names["sector"]]
-    specs["stationed_room"] = [sc.stationed_rooms[n] for n in rep.unit_names["stationed_room"]]
+    """Training hours a year of every mediator (full- and part-time) of each venue that trains
+    (the joint venues' staff are their departments' members)."""
     out: dict[str, float] = {}
-    for venue, unit_specs in specs.items():
+    for venue, specs in unit_specs(rep).items():
         hours = sum(
-            (full + part) * spec.training_hours_per_year
-            for spec, (full, part) in zip(unit_specs, rep.staffing[venue], strict=True)
+            (full + part) * getattr(spec, "training_hours_per_year", 0.0)
+            # A level with no units has one spec (the register reads unit 0) and no staff.
+            for spec, (full, part) in zip(specs, rep.staffing[venue], strict=False)
         )
         if hours:
             out[venue] = hours
     return out
 
 
-def _gold_drawn(sc: Scenario) -> bool:
-    """Whether the model draws each mediator's grade (quality on and some gold-medal share)."""
-    if not sc.mechanisms.quality:
+def _gold_drawn(rep: Replication) -> bool:
+    """Whether the model draws each mediator's grade (quality on and some gold-medal share at a
+    venue whose desk draws it: the same units as the model built, sim.model.venues)."""
+    if not rep.scenario.mechanisms.quality:
         return False
-    specs = [sc.ladder.level(lv) for lv in LEVELS]
-    specs += [*sc.sectors.values(), *sc.stationed_rooms.values()]
-    if sc.district_centre.joint is not None:
-        specs.append(sc.district_centre.joint)
-    return any(s.gold_medal_share > 0 for s in specs)
+    return any(
+        getattr(spec, "gold_medal_share", 0.0) > 0
+        for specs in unit_specs(rep).values()
+        for spec in specs
+    )
 
 
 def _grade_multipliers(grades: Grades) -> tuple[float, float]:

@@ -21,6 +21,7 @@ __all__ = [
     "petition_table",
     "register_table",
     "timeseries_table",
+    "unit_specs",
 ]
 
 REGISTER_COLUMNS = (
@@ -147,17 +148,25 @@ def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.Da
     return out[columns]
 
 
+def unit_specs(rep: Replication) -> dict[str, list]:
+    """The settings of each unit of each venue, in unit order, as the model built its desks
+    (sim.model.venues); the enterprise committees share ``[enterprise]``, which has no
+    training or grade keys (read them with ``getattr(spec, key, 0.0)``)."""
+    sc = rep.scenario
+    names = rep.unit_names
+    return {
+        **{lv: [sc.ladder.level(lv)] * max(1, len(names[lv])) for lv in LEVELS},
+        "sector": [sc.sectors[n] for n in names["sector"]],
+        "enterprise": [sc.enterprise] * len(names["enterprise"]),
+        "stationed_room": [sc.stationed_rooms[n] for n in names["stationed_room"]],
+        "joint": [sc.district_centre.joint] if names["joint"] else [],
+        "township_joint": [sc.township_centre.joint] * len(names["township_joint"]),
+    }
+
+
 def _training_hours(rep: Replication, raw: pd.DataFrame) -> np.ndarray:
     """The training hours a year of the mediators of each step's venue (0 where none is set)."""
-    sc = rep.scenario
-    specs: dict[str, list] = {
-        **{lv: [sc.ladder.level(lv)] * max(1, len(rep.unit_names[lv])) for lv in LEVELS},
-        "sector": [sc.sectors[n] for n in rep.unit_names["sector"]],
-        "enterprise": [],  # the enterprise committees' settings have no training
-        "stationed_room": [sc.stationed_rooms[n] for n in rep.unit_names["stationed_room"]],
-        "joint": [sc.district_centre.joint] if rep.unit_names["joint"] else [],
-        "township_joint": [sc.township_centre.joint] * len(rep.unit_names["township_joint"]),
-    }
+    specs = unit_specs(rep)
     hours = np.zeros(len(raw), dtype=float)
     venue = raw["level_i"].to_numpy()
     unit = raw["unit_i"].to_numpy()
