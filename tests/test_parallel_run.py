@@ -10,7 +10,8 @@ import pytest
 
 import sim
 from sim.cli.main import main
-from sim.experiments.executors import SerialExecutor
+from sim.experiments.executors import ProcessExecutor, SerialExecutor
+from sim.experiments.experiment import _executor_for
 from tests.scenarios import SMALL
 
 # Three replications on two workers: one worker runs two, so order of completion and
@@ -47,8 +48,13 @@ def test_parallel_replications_equal_serial_to_the_bit(scenario, serial, executo
 
 
 def test_default_is_serial_and_workers_alone_mean_processes(scenario, serial):
-    again = sim.simulate(scenario, REPS, SEED, keep_tables=True)
-    _assert_same(serial, again)
+    # Results cannot tell executors apart (they are identical by design): ask which is chosen.
+    with _executor_for(None, None, None, REPS) as ex:
+        assert isinstance(ex, SerialExecutor)
+    with _executor_for(None, 2, None, REPS) as ex:
+        assert isinstance(ex, ProcessExecutor) and ex.workers == 2
+    with _executor_for("processes", 8, None, 1) as ex:  # never more workers than replications
+        assert isinstance(ex, SerialExecutor)
     two = sim.simulate(scenario, REPS, SEED, keep_tables=True, workers=2)
     _assert_same(serial, two)
 

@@ -212,7 +212,9 @@ def test_gold_medal_draws_without_an_effect_change_nothing() -> None:
     reg = on["register"]
     assert _digest(reg[list(REGISTER_COLUMNS)]) == _digest(today["register"])
     village = reg[(reg["level"] == "village") & reg["outcome"].isin(MEDIATED)]
-    assert 0.3 < (village["mediator_grade"] == "gold_medal").mean() < 0.7
+    # Each step's grade is a Bernoulli(0.5) draw: 4 standard errors of a share of n steps.
+    share = (village["mediator_grade"] == "gold_medal").mean()
+    assert abs(share - 0.5) < 4 * (0.25 / len(village)) ** 0.5
 
 
 # --------------------------------------------------------------------------- CRN directions
