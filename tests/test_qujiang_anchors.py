@@ -5,11 +5,13 @@ resolutions by level (SOURCES.md §2.3), the 52/44 discovery split (黄石 2016,
 elapsed time per level (§2.4). Each anchor is checked on the mean of a few replications of the
 bundled scenario (a full year each, its own seed) with the tolerance
 
-    |mean − anchor| ≤ anchor's own uncertainty + 3 × the simulation's standard error,
+    |mean − anchor| ≤ anchor's own uncertainty + K × the simulation's standard error,
 
-the SE being the replications' standard deviation / √R: three SE make a false alarm from
-simulation noise rare (≈ 0.3% per anchor under normality), and the first term is what the source
-allows. The anchors' own uncertainties, and why, are next to each anchor below.
+the SE being the replications' standard deviation / √R and K the Student-t quantile at 0.9985
+with R − 1 degrees of freedom (the SE is itself estimated from R values): a false alarm from
+simulation noise is then as rare as three known-σ standard errors (≈ 0.3% per anchor), and the
+first term is what the source allows. The anchors' own uncertainties, and why, are next to
+each anchor below.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import pandas as pd
 import pytest
 
 import sim
+from sim.experiments.intervals import t_quantile
 from sim.measures.register import case_table, register_table
 
 ROOT = Path(__file__).resolve().parents[1]
-REPLICATIONS = 3  # a Qujiang year takes a few seconds; 3 give an SE of ≈ 0.3 points on the split
+REPLICATIONS = 5  # a Qujiang year takes about a second; 5 give an SE of ≈ 0.2 points on the split
+K = t_quantile(0.9985, REPLICATIONS)  # ≈ 6.0 with 4 degrees of freedom
 
 # Final venue → level of the SOURCES.md §2.3 split. Enterprise committees sit in the village's
 # ground (as in 小事不出村); sector committees and joint mediation are the district centre's.
@@ -71,7 +75,6 @@ def _anchors(rep: sim.Replication, scenario: sim.Scenario) -> dict[str, float]:
         split[level] += values.get(f"resolved_share.{venue}") or 0.0
     out = {f"split.{k}": v for k, v in split.items()}
     out["split.rest"] = 1.0 - sum(split.values())
-    out["below_county"] = sum(split.values())
     out["found_by_sweep"] = values["found_by_sweep"]
     out["days_to_resolution.p90"] = values["days_to_resolution.p90"]
     cases = case_table(rep)
@@ -118,26 +121,22 @@ def test_the_bundled_scenario_runs_issue_13s_mechanisms() -> None:
 def test_split_of_resolutions_by_level(runs: pd.DataFrame, level: str) -> None:
     anchor, own = SPLIT[level]
     mean, se = _mean_se(runs, f"split.{level}")
-    assert abs(mean - anchor) <= own + 3 * se, (
-        f"{level}: {mean:.3f} vs {anchor} ± {own} + 3×{se:.4f}"
+    assert abs(mean - anchor) <= own + K * se, (
+        f"{level}: {mean:.3f} vs {anchor} ± {own} + {K:.1f}×{se:.4f}"
     )
 
 
 def test_unresolved_rest_is_small(runs: pd.DataFrame) -> None:
+    # This also holds Huzhou's "九成以上矛盾纠纷化解在县级以下" [FOUND, §2.3]: resolved below the
+    # county is 1 − rest ≥ 0.93 − K·SE.
     mean, se = _mean_se(runs, "split.rest")
-    assert mean <= REST_AT_MOST + 3 * se, f"rest {mean:.3f} > {REST_AT_MOST} + 3×{se:.4f}"
-
-
-def test_nine_in_ten_below_the_county(runs: pd.DataFrame) -> None:
-    # Huzhou "九成以上矛盾纠纷化解在县级以下" [FOUND, §2.3]: one-sided, no tolerance of its own.
-    mean, se = _mean_se(runs, "below_county")
-    assert mean >= 0.90 - 3 * se, f"below county {mean:.3f} < 0.90"
+    assert mean <= REST_AT_MOST + K * se, f"rest {mean:.3f} > {REST_AT_MOST} + {K:.1f}×{se:.4f}"
 
 
 def test_discovery_split(runs: pd.DataFrame) -> None:
     anchor, own = FOUND_BY_SWEEP
     mean, se = _mean_se(runs, "found_by_sweep")
-    assert abs(mean - anchor) <= own + 3 * se, f"found_by_sweep {mean:.3f} vs {anchor} ± {own}"
+    assert abs(mean - anchor) <= own + K * se, f"found_by_sweep {mean:.3f} vs {anchor} ± {own}"
 
 
 @pytest.mark.parametrize("level", sorted(DURATIONS))
@@ -145,12 +144,12 @@ def test_elapsed_time_per_level(runs: pd.DataFrame, level: str) -> None:
     for i, stat in enumerate(("median", "p90")):
         anchor = DURATIONS[level][i]
         mean, se = _mean_se(runs, f"{level}.{stat}")
-        # On the log scale: a factor of 2, widened by 3 SE of the mean (relative, as log).
-        slack = math.log(DURATION_FACTOR) + 3 * se / mean
+        # On the log scale: a factor of 2, widened by K SE of the mean (relative, as log).
+        slack = math.log(DURATION_FACTOR) + K * se / mean
         assert abs(math.log(mean / anchor)) <= slack, f"{level} {stat}: {mean:.2f} d vs {anchor} d"
 
 
 def test_one_month_rule_p90(runs: pd.DataFrame) -> None:
     # The scenario's own target 一个月内调结(P90) ≤ 30 days (Art. 33, §2.4): the tuning keeps it.
     mean, se = _mean_se(runs, "days_to_resolution.p90")
-    assert mean <= 30 + 3 * se, f"days_to_resolution.p90 {mean:.1f} > 30"
+    assert mean <= 30 + K * se, f"days_to_resolution.p90 {mean:.1f} > 30"
