@@ -15,7 +15,6 @@ the paired differences are deterministic for a seed, so "ranks first" and "the i
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import json
 
 import numpy as np
@@ -58,17 +57,8 @@ ENTRY = [
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    """``sim`` with the explain command registered even before the package is reinstalled."""
-    found = cli_main.entry_points
-
-    def entry_points(**kw):
-        eps = list(found(**kw))
-        if kw.get("group") == "sim.commands" and not any(e.name == "explain" for e in eps):
-            eps.append(md.EntryPoint("explain", "sim.cli.explain:add_parser", "sim.commands"))
-        return eps
-
-    monkeypatch.setattr(cli_main, "entry_points", entry_points)
+def cli():
+    """``sim`` as installed: the explain command comes from pyproject's entry points."""
     return cli_main.main
 
 

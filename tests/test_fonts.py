@@ -98,7 +98,6 @@ def test_one_font_lookup_for_the_whole_package():
     assert plots.cjk_font is fonts.cjk_font
     import sim.sizing.output as sizing_output
 
-    assert not hasattr(sizing_output, "plot_frontier")
     for module in (plots, sizing_output):
         assert "font_manager" not in vars(module)
         assert "_CJK_FONTS" not in vars(module)

@@ -14,7 +14,6 @@ import pytest
 import sim
 from calibration.backtest import observed_measures
 from calibration.fitting import Calibration, calibrate_register
-from calibration.time_at_level import TOLERANCE
 from calibration.variants import restated_at, with_settings
 from tests.calibration import roundtrip
 from tests.scenarios import SMALL
@@ -75,4 +74,3 @@ def test_calibrated_days_to_resolution_reproduce_the_register(fits) -> None:
     assert abs(matched - observed) <= DAYS_TOLERANCE * observed, (matched, observed)
     # Without matching (the defect) the register's days are missed by far more.
     assert abs(unmatched - observed) > 2 * DAYS_TOLERANCE * observed, (unmatched, observed)
-    assert TOLERANCE <= DAYS_TOLERANCE
