@@ -91,11 +91,13 @@ def backtests(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 
 def test_backtest_of_a_correct_model_covers_at_the_nominal_rate(backtests: pd.DataFrame) -> None:
     """Four monthly volumes, four resolved shares and two day measures per register, three
-    registers: 30 checks. Their binomial SE at 90% is √(0.9·0.1/30) ≈ 0.055, and the check is
-    two-sided at 3 SE (0.74 to 1). Without the parameters' uncertainty the resolved shares,
-    estimated from two months and predicted over four, cover ~0.7 (measured over 8 seeds);
-    with it ~0.94, as the volumes do."""
+    registers: 30 checks. Their binomial SE at 90% is √(0.9·0.1/30) ≈ 0.055 (as if independent;
+    checks of one register are correlated, so the real SE is larger and the bound is lenient).
+    The defect is under-coverage, so the check is one-sided: coverage ≥ 0.9 − 3 SE = 0.735 (an
+    upper bound at 3 SE would be above 1 and could not fail). Without the parameters'
+    uncertainty the resolved shares, estimated from two months and predicted over four, cover
+    ~0.7 (measured over 8 seeds); with it ~0.94, as the volumes do."""
     covered = backtests["covered"].dropna()
     assert len(covered) == 30
     se = math.sqrt(LEVEL * (1 - LEVEL) / len(covered))
-    assert abs(covered.mean() - LEVEL) <= 3 * se, backtests
+    assert covered.mean() >= LEVEL - 3 * se, backtests
