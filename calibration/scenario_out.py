@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +27,8 @@ from sim.scenario.loading import (
 from sim.scenario.schema import Scenario
 
 from .fitting import Calibration
-from .variants import plain_data
 
 __all__ = ["calibrated_table", "provenance_header", "write_scenario"]
-
-
-def _set(table: dict[str, Any], key: str, value: Any, defaults: Mapping[str, Any]) -> None:
-    """Set a dotted key; a table the base file leaves out starts from the scenario's value."""
-    parts = key.split(".")
-    if parts[0] == "townships" and len(parts) == 3:
-        # townships is a list: the element is named by its name or pinyin, as in --set.
-        for town in table.get("townships", []):
-            if parts[1] in (town.get("name"), town.get("pinyin")):
-                town[parts[2]] = value
-                return
-        return
-    node, dnode = table, defaults
-    for part in parts[:-1]:
-        dnode = dnode.get(part, {}) if isinstance(dnode, Mapping) else {}
-        if not isinstance(node.get(part), dict):
-            node[part] = dict(dnode) if isinstance(dnode, Mapping) else {}
-        node = node[part]
-    node[parts[-1]] = value
 
 
 def calibrated_table(
@@ -65,9 +45,9 @@ def calibrated_table(
     """
     base_path, out_path = Path(base_path), Path(out_path)
     table = apply_overrides(read_scenario_table(base_path), [parse_override(o) for o in overrides])
-    defaults = plain_data(calibration.scenario.model_dump(by_alias=True))
-    for key, value in calibration.settings.items():
-        _set(table, key, value, defaults)
+    # The fitted keys, set as --set sets them (arrays by name or pinyin; a table the base file
+    # leaves out starts from its defaults; an unknown township is an error, not a silent skip).
+    table = apply_overrides(table, list(calibration.settings.items()))
     table["name"] = name or f"{calibration.scenario.name}-calibrated"
     stem = Path(calibration.register.source).name
     table["description"] = (
