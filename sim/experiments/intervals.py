@@ -45,7 +45,7 @@ def confidence_interval(
     mean = float(x.mean())
     if len(x) < 2:
         return mean, math.nan, math.nan
-    half = t_quantile(0.5 + confidence / 2, len(x)) * float(x.std(ddof=1)) / math.sqrt(len(x))
+    half = half_width(float(x.std(ddof=1)), len(x), confidence)
     return mean, mean - half, mean + half
 
 
@@ -78,8 +78,7 @@ def kpi_interval(
             # Every replication at the bound (a share's mean is 0 only if all are 0): the t
             # interval is the point itself; clipping only guards against rounding.
             return mean, min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0), f"all {mean:g}"
-        spread = t_quantile(0.5 + confidence / 2, len(x)) * float(x.std(ddof=1))
-        half = spread / math.sqrt(len(x)) / (mean * (1.0 - mean))
+        half = half_width(float(x.std(ddof=1)), len(x), confidence) / (mean * (1.0 - mean))
         centre = math.log(mean / (1.0 - mean))
         return mean, _expit(centre - half), _expit(centre + half), "logit"
     if name in KPI_NAMES and lo < 0.0:

@@ -10,10 +10,8 @@ finding.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
@@ -21,6 +19,7 @@ from matplotlib.figure import Figure
 
 from sim.experiments.sweep_results import summarise_sweep
 from sim.reports import labels
+from sim.reports.drawing import new_figure, save
 from sim.reports.fonts import Language, cjk_font, resolve_language
 
 __all__ = ["axis_label", "cjk_font", "heatmap", "kpi_label", "kpi_over_axis", "save", "tornado"]
@@ -245,15 +244,4 @@ def tornado(
 
 
 def _figure(ax: Any, height: float = 4.5) -> tuple[Figure, Any]:
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = plt.subplots(figsize=(7, max(3.0, height)), layout="constrained")
-    return fig, ax
-
-
-def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Write ``fig`` (PNG, SVG, PDF by suffix) and free it."""
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return new_figure(ax, 7.0, max(3.0, height))
