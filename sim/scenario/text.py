@@ -6,9 +6,10 @@ by ``len`` misaligns every column after a Chinese label; these helpers pad by di
 
 from __future__ import annotations
 
+import math
 import unicodedata
 
-__all__ = ["display_width", "pad", "plural"]
+__all__ = ["display_width", "pad", "plural", "yuan"]
 
 
 def display_width(text: object) -> int:
@@ -29,3 +30,10 @@ def pad(text: object, width: int, right: bool = False) -> str:
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """``"1 replication"``, ``"5 replications"``: the count with its noun in the right number."""
     return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def yuan(amount: float | None) -> str:
+    """An amount of yuan with thousands separators, or "—" when there is none (NaN)."""
+    if amount is None or (isinstance(amount, float) and math.isnan(amount)):
+        return "—"
+    return f"{amount:,.0f}"

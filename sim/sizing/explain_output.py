@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from sim.scenario.text import pad, yuan
 from sim.scenario.vocabulary import KPI_LABELS
 from sim.sizing.explain import DECOMPOSITION, Explanation
 
@@ -47,26 +48,12 @@ def _t(en: str, zh: str, lang: str | None) -> str:
     return f"{en} {zh}"
 
 
-def _wide(text: str) -> int:
-    return sum(1 for ch in str(text) if ord(ch) > 0x2E80)
-
-
-def _pad(text: str, width: int, right: bool = False) -> str:
-    text = str(text)
-    gap = max(0, width - len(text) - _wide(text))
-    return " " * gap + text if right else text + " " * gap
-
-
 def _num(x: float, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     if math.isinf(x):
         return "free 免费" if x > 0 else "−∞"
     return f"{x:.{digits}g}"
-
-
-def _yuan(x: float) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
 
 
 def binds_text(binds: str, lang: str | None = None) -> str:
@@ -180,27 +167,27 @@ def _decomposition(name: str, row: pd.Series, lang: str | None) -> str:
 
 def _effects_table(rows: pd.DataFrame, parts: bool, lang: str | None) -> list[str]:
     head = (
-        _pad(_t("#", "序", lang), 4) + _pad(_t("lever", "措施", lang), 46)
-        + _pad(_t("step", "一档", lang), 10, True)
-        + _pad(_t("Δ per step", "每档变化", lang), 16, True)
-        + _pad(_t("95% CI", "95%区间", lang), 24, True)
-        + _pad(_t("yuan/step", "每档年成本(元)", lang), 22, True)
-        + _pad(_t("per 10k yuan", "每万元", lang), 16, True)
+        pad(_t("#", "序", lang), 4) + pad(_t("lever", "措施", lang), 46)
+        + pad(_t("step", "一档", lang), 10, True)
+        + pad(_t("Δ per step", "每档变化", lang), 16, True)
+        + pad(_t("95% CI", "95%区间", lang), 24, True)
+        + pad(_t("yuan/step", "每档年成本(元)", lang), 22, True)
+        + pad(_t("per 10k yuan", "每万元", lang), 16, True)
     )  # fmt: skip
     if parts:
-        head += _pad(_t("Δ parts", "分项变化", lang), 20, True)
+        head += pad(_t("Δ parts", "分项变化", lang), 20, True)
     out = ["", head]
     for _, r in rows.iterrows():
         label = r["lever"] if lang == "en" else f"{r['lever']} {r['label_zh']}"
         ci = f"[{_num(r['ci_low'], 3)}, {_num(r['ci_high'], 3)}]"
         line = (
-            _pad(str(r["rank"]), 4) + _pad(label, 46) + _pad(_num(r["step"], 3), 10, True)
-            + _pad(_num(r["delta"], 3), 16, True) + _pad(ci, 24, True)
-            + _pad(_yuan(r["yuan_per_step"]), 22, True)
-            + _pad(_num(r["per_10k_yuan"], 3), 16, True)
+            pad(str(r["rank"]), 4) + pad(label, 46) + pad(_num(r["step"], 3), 10, True)
+            + pad(_num(r["delta"], 3), 16, True) + pad(ci, 24, True)
+            + pad(yuan(r["yuan_per_step"]), 22, True)
+            + pad(_num(r["per_10k_yuan"], 3), 16, True)
         )  # fmt: skip
         if parts:
-            line += _pad(f"{_num(r['part1_delta'], 2)} / {_num(r['part2_delta'], 2)}", 20, True)
+            line += pad(f"{_num(r['part1_delta'], 2)} / {_num(r['part2_delta'], 2)}", 20, True)
         if r["includes_zero"]:
             line += "  " + _t("CI includes 0", "区间含0", lang)
         out.append(line)

@@ -19,6 +19,7 @@ import pandas as pd
 from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.text import pad as _pad
+from sim.scenario.text import yuan
 from sim.sizing.confirmation import QuotaVerdict
 from sim.sizing.explain_output import verdict_lines
 from sim.sizing.results import BUDGET_HEADERS, SizingResult, json_safe
@@ -94,10 +95,6 @@ def _verdict(met: bool) -> str:
     return "  met 达标" if met else "  NOT met 未达标"
 
 
-def _yuan(x: float) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
-
-
 def _num(x: float) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
@@ -140,7 +137,7 @@ def format_sizing(result: SizingResult) -> str:
             )
             lines.append(
                 _pad(item, 30) + _pad(level, 24) + _pad(r.place, 26) + _pad(ft, 10, True)
-                + _pad(_yuan(r.yuan_per_year), 16, True)
+                + _pad(yuan(r.yuan_per_year), 16, True)
             )  # fmt: skip
         verdict = result.targets[result.targets["demand"] == demand]
         lines.append("")
