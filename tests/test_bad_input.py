@@ -568,3 +568,15 @@ def test_a_scenario_saved_with_a_utf8_bom_is_read(tmp_path) -> None:
     bom = tmp_path / "bom.toml"
     bom.write_bytes(b"\xef\xbb\xbf" + SMALL.read_bytes())
     assert sim.load_scenario(bom).name == sim.load_scenario(SMALL).name
+
+
+def test_a_sweep_file_with_a_utf8_bom_is_read_like_a_scenario(tmp_path) -> None:
+    # The sweep, sensitivity and scenario readers are one reader (sim.scenario.loading.read_toml).
+    from sim.experiments.sweep_spec import read_toml
+
+    path = tmp_path / "bom_sweep.toml"
+    path.write_bytes(b'\xef\xbb\xbfbase = "small.toml"\nreplications = 2\n')
+    assert read_toml(path, str(path)) == {"base": "small.toml", "replications": 2}
+    path.write_bytes(b"base = \n")
+    with pytest.raises(sim.ScenarioError, match="line 1"):
+        read_toml(path, str(path))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import math
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.loading import read_toml as read_scenario_file
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import KPI_NAMES
 
@@ -145,19 +145,8 @@ class SweepPlan:
 
 
 def read_toml(path: Path, shown: str) -> dict[str, Any]:
-    """Read a TOML file; a missing or broken file is an input problem (exit 2)."""
-    if not path.is_file():
-        what = "is a folder; expected a TOML file" if path.is_dir() else "file not found"
-        raise ScenarioError([InputProblem(shown, "", _MISSING, what)])
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(
-            [InputProblem(shown, "", _MISSING, f"TOML syntax error: {exc}")]
-        ) from None
-    except UnicodeDecodeError:
-        raise ScenarioError([InputProblem(shown, "", _MISSING, "not UTF-8 text")]) from None
+    """Read a sweep-like TOML file; a missing or broken file is an input problem (exit 2)."""
+    return read_scenario_file(path, shown, "a TOML file")
 
 
 def spec_problems(exc: ValidationError, source: str, model: type[BaseModel]) -> list[InputProblem]:

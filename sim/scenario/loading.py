@@ -27,6 +27,7 @@ __all__ = [
     "load_scenario",
     "parse_override",
     "read_scenario_table",
+    "read_toml",
     "validate_table",
 ]
 
@@ -82,20 +83,23 @@ _TOML_POSITION = re.compile(
 )
 
 
-def _read_chain(path: Path, shown: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any], Origins]:
-    """Read ``path`` and the files it extends; ``shown`` is the name used in messages."""
+def read_toml(path: Path, shown: str, expected: str = "a scenario file") -> dict[str, Any]:
+    """The table of the TOML file ``path``; ``shown`` names it in messages.
+
+    A missing file, a folder, broken TOML (with its line and column) or text that is not UTF-8
+    is an input problem (exit 2). A UTF-8 byte-order mark is accepted.
+    """
     if path.is_dir():
         raise ScenarioError(
-            [InputProblem(shown, "", _MISSING, "is a folder; expected a scenario file")]
+            [InputProblem(shown, "", _MISSING, f"is a folder; expected {expected}")]
         )
     if not path.is_file():
         raise ScenarioError([InputProblem(shown, "", _MISSING, "file not found")])
-    resolved = path.resolve()
     try:
         data = path.read_bytes()
         # Windows editors save UTF-8 with a byte-order mark; TOML has none, but it is harmless.
         text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-        table = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib says "Illegal character '\n' (at line 5, column 14)"; lead with the position.
         found = _TOML_POSITION.match(str(exc))
@@ -120,6 +124,12 @@ def _read_chain(path: Path, shown: str, seen: tuple[Path, ...]) -> tuple[dict[st
         raise ScenarioError(
             [InputProblem(shown, "", _MISSING, f"cannot read: {exc.strerror}")]
         ) from None
+
+
+def _read_chain(path: Path, shown: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any], Origins]:
+    """Read ``path`` and the files it extends; ``shown`` is the name used in messages."""
+    table = read_toml(path, shown)
+    resolved = path.resolve()
 
     if seen:
         # A parent's register file is relative to the parent, not to the file the user named.
