@@ -53,6 +53,7 @@ __all__ = [
     "kpi_interval",
     "load_results",
     "prepare_result_folder",
+    "replication_kpis",
     "simulate",
     "staging_folder",
     "table_writer",
@@ -382,6 +383,13 @@ def _replicate(
             "costs": cost_table(rep, register),
         }
     return row, rep.events, tables
+
+
+def replication_kpis(scenario: Scenario, seed: int, k: int) -> dict[str, float]:
+    """The KPIs of replication ``k`` alone: :func:`simulate`'s work unit without the rest of an
+    experiment (no executor, intervals or verdicts), for sweeps that gather replications
+    themselves."""
+    return _replicate(scenario, seed, k, None, False)[0]
 
 
 def _executor_for(

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.executors import check_options, make_executor
-from sim.experiments.experiment import simulate
+from sim.experiments.experiment import replication_kpis
 from sim.experiments.sweep_plan import plan_sweep
 from sim.experiments.sweep_results import load_sweep
 from sim.experiments.sweep_spec import SweepPlan, SweepSpec
@@ -48,7 +48,7 @@ def run_replication(
     Depends only on (scenario, seed, replication): wherever it runs, the numbers are the same.
     """
     start = time.perf_counter()
-    row = simulate(scenario, 1, seed, first_replication=replication).per_replication.iloc[0]
+    row = replication_kpis(scenario, seed, replication)
     values = {str(k): float(v) for k, v in row.items() if kpis is None or k in kpis}
     return values, time.perf_counter() - start
 
