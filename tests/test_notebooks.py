@@ -86,3 +86,13 @@ def test_notebook_runs_in_quick_mode(path, tmp_path):
         if "image/png" in o.get("data", {})
     )
     assert images >= 1, "a notebook that answers with figures drew none"
+
+
+def test_budget_notebook_runs_in_its_default_mode(tmp_path):
+    """Notebook 04 as a budget office opens it: the bundled Qujiang scenario, whose targets no
+    headcount reaches (issue 14). It must end with what limits the targets, not a traceback;
+    the other notebooks take minutes in their default mode and are run by hand (README)."""
+    nb = execute(ROOT / "notebooks" / "04_budget.ipynb", tmp_path, OUTPUT_DIR=str(tmp_path / "out"))
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "No headcount meets every target" in text or "full-time mediators" in text
+    assert "not headcount" in text or "full-time mediators" in text
