@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.experiments.intervals import confidence_interval, t_quantile
+from sim.experiments.intervals import kpi_interval, t_quantile
 from sim.measures.township_kpis import TOWNSHIP_KPIS
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import validate_table
@@ -71,7 +71,8 @@ def judge(
         x = np.asarray(values, dtype=float)
         x = x[~np.isnan(x)]
         n = len(x)
-        mean, lo, hi = confidence_interval(x, confidence)
+        # The interval shown is the one sim run shows (logit scale for shares, clipped at 0).
+        mean, lo, hi, _ = kpi_interval(name, x, confidence)
         if n >= 2:
             # During the search the spread is estimated from fewer replications than the
             # final check will use; the bound is then the one expected at ``planned``.
@@ -259,7 +260,7 @@ def compare_screen(
             continue
         x = per_rep[name].to_numpy(dtype=float)
         x = x[~np.isnan(x)]
-        mean, lo, hi = confidence_interval(x, sc.run.confidence)
+        mean, lo, hi, _ = kpi_interval(name, x, sc.run.confidence)
         se = float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
         if not (math.isfinite(value) or math.isfinite(mean)):
             continue

@@ -53,7 +53,7 @@ def _num(x: float, digits: int = 4) -> str:
         return "—"
     if math.isinf(x):
         return "free 免费" if x > 0 else "−∞"
-    return f"{x:.{digits}g}"
+    return f"{x + 0.0:.{digits}g}"  # + 0.0: no "-0" for a negative zero
 
 
 def binds_text(binds: str, lang: str | None = None) -> str:
@@ -169,10 +169,10 @@ def _effects_table(rows: pd.DataFrame, parts: bool, lang: str | None) -> list[st
     head = (
         pad(_t("#", "序", lang), 4) + pad(_t("lever", "措施", lang), 46)
         + pad(_t("step", "一档", lang), 10, True)
-        + pad(_t("Δ per step", "每档变化", lang), 16, True)
+        + pad(_t("Δ per step", "每档变化", lang), 21, True)
         + pad(_t("95% CI", "95%区间", lang), 24, True)
-        + pad(_t("yuan/step", "每档年成本(元)", lang), 22, True)
-        + pad(_t("per 10k yuan", "每万元", lang), 16, True)
+        + pad(_t("yuan/step", "每档年成本(元)", lang), 26, True)
+        + pad(_t("per 10k yuan", "每万元", lang), 21, True)
     )  # fmt: skip
     if parts:
         head += pad(_t("Δ parts", "分项变化", lang), 20, True)
@@ -182,9 +182,9 @@ def _effects_table(rows: pd.DataFrame, parts: bool, lang: str | None) -> list[st
         ci = f"[{_num(r['ci_low'], 3)}, {_num(r['ci_high'], 3)}]"
         line = (
             pad(str(r["rank"]), 4) + pad(label, 46) + pad(_num(r["step"], 3), 10, True)
-            + pad(_num(r["delta"], 3), 16, True) + pad(ci, 24, True)
-            + pad(yuan(r["yuan_per_step"]), 22, True)
-            + pad(_num(r["per_10k_yuan"], 3), 16, True)
+            + pad(_num(r["delta"], 3), 21, True) + pad(ci, 24, True)
+            + pad(yuan(r["yuan_per_step"]), 26, True)
+            + pad(_num(r["per_10k_yuan"], 3), 21, True)
         )  # fmt: skip
         if parts:
             line += pad(f"{_num(r['part1_delta'], 2)} / {_num(r['part2_delta'], 2)}", 20, True)
