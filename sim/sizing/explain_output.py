@@ -167,7 +167,7 @@ def _decomposition(name: str, row: pd.Series, lang: str | None) -> str:
 
 def _effects_table(rows: pd.DataFrame, parts: bool, lang: str | None) -> list[str]:
     head = (
-        pad(_t("#", "序", lang), 4) + pad(_t("lever", "措施", lang), 46)
+        pad(_t("#", "序", lang), 5) + pad(_t("lever", "措施", lang), 46)
         + pad(_t("step", "一档", lang), 10, True)
         + pad(_t("Δ per step", "每档变化", lang), 21, True)
         + pad(_t("95% CI", "95%区间", lang), 24, True)
@@ -181,7 +181,7 @@ def _effects_table(rows: pd.DataFrame, parts: bool, lang: str | None) -> list[st
         label = r["lever"] if lang == "en" else f"{r['lever']} {r['label_zh']}"
         ci = f"[{_num(r['ci_low'], 3)}, {_num(r['ci_high'], 3)}]"
         line = (
-            pad(str(r["rank"]), 4) + pad(label, 46) + pad(_num(r["step"], 3), 10, True)
+            pad(str(r["rank"]), 5) + pad(label, 46) + pad(_num(r["step"], 3), 10, True)
             + pad(_num(r["delta"], 3), 21, True) + pad(ci, 24, True)
             + pad(yuan(r["yuan_per_step"]), 26, True)
             + pad(_num(r["per_10k_yuan"], 3), 21, True)
