@@ -34,6 +34,8 @@ __all__ = [
     "CatalogueLever",
     "catalogue",
     "generous_table",
+    "measure_ids",
+    "step_measure",
 ]
 
 # [EST] defaults used when neither [levers] nor [costs] gives the figure (docs/scenario.md).
@@ -119,11 +121,26 @@ def catalogue(
     out: list[CatalogueLever] = []
     if sc.levers.headcount.enabled:
         out += _headcount(base, lv, staffing)
-    for build in (_training, _gold_medal, _experts, _petition_agents, _sweeps, _share, _reward):
+    for build in _MEASURES.values():
         lever = build(base, sc)
         if lever is not None:
             out.append(lever)
     return out
+
+
+def measure_ids() -> list[str]:
+    """Ids of the non-headcount levers in the catalogue's order (a package steps them so)."""
+    return list(_MEASURES)
+
+
+def step_measure(table: dict[str, Any], source: str, lever_id: str) -> CatalogueLever | None:
+    """The catalogue entry of non-headcount lever ``lever_id`` at ``table``, as :func:`catalogue`
+    builds it: its ``table`` is ``table`` one step up (None at its bound or when inactive).
+
+    A package of measures (:mod:`sim.sizing.package`) is written by calling this repeatedly, so
+    a package's steps and their costs are exactly the catalogue's.
+    """
+    return _MEASURES[lever_id](table, validate_table(table, source))
 
 
 def _headcount(base: dict[str, Any], lv: Sequence[Lever], x: Staffing) -> list[CatalogueLever]:
@@ -361,3 +378,15 @@ def _reward(base: dict[str, Any], sc: Scenario) -> CatalogueLever | None:
         s.step, value, s.upper, min(s.step, max(0.0, s.upper - value)), float("nan"), False,
         False, "no mechanism of the model links the per-case reward to outcomes",
     )  # fmt: skip
+
+
+_MEASURES = {
+    "training": _training,
+    "gold_medal": _gold_medal,
+    "experts": _experts,
+    "petition_agents": _petition_agents,
+    "sweeps": _sweeps,
+    "mediation_share": _share,
+    "case_reward": _reward,
+}
+"""The non-headcount levers' builders, in the catalogue's order."""

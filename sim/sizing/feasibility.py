@@ -6,7 +6,11 @@ headcount. :func:`generous_failures` reads the verdict at a generous staffing: a
 not meet is limited by something other than headcount; with an explanation
 (:mod:`sim.sizing.explain` at the generous staffing) the message names what limits it — the
 ceiling (where parties enter, what sweeps find) or retention (resolution quality) — and the
-levers that move it most per 10,000 yuan. Both are input problems (exit 2).
+levers that move it most per 10,000 yuan. Both are input problems (exit 2) for the
+headcount-only search. For a package of measures (:mod:`sim.sizing.package`) a target no package
+within the catalogue's bounds reaches is an answer instead: :func:`package_verdicts` gives each
+target its verdict (达标 met / 不可达 unreachable / 未达标 not met within the budget), the best
+attainable value with its interval and what binds.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from sim.scenario.errors import InputProblem
 from sim.scenario.schema import Scenario, Target
 from sim.sizing.explain import DECOMPOSITION, Explanation
 
-__all__ = ["binds_note", "generous_failures", "on_the_spot_ceiling", "structural_problems"]
+__all__ = [
+    "binds_note",
+    "generous_failures",
+    "on_the_spot_ceiling",
+    "package_verdicts",
+    "structural_problems",
+]
 
 
 def on_the_spot_ceiling(sc: Scenario) -> float:
@@ -139,3 +149,63 @@ def binds_note(explanation: Explanation, name: str) -> str:
     best = list(row["best"])
     more = ", ".join(best) if best else "none in the catalogue moves it clearly"
     return f"{words}; levers that move it most per 10,000 yuan (sim explain): {more}"
+
+
+VERDICT_LABELS: dict[str, str] = {
+    "met": "达标 met",
+    "unreachable": "不可达 unreachable within the catalogue's bounds",
+    "not_met": "未达标 not met within the budget",
+}
+"""Bilingual verdict of a target of the package search."""
+
+
+def package_verdicts(
+    verdict: pd.DataFrame,
+    at_top: pd.DataFrame,
+    aims: dict[str, Target],
+    unreachable: list[str],
+    explanation: Explanation,
+) -> pd.DataFrame:
+    """Each target's verdict for a package: :func:`judge`'s columns and the package's verdict.
+
+    ``verdict`` is the judge at the package (confirmation replications, fresh seeds), ``at_top``
+    at the generous package (every lever at its bound: the best the catalogue attains),
+    ``aims`` what the search aimed at (an unreachable target's aim is most of the attainable
+    gain), ``explanation`` explain at the start (what binds). Added columns: ``verdict``
+    (``met``, ``unreachable`` or ``not_met``), ``verdict_label`` (bilingual), ``best_mean``,
+    ``best_bound``, ``best_ci_low``, ``best_ci_high``, ``aim`` and ``note`` (in words).
+    """
+    out = verdict.copy()
+    conf_note = "one-sided bound"
+    rows = []
+    for name, row in out.iterrows():
+        key = str(name)
+        top = at_top.loc[key]
+        if key in unreachable:
+            what = "unreachable"
+            note = (
+                f"with every lever at its bound the mean is {top['mean']:.4g} "
+                f"[{top['ci_low']:.4g}, {top['ci_high']:.4g}], its {conf_note} {top['bound']:.4g} "
+                f"misses {row['target']:.4g}; what limits it: "
+                + (binds_note(explanation, key) if key in explanation.targets.index else "—")
+                + f"; this package buys most of the attainable gain (aim {aims[key].value:.4g})"
+            )
+        elif bool(row["met"]):
+            what, note = "met", ""
+        else:
+            what = "not_met"
+            note = f"the {conf_note} {row['bound']:.4g} misses {row['target']:.4g}"
+        rows.append(
+            {
+                "verdict": what,
+                "verdict_label": VERDICT_LABELS[what],
+                "best_mean": float(top["mean"]),
+                "best_bound": float(top["bound"]),
+                "best_ci_low": float(top["ci_low"]),
+                "best_ci_high": float(top["ci_high"]),
+                "aim": float(aims[key].value),
+                "note": note,
+            }
+        )
+    extra = pd.DataFrame(rows, index=out.index)
+    return pd.concat([out, extra], axis=1)

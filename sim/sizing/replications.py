@@ -10,7 +10,7 @@ numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,9 @@ class Replications:
 
     ``table`` is the scenario as a plain table and ``source`` its name in messages; a staffing
     (values of ``levers``) is written into it and validated once. ``simulated`` counts the
-    replications actually run.
+    replications actually run. ``apply`` generalises the key: a function from a key (a plain
+    tuple of ints, e.g. a package of measures, :mod:`sim.sizing.package`) to its scenario
+    table; by default a key is a staffing written into ``table``.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class Replications:
         levers: Sequence[Lever],
         seed: int,
         executor: Executor,
+        apply: Callable[[Staffing], dict[str, Any]] | None = None,
     ):
         self.table = table
         self.source = source
@@ -80,11 +83,12 @@ class Replications:
         self.outcomes: dict[tuple[Staffing, int], ReplicationOutcome] = {}
         self._scenarios: dict[Staffing, Scenario] = {}
         self.simulated = 0
+        self.apply = apply or (lambda key: apply_staffing(self.table, self.levers, key))
 
     def scenario(self, staffing: Staffing) -> Scenario:
         """The validated scenario at a staffing."""
         if staffing not in self._scenarios:
-            table = apply_staffing(self.table, self.levers, staffing)
+            table = self.apply(staffing)
             self._scenarios[staffing] = validate_table(table, self.source)
         return self._scenarios[staffing]
 

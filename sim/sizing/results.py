@@ -23,6 +23,7 @@ __all__ = [
     "SizingResult",
     "budget_table",
     "json_safe",
+    "measure_rows",
     "staffing_table",
 ]
 
@@ -38,6 +39,13 @@ class SizingResult:
     replications. ``frontier``: cost against target attainment for every staffing the search
     simulated. ``minimality``: for each lever above its floor, the target that breaks when one
     mediator is removed. ``replications_simulated`` and ``seconds`` measure the effort.
+
+    ``mode`` is ``"package"`` when the search bought measures besides headcount (the cheapest
+    package of measures, :mod:`sim.sizing.package`), else ``"headcount"``. In package mode
+    ``measures`` has one row per demand level and measure (steps bought, value, yuan a year),
+    ``targets`` adds each target's verdict (达标 met / 不可达 unreachable / 未达标 not met), the
+    best attainable value and what binds, ``frontier`` is each accepted step (cumulative cost and
+    each target's mean) and ``minimality`` covers measures as well as headcount.
     """
 
     scenario: Scenario
@@ -52,6 +60,16 @@ class SizingResult:
     replications: int
     seed: int
     infeasible: dict[float, list[str]] = field(default_factory=dict)
+    mode: str = "headcount"
+    measures: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def unreachable(self) -> pd.DataFrame:
+        """Targets no package within the catalogue's bounds reaches (package mode), per demand."""
+        t = self.targets
+        if "verdict" not in t:
+            return t.iloc[:0]
+        return t[t["verdict"] == "unreachable"]
 
     def headcount(self, demand: float = 1.0) -> int:
         """Full-time mediators of the sized staffing at one demand level."""
@@ -78,6 +96,8 @@ class SizingResult:
             "minimality": records(self.minimality),
             "frontier": records(self.frontier),
             "infeasible": {str(k): v for k, v in self.infeasible.items()},
+            "mode": self.mode,
+            "measures": records(self.measures) if len(self.measures) else [],
         }
 
 
@@ -102,6 +122,8 @@ _ITEM_LABELS = {
     "expert_fee": "专家咨询费",
     "purchased_services": "政府购买服务",
     "gold_mediator_awards": "金牌调解员奖励",
+    "petition_agent_allowance": "信访代办员补贴",
+    "measure": "措施",
     "total": "合计",
 }
 
@@ -179,6 +201,34 @@ def budget_table(lv: Sequence[Lever], x: Staffing, cost_tables: list[pd.DataFram
         "yuan_per_year": float(out["yuan_per_year"].sum()),
     }
     return pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+
+
+def measure_rows(budget: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """The budget table with a line per measure of a package (措施), its total recomputed.
+
+    ``measures`` is a package's measure table (lever, label_zh, steps, yuan_per_year,
+    in_cost_model). A measure whose cost the simulated cost table already has (training at
+    ``costs.training_yuan_per_hour``, petition agents' allowances) gets no line of its own.
+    """
+    body = budget[budget["item"] != "total"]
+    rows = [
+        {
+            "item": "measure",
+            "item_label": f"{_ITEM_LABELS['measure']}·{m['label_zh']}",
+            "level": m["lever"],
+            "level_label": m["label_zh"],
+            "place": "",
+            "full_time": math.nan,
+            "count": float(m["steps"]),
+            "yuan_per_year": float(m["yuan_per_year"]),
+        }
+        for m in measures.to_dict(orient="records")
+        if m["steps"] > 0 and not m["in_cost_model"]
+    ]
+    out = pd.concat([body, pd.DataFrame(rows, columns=body.columns)], ignore_index=True)
+    total = budget[budget["item"] == "total"].copy()
+    total["yuan_per_year"] = float(out["yuan_per_year"].sum())
+    return pd.concat([out, total], ignore_index=True)
 
 
 def staffing_table(lv: Sequence[Lever], x: Staffing, demand: float) -> pd.DataFrame:

@@ -40,6 +40,7 @@ from sim.sizing.confirmation import check_replications
 from sim.sizing.explain import explain_at
 from sim.sizing.feasibility import generous_failures, structural_problems
 from sim.sizing.levers import Lever, base_table, levers, scale_demand
+from sim.sizing.package_level import PackageLevel, has_measures, size_package
 from sim.sizing.replications import Replications, sizing_executor
 from sim.sizing.results import SizingResult, budget_table, staffing_table
 from sim.sizing.search import SearchSettings, StaffingSearch, frontier
@@ -61,6 +62,8 @@ def size(
     candidates: int = 3,
     max_steps: int = 200,
     progress: Callable[[str], None] | None = None,
+    package: bool | None = None,
+    attain_share: float = 0.9,
 ) -> SizingResult:
     """The least yearly cost staffing that meets every target with the scenario's confidence.
 
@@ -70,6 +73,12 @@ def size(
     search stops at the ceiling and reports how far the targets are met instead. Raises
     :class:`~sim.scenario.errors.ScenarioError` (exit 2 in the CLI) when no staffing can meet a
     target.
+
+    ``package``: search the cheapest package of measures (headcount and the catalogue's other
+    levers, :mod:`sim.sizing.package`) instead of headcount alone; by default (None) whenever
+    the scenario has an active non-headcount lever. A target no package within the catalogue's
+    bounds reaches is then an answer (its verdict 不可达 unreachable, the best attainable value
+    and the cost of ``attain_share`` of the attainable gain), not an error.
     """
     began = time.perf_counter()
     log = progress or (lambda _msg: None)
@@ -87,6 +96,13 @@ def size(
         max_steps=max_steps,
     )
     seed = base.run.seed if seed is None else seed
+    if package is None:
+        package = has_measures(table, source)
+    if package:
+        return _size_packages(
+            table, source, base, sorted(set(float(v) for v in demand)), allow_below_quota,
+            seed, settings, workers, log, attain_share, began,
+        )  # fmt: skip
     sized: list[_Level] = []
     infeasible: dict[float, list[str]] = {}
     simulated = 0
@@ -178,6 +194,60 @@ def _check_targets(scenario: Scenario, source: str) -> None:
         raise ScenarioError(problems)
 
 
+def _size_packages(
+    table: dict[str, Any],
+    source: str,
+    base: Scenario,
+    demand: list[float],
+    allow_below_quota: bool,
+    seed: int,
+    settings: SearchSettings,
+    workers: int,
+    log: Callable[[str], None],
+    attain_share: float,
+    began: float,
+) -> SizingResult:
+    """The cheapest package at each demand level, in increasing order, each the next's floor."""
+    done: list[PackageLevel] = []
+    floors: dict[str, int] = {}
+    step_floors: dict[str, int] = {}
+    with sizing_executor(workers) as executor:
+        for multiplier in demand:
+            scaled = scale_demand(table, multiplier)
+            lv = _floored(validate_table(scaled, source), allow_below_quota, floors)
+            level = size_package(
+                scaled, source, lv, step_floors, multiplier, seed, settings, executor, log,
+                attain_share,
+            )  # fmt: skip
+            done.append(level)
+            floors, step_floors = level.values, level.steps
+    at_one = next((lv for lv, m in zip(done, demand, strict=True) if m == 1.0), done[0])
+    return SizingResult(
+        scenario=validate_table(at_one.scenario_table, source),
+        staffing=pd.concat([lv.staffing for lv in done], ignore_index=True),
+        budget=pd.concat([lv.budget for lv in done], ignore_index=True),
+        targets=pd.concat([lv.targets for lv in done], ignore_index=True),
+        frontier=pd.concat([lv.frontier for lv in done], ignore_index=True),
+        minimality=_concat([lv.minimality for lv in done if len(lv.minimality)]),
+        replications_simulated=sum(lv.simulated for lv in done),
+        seconds=time.perf_counter() - began,
+        confidence=base.run.confidence,
+        replications=settings.confirmation_replications,
+        seed=seed,
+        mode="package",
+        measures=_concat([lv.measures for lv in done if len(lv.measures)]),
+    )
+
+
+def _floored(scenario: Scenario, allow_below_quota: bool, floors: dict[str, int]) -> list[Lever]:
+    """The headcount levers of a scenario, their floors raised to ``floors`` (by key)."""
+    lv: list[Lever] = []
+    for lever in levers(scenario, allow_below_quota):
+        floor = max(lever.floor, floors.get(lever.key, 0))
+        lv.append(dataclasses.replace(lever, floor=floor, ceiling=max(lever.ceiling, floor)))
+    return lv
+
+
 def _search_at(
     table: dict[str, Any],
     multiplier: float,
@@ -192,10 +262,7 @@ def _search_at(
     """The search at one demand level, its levers' floors raised to ``floors`` (by key)."""
     scaled = scale_demand(table, multiplier)
     scenario = validate_table(scaled, source)
-    lv: list[Lever] = []
-    for lever in levers(scenario, allow_below_quota):
-        floor = max(lever.floor, floors.get(lever.key, 0))
-        lv.append(dataclasses.replace(lever, floor=floor, ceiling=max(lever.ceiling, floor)))
+    lv = _floored(scenario, allow_below_quota, floors)
     runs = Replications(scaled, source, lv, seed, executor)
     return StaffingSearch(runs, scenario.targets, scenario.run.confidence, settings, log)
 

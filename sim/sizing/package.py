@@ -1,0 +1,459 @@
+"""The cheapest package of measures (最低成本措施组合): headcount and the catalogue's other levers.
+
+A **package** is a full-time staffing (the headcount levers of :mod:`sim.sizing.levers`) plus a
+whole number of steps of each active non-headcount lever of the catalogue
+(:mod:`sim.sizing.catalogue`: training hours, gold-medal share, experts, petition agents, sweeps,
+part-timers' mediation share), each bounded by the lever's upper bound. Its key is a plain tuple
+of ints — the staffing, then the steps — so it can be cached, compared and written as JSON; the
+scenario table of a key is written by stepping each measure with the catalogue's own code
+(:func:`~sim.sizing.catalogue.step_measure`), so its steps and yuan are exactly the catalogue's.
+
+The search (:class:`PackageSearch`, docs/sizing.md):
+
+1. **Greedy.** From the start (the floors, no measures), while a target fails: simulate a few
+   candidate steps — the headcount units the screen ranks best (:class:`~sim.sizing.surrogate.
+   Surrogate`) and the measures :func:`~sim.sizing.explain.explain_at` ranks best per 10,000
+   yuan — with common random numbers, and keep the one with the largest fall in total shortfall
+   per yuan.
+2. **Prune measures** while every target stays met (half the steps at once, then a quarter, …).
+3. **Headcount for those measures**: :class:`~sim.sizing.search.StaffingSearch` from the floors
+   with the measures fixed (so a package of no measures is exactly today's least-cost staffing).
+4. **Confirmation with fresh seeds** at the confirmation replications: a package that fails is
+   topped up by the greedy there; then **minimality**: removing one step of any measure, or one
+   mediator of any headcount lever above its floor, must break a target — a removal that does not
+   is taken and the check repeats.
+
+The yearly cost of a package (``yuan``) is the simulated yearly cost of the start plus the
+salaries added and the catalogue's yearly cost of the measures' steps: what the budget ceiling
+bounds and the frontier plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario.schema import Target
+from sim.sizing.catalogue import CatalogueLever, measure_ids, step_measure
+from sim.sizing.confirmation import judge
+from sim.sizing.explain import Explanation
+from sim.sizing.levers import Lever, Staffing, adjust, apply_staffing
+from sim.sizing.replications import Replications
+from sim.sizing.search import SearchSettings, StaffingSearch
+from sim.sizing.surrogate import StaffingScreens, Surrogate
+
+__all__ = ["Measure", "Package", "PackageSearch", "PackageSpace", "measure_ranking", "measures"]
+
+Package = tuple[int, ...]
+"""A package's key: the staffing (values of the headcount levers), then each measure's steps."""
+
+_MAX_STEPS = 1000  # a lever's steps to its bound are counted up to this (bounds are finite)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One non-headcount lever of the catalogue as a dimension of the package.
+
+    ``start`` is its value in the scenario, ``max_steps`` the steps to its upper bound,
+    ``floor`` the steps a package keeps at least (a lower demand level's package).
+    ``in_cost_model``: its yearly cost is already an item of the simulated cost table
+    (:func:`sim.measures.costs.cost_table`: training at ``costs.training_yuan_per_hour``,
+    petition agents' allowances), so the budget table does not add it twice.
+    """
+
+    id: str
+    zh: str
+    en: str
+    unit: str
+    step: float
+    start: float
+    upper: float
+    max_steps: int
+    floor: int = 0
+    in_cost_model: bool = False
+
+
+def measures(table: dict[str, Any], source: str) -> list[Measure]:
+    """The active non-headcount levers of the catalogue at ``table``, with their steps to bound."""
+    out = []
+    for lever_id in measure_ids():
+        lever = step_measure(table, source, lever_id)
+        if lever is None or not lever.active or lever.table is None:
+            continue
+        steps = 0
+        current: CatalogueLever | None = lever
+        while current is not None and current.table is not None and steps < _MAX_STEPS:
+            steps += 1
+            current = step_measure(current.table, source, lever_id)
+        out.append(
+            Measure(
+                lever.id, lever.zh, lever.en, lever.unit, lever.step, lever.value, lever.upper,
+                steps, 0, lever.note.startswith("cost: costs."),
+            )
+        )  # fmt: skip
+    return out
+
+
+class PackageSpace:
+    """Packages of one scenario table: keys, their tables, their measures' values and cost."""
+
+    def __init__(
+        self,
+        table: dict[str, Any],
+        source: str,
+        levers: Sequence[Lever],
+        measures: Sequence[Measure],
+    ):
+        self.table = table
+        self.source = source
+        self.levers = list(levers)
+        self.measures = list(measures)
+        self._built: dict[Package, tuple[dict[str, Any], list[float], list[float]]] = {}
+
+    def key(self, staffing: Staffing, steps: Sequence[int]) -> Package:
+        """The key of a staffing with these steps of the measures."""
+        return tuple(int(v) for v in staffing) + tuple(int(k) for k in steps)
+
+    def staffing(self, key: Package) -> Staffing:
+        """The headcount part of a key."""
+        return key[: len(self.levers)]
+
+    def steps(self, key: Package) -> Package:
+        """The measures' part of a key (steps of each)."""
+        return key[len(self.levers) :]
+
+    def move(self, key: Package, j: int, delta: int) -> Package:
+        """The key with measure ``j`` moved by ``delta`` steps."""
+        return adjust(key, len(self.levers) + j, delta)
+
+    def _build(self, key: Package) -> tuple[dict[str, Any], list[float], list[float]]:
+        if key not in self._built:
+            table = apply_staffing(self.table, self.levers, self.staffing(key))
+            yuan, values = [], []
+            for measure, k in zip(self.measures, self.steps(key), strict=True):
+                cost, value = 0.0, measure.start
+                for _ in range(k):
+                    lever = step_measure(table, self.source, measure.id)
+                    if lever is None or lever.table is None:
+                        raise ValueError(f"{measure.id} cannot take {k} steps (its bound)")
+                    cost += lever.yuan_per_step
+                    value = lever.value + lever.moved
+                    table = lever.table
+                yuan.append(cost)
+                values.append(value)
+            self._built[key] = (table, yuan, values)
+        return self._built[key]
+
+    def table_of(self, key: Package) -> dict[str, Any]:
+        """The scenario table of a package (a fresh reference: do not modify it)."""
+        return self._build(key)[0]
+
+    def measure_yuan(self, key: Package) -> list[float]:
+        """Yearly cost of each measure's steps (the catalogue's yuan per step, summed)."""
+        return self._build(key)[1]
+
+    def values(self, key: Package) -> list[float]:
+        """Each measure's value at the package (in its unit)."""
+        return self._build(key)[2]
+
+    def salary(self, key: Package) -> float:
+        """Yearly salaries of the headcount levers."""
+        s = self.staffing(key)
+        return float(sum(v * lever.salary for v, lever in zip(s, self.levers, strict=True)))
+
+    def describe(self, key: Package) -> str:
+        """A package in words: the measures bought and the headcount levers."""
+        bought = [f"{m.id}+{k}" for m, k in zip(self.measures, self.steps(key), strict=True) if k]
+        return ", ".join(bought) if bought else "no measures 无措施"
+
+
+def measure_ranking(
+    explanation: Explanation, space: PackageSpace, missed: Sequence[str]
+) -> list[int]:
+    """Measures in the order explain ranks them for the missed targets (best rank over them).
+
+    This is :mod:`sim.sizing.explain`'s ranking itself (paired effects per 10,000 yuan, clear
+    gains first); a measure explain did not simulate comes last.
+    """
+    effects = explanation.effects
+    mine = effects[effects["kpi"].isin(list(missed))] if missed else effects
+    best = mine.groupby("lever")["rank"].min().to_dict()
+    order = sorted(
+        range(len(space.measures)),
+        key=lambda j: (best.get(space.measures[j].id, np.inf), j),
+    )
+    return order
+
+
+class PackageSearch:
+    """The least-cost package for one demand level (the module docstring gives the method).
+
+    ``runs`` are the search's replications (keys are packages), ``fresh`` the confirmation's
+    (the same scenario with fresh seeds). ``ranking`` orders the measures (explain's ranking).
+    ``path`` keeps each package the search moved to, with why.
+    """
+
+    def __init__(
+        self,
+        space: PackageSpace,
+        runs: Replications,
+        fresh: Replications,
+        targets: dict[str, Target],
+        confidence: float,
+        settings: SearchSettings,
+        ranking: Sequence[int],
+        log: Callable[[str], None],
+    ):
+        self.space = space
+        self.runs = runs
+        self.fresh = fresh
+        self.targets = targets
+        self.confidence = confidence
+        self.settings = settings
+        self.ranking = list(ranking)
+        self.log = log
+        floors = tuple(lv.floor for lv in space.levers)
+        self.start = space.key(floors, [m.floor for m in space.measures])
+        self.path: list[tuple[Package, str]] = []
+        self._screens: dict[Package, StaffingScreens] = {}
+        self.staffing_searches: list[StaffingSearch] = []
+
+    # -- verdicts and cost
+
+    def verdict(self, key: Package, n: int, runs: Replications | None = None) -> pd.DataFrame:
+        """:func:`judge` over ``n`` replications of ``runs`` (the search's by default)."""
+        per_rep = (runs or self.runs).per_replication(key, n)
+        planned = self.settings.confirmation_replications
+        return judge(self.targets, per_rep, self.confidence, planned=planned)
+
+    def met(self, key: Package, n: int, runs: Replications | None = None) -> bool:
+        """Whether every target is met."""
+        return bool(self.verdict(key, n, runs)["met"].all())
+
+    def score(self, key: Package, n: int, runs: Replications | None = None) -> float:
+        """Total relative shortfall of the bounds (0 when every target is met)."""
+        s = self.verdict(key, n, runs)["shortfall"].to_numpy(dtype=float)
+        return float(np.where(np.isfinite(s), s, 1e6).sum())
+
+    def yuan(self, key: Package) -> float:
+        """Yearly cost: the start's simulated cost + salaries added + the measures' yuan."""
+        n = self.settings.search_replications
+        base = float(self.runs.per_replication(self.start, n)["annual_cost_yuan"].mean())
+        added = self.space.salary(key) - self.space.salary(self.start)
+        return base + added + float(sum(self.space.measure_yuan(key)))
+
+    def fits(self, key: Package) -> bool:
+        """Whether a package is within the budget ceiling (if any)."""
+        budget = self.settings.budget
+        return budget is None or self.yuan(key) <= budget
+
+    # -- the phases
+
+    def _surrogate(self, key: Package, n: int, runs: Replications) -> Surrogate:
+        steps = self.space.steps(key)
+        if steps not in self._screens:
+            self._screens[steps] = StaffingScreens(
+                lambda s: runs.scenario(self.space.key(s, steps))
+            )
+        return Surrogate(
+            self.space.staffing(key),
+            self.verdict(key, n, runs),
+            self.targets,
+            self.space.levers,
+            self._screens[steps],
+            lambda s, i: self.fits(self.space.key(adjust(s, i, +1), steps)),
+        )
+
+    def candidates(self, key: Package, n: int, runs: Replications) -> list[tuple[Package, str]]:
+        """The screen's best headcount steps and explain's best measures, within bounds/budget."""
+        c = self.settings.candidates
+        heads = self._surrogate(key, n, runs).rank(self.space.staffing(key))[:c]
+        out = [(adjust(key, i, +1), self.space.levers[i].key) for _, i in heads]
+        steps = self.space.steps(key)
+        more = []
+        for j in self.ranking:
+            m = self.space.measures[j]
+            if steps[j] < m.max_steps and self.fits(self.space.move(key, j, +1)):
+                more.append((self.space.move(key, j, +1), m.id))
+            if len(more) == c:
+                break
+        return more + out
+
+    def greedy(self, key: Package, n: int, runs: Replications) -> Package:
+        """While a target fails: simulate the candidates, keep the best fall in shortfall/yuan."""
+        for _ in range(self.settings.max_steps):
+            if self.met(key, n, runs):
+                break
+            cands = self.candidates(key, n, runs)
+            if not cands:
+                break  # every lever at its bound or the budget
+            runs.run([k for k, _ in cands], n)
+            here, cost = self.score(key, n, runs), self.yuan(key)
+            gains = [
+                (here - self.score(k, n, runs)) / max(self.yuan(k) - cost, 1.0) for k, _ in cands
+            ]
+            best = int(np.argmax(gains))
+            if gains[best] <= 0:
+                best = 0  # no simulated gain yet (a threshold ahead): trust explain's ranking
+            key, what = cands[best]
+            self.path.append((key, f"add {what}"))
+            self.log(f"  + {what:<28} yuan {self.yuan(key):>14,.0f}  shortfall "
+                     f"{self.score(key, n, runs):.4f}")  # fmt: skip
+        return key
+
+    def prune_measures(self, key: Package, n: int, runs: Replications) -> Package:
+        """Remove measures' steps while every target stays met (dearest steps tried first)."""
+        order = sorted(
+            range(len(self.space.measures)),
+            key=lambda j: -self.space.measure_yuan(key)[j] / max(self.space.steps(key)[j], 1),
+        )
+        for j in order:
+            floor = self.space.measures[j].floor
+            step = max(1, (self.space.steps(key)[j] - floor) // 2)
+            while step >= 1 and self.space.steps(key)[j] - step >= floor:
+                candidate = self.space.move(key, j, -step)
+                if self.met(candidate, n, runs):
+                    key = candidate
+                    what = f"remove {step} {self.space.measures[j].id}"
+                    self.path.append((key, what))
+                    self.log(f"  - {what:<28} yuan {self.yuan(key):>14,.0f}")
+                    step = min(step, max(1, (self.space.steps(key)[j] - floor) // 2))
+                else:
+                    step //= 2
+        return key
+
+    def headcount(self, key: Package) -> Package:
+        """Least-cost staffing for the key's measures: :class:`StaffingSearch` from the floors.
+
+        Its replications share the package's: results are copied in before and back after, so
+        nothing is simulated twice.
+        """
+        steps = self.space.steps(key)
+        view = Replications(
+            self.space.table, self.space.source, self.space.levers, self.runs.seed,
+            self.runs.executor, apply=lambda s: self.space.table_of(self.space.key(s, steps)),
+        )  # fmt: skip
+        n_levers = len(self.space.levers)
+        for (k, r), outcome in self.runs.outcomes.items():
+            if k[n_levers:] == steps:
+                view.outcomes[(k[:n_levers], r)] = outcome
+        budget = self.settings.budget
+        if budget is not None:
+            budget -= float(sum(self.space.measure_yuan(key)))
+        settings = dataclasses.replace(self.settings, budget=budget)
+        search = StaffingSearch(view, self.targets, self.confidence, settings, self.log)
+        before = len(view.outcomes)
+        staffing, _, _ = search.run(self.space.staffing(self.start))
+        for (s, r), outcome in view.outcomes.items():
+            self.runs.outcomes.setdefault((self.space.key(s, steps), r), outcome)
+        self.runs.simulated += len(view.outcomes) - before
+        self.staffing_searches.append(search)
+        found = self.space.key(staffing, steps)
+        if self.fits(found) or not self.fits(key):
+            if found != key:
+                self.path.append((found, "headcount for these measures (StaffingSearch)"))
+            return found
+        return key  # the staffing search's budget is approximate: keep what surely fits
+
+    def removals(self, key: Package) -> list[tuple[Package, str, str, int]]:
+        """Each package one step cheaper: (key, lever, kind, index) per lever above its floor."""
+        out = []
+        for i, lever in enumerate(self.space.levers):
+            if key[i] > lever.floor:
+                out.append((adjust(key, i, -1), lever.key, "headcount", i))
+        for j, m in enumerate(self.space.measures):
+            if self.space.steps(key)[j] > m.floor:
+                out.append((self.space.move(key, j, -1), m.id, "measure", j))
+        return out
+
+    def minimality(self, key: Package, n: int, runs: Replications) -> pd.DataFrame:
+        """For each lever above its floor: one step less, and the targets that then break."""
+        cheaper = self.removals(key)
+        runs.run([k for k, *_ in cheaper], n)
+        rows = []
+        for k, lever, kind, index in cheaper:
+            v = self.verdict(k, n, runs)
+            value = key[index] if kind == "headcount" else self.space.steps(key)[index]
+            broken = [str(t) for t in v.index if not v.loc[t, "met"]]
+            rows.append(
+                {
+                    "lever": lever,
+                    "kind": kind,
+                    "value": value,
+                    "without_one": value - 1,
+                    "saves_yuan": self.yuan(key) - self.yuan(k),
+                    "breaks": ", ".join(broken),
+                    "minimal": bool(broken),
+                }
+            )
+        columns = ["lever", "kind", "value", "without_one", "saves_yuan", "breaks", "minimal"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def run(self) -> tuple[Package, pd.DataFrame, bool]:
+        """Search; returns the package, its minimality table (fresh seeds) and whether met."""
+        n_search = self.settings.search_replications
+        n_confirm = self.settings.confirmation_replications
+        key = self.start
+        self.path.append((key, "start"))
+        key = self.greedy(key, n_search, self.runs)
+        if self.met(key, n_search):
+            key = self.prune_measures(key, n_search, self.runs)
+        key = self.headcount(key)
+        self.log(f"  confirmation with fresh seeds ({n_confirm} replications)")
+        table = pd.DataFrame()
+        for _ in range(self.settings.max_steps):
+            if not self.met(key, n_confirm, self.fresh):
+                key = self.greedy(key, n_confirm, self.fresh)
+                if not self.met(key, n_confirm, self.fresh):
+                    break
+            table = self.minimality(key, n_confirm, self.fresh)
+            free = table[~table["minimal"]] if len(table) else table
+            if not len(free):
+                break
+            # A step that keeps every target: drop the one saving the most yuan, check again.
+            row = free.sort_values("saves_yuan", ascending=False, kind="stable").iloc[0]
+            key = next(k for k, lever, *_ in self.removals(key) if lever == row["lever"])
+            self.path.append((key, f"remove {row['lever']} (confirmation)"))
+            self.log(f"  - {row['lever']:<28} yuan {self.yuan(key):>14,.0f} (confirmation)")
+        met = self.met(key, n_confirm, self.fresh)
+        return key, (table if met else pd.DataFrame()), met
+
+    def frontier(self, chosen: Package, demand: float) -> pd.DataFrame:
+        """Each accepted step: cumulative cost and each target's mean (search replications)."""
+        rows = []
+        n = self.settings.search_replications
+        for key, what in self.path:
+            v = self.verdict(key, n)
+            row: dict[str, Any] = {
+                "demand": demand,
+                "step": what,
+                "annual_cost_yuan": self.yuan(key),
+                "salaries_yuan": self.space.salary(key),
+                "measures_yuan": float(sum(self.space.measure_yuan(key))),
+                "attainment": float(v["p_meet"].mean()) if len(v) else 1.0,
+                "targets_met": int(v["met"].sum()),
+                "chosen": key == chosen,
+                "full_time": sum(
+                    v * lv.mediators
+                    for v, lv in zip(self.space.staffing(key), self.space.levers, strict=True)
+                ),
+                "targets": len(v),
+                "replications": n,
+                "package": self.space.describe(key),
+            }
+            for name in v.index:
+                row[str(name)] = float(v.loc[name, "mean"])
+            rows.append(row)
+        out = pd.DataFrame(rows)
+        best, pareto = -np.inf, []
+        for cost_rank in out.sort_values("annual_cost_yuan", kind="stable").index:
+            a = float(out.loc[cost_rank, "attainment"])
+            pareto.append((cost_rank, a > best + 1e-12))
+            best = max(best, a)
+        out["pareto"] = pd.Series(dict(pareto)) if pareto else []
+        return out
