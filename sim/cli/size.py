@@ -1,7 +1,8 @@
 """``sim size``: least-cost staffing (编制测算), the quota verdict and the analytic screen.
 
-Registered through the ``sim.commands`` entry-point group (pyproject.toml). Bad input (a target
-no staffing can reach included) exits with status 2 and one line per problem.
+Registered through the ``sim.commands`` entry-point group (pyproject.toml). Bad input exits with
+status 2 and one line per problem; so does a target no staffing reaches with ``--headcount-only``.
+The default package search answers an unreachable target with its verdict (不可达) and exit 0.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--budget", type=float, metavar="YUAN", help="yearly budget ceiling")
     p.add_argument(
         "--allow-below-quota", action="store_true", help="let headcounts go below the quotas"
+    )
+    p.add_argument(
+        "--headcount-only",
+        action="store_true",
+        help="search full-time headcount alone (the default searches the cheapest package of "
+        "measures 最低成本措施组合 when the scenario has an active non-headcount lever)",
     )
     p.add_argument("--replications", "-r", type=int, help="replications of the final check")
     p.add_argument(
@@ -175,6 +182,7 @@ def _search(
         allow_below_quota=args.allow_below_quota,
         search_replications=args.search_replications,
         progress=progress,
+        package=False if args.headcount_only else None,
         **common,
     )
     if args.out:

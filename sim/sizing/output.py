@@ -152,6 +152,8 @@ def format_sizing(result: SizingResult) -> str:
                 + _pad(_num(r.mean), 10, True) + _pad(_num(r.bound), 12, True)
                 + _pad(f"{r.p_meet:.2f}", 9, True) + ("  met 达标" if r.met else "  NOT met 未达标")
             )  # fmt: skip
+    if result.mode == "package":
+        lines += _package_lines(result)
     lines += ["", *_legend(conf)]
     for demand, problems in result.infeasible.items():
         lines += ["", f"demand ×{demand:g}: no staffing meets the targets"]
@@ -161,6 +163,35 @@ def format_sizing(result: SizingResult) -> str:
         f"{result.replications_simulated} replications simulated in {result.seconds:.1f} s",
     ]
     return "\n".join(lines)
+
+
+def _package_lines(result: SizingResult) -> list[str]:
+    """Measures bought, each target's verdict and the cost–attainment steps (package mode)."""
+    lines: list[str] = []
+    for demand, measures in result.measures.groupby("demand", sort=True):
+        lines += ["", f"measures 措施 (demand ×{demand:g}; headcount in the budget table above)"]
+        for r in measures.itertuples():
+            lines.append(
+                _pad(f"{r.lever} {r.label_zh}", 30) + _pad(f"{r.start:.4g} → {r.value:.4g}", 20)
+                + _pad(f"+{r.steps} of {r.max_steps} steps", 18)
+                + _pad(yuan(r.yuan_per_year), 16, True)
+            )  # fmt: skip
+        targets = result.targets[result.targets["demand"] == demand]
+        lines += ["", "verdict 结论:"]
+        for r in targets.itertuples():
+            ci = f"[{_num(r.best_ci_low)}, {_num(r.best_ci_high)}]"
+            best = f"best attainable 最佳可达 {_num(r.best_mean)} {ci}"
+            lines.append(f"  {r.kpi} {r.label}: {r.verdict_label}; {best}")
+            if r.note:
+                lines.append(f"    {r.note}")
+        steps = result.frontier[result.frontier["demand"] == demand]
+        lines += ["", "cost–attainment steps 成本—达标路径 (search replications)"]
+        for r in steps.itertuples():
+            lines.append(
+                _pad(str(r.step), 44) + _pad(yuan(r.annual_cost_yuan), 16, True)
+                + _pad(f"{r.attainment:.2f}", 8, True) + ("  *" if r.chosen else "")
+            )  # fmt: skip
+    return lines
 
 
 def format_quotas(verdict: QuotaVerdict) -> str:

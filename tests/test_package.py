@@ -1,0 +1,141 @@
+"""The cheapest package of measures (最低成本措施组合): headcount when only headcount binds, the
+binding measure when entry binds, confirmation with fresh seeds and minimality, cost monotone in
+demand, unreachable targets answered (exit 0) and the budget ceiling respected.
+
+Short runs of scenarios/small.toml (only the sweeps lever is active besides headcount) and of
+scenarios/small_full.toml with the entry choice of tests/test_explain.py (most self-reports go to
+the township and district; village petition agents move parties to the village). With common
+random numbers every verdict is a deterministic statement about these replications, judged by
+the sizing rule (one-sided Student-t bound at run.confidence), so the assertions are exact.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sim
+from sim.cli.main import main
+from sim.sizing.confirmation import judge
+from sim.sizing.package_level import FRESH_SEED_OFFSET
+from sim.sizing.size import size
+
+from .scenarios import ROOT, SMALL
+from .test_sizing import SIZED
+
+FULL = ROOT / "scenarios" / "small_full.toml"
+SEED = 11
+N, N_SEARCH = 3, 2
+# Headcount binds: small.toml's sized variant, sweeps made dear (a million yuan an hour) so that
+# headcount is the cheaper way to every target.
+HEADCOUNT = [*SIZED, "levers.sweeps.unit_cost_yuan=1000000"]
+# Entry binds (tests/test_explain.py's ENTRY): only villages' petition agents lift the ceiling
+# of 小事不出村; the other measures are switched off to keep the run short.
+ENTRY = [
+    "run.horizon_days=60",
+    "run.warmup_days=10",
+    "run.drain_limit_days=120",
+    "mechanisms.entry_choice=true",
+    "entry.petition_agent=2.0",
+    "petition_agents.coverage=0",
+    "levers.petition_agents.step=0.25",
+    "levers.training.enabled=false",
+    "levers.gold_medal.enabled=false",
+    "levers.experts.enabled=false",
+    "levers.sweeps.enabled=false",
+    "levers.mediation_share.enabled=false",
+    "discovery.sweep_share=0.2",
+    "discovery.self_report_entry={grid=0.05, village=0.05, township=0.6, district=0.3}",
+    "targets={minor_kept_in_village={at_least=0.5}}",
+]
+EFFORT = {"replications": N, "search_replications": N_SEARCH, "seed": SEED}
+
+
+def _chosen_cost(result, demand: float = 1.0) -> float:
+    f = result.frontier
+    return float(f[(f["demand"] == demand) & f["chosen"]]["annual_cost_yuan"].iloc[-1])
+
+
+@pytest.fixture(scope="module")
+def entry():
+    return size(FULL, ENTRY, demand=[1.0, 1.5], **EFFORT)
+
+
+def test_only_headcount_binds_package_is_the_least_cost_staffing():
+    package = size(SMALL, HEADCOUNT, allow_below_quota=True, **EFFORT)
+    staffing = size(SMALL, HEADCOUNT, allow_below_quota=True, package=False, **EFFORT)
+    assert package.mode == "package" and staffing.mode == "headcount"
+    assert set(package.measures["lever"]) == {"sweeps"}
+    assert (package.measures["steps"] == 0).all()
+    assert list(package.staffing["value"]) == list(staffing.staffing["value"])
+
+
+def test_entry_binds_package_buys_petition_agents_not_headcount(entry):
+    m = entry.measures[entry.measures["demand"] == 1.0].set_index("lever")
+    assert m.loc["petition_agents", "steps"] >= 1
+    at_one = entry.staffing[entry.staffing["demand"] == 1.0]
+    assert (at_one["value"] == at_one["floor"]).all()  # no mediator above the quotas
+    assert (entry.targets["verdict"] == "met").all()
+
+
+def test_package_meets_targets_with_fresh_seeds_and_is_minimal(entry):
+    """Confirmation: simulated anew (the public API) with the confirmation's fresh seed, the
+    package meets every target; one step less of petition agents breaks a target."""
+    m = entry.measures[entry.measures["demand"] == 1.0].set_index("lever")
+    coverage = float(m.loc["petition_agents", "value"])
+    fresh = SEED + FRESH_SEED_OFFSET
+
+    def verdict(cov: float):
+        scenario = sim.load_scenario(FULL, [*ENTRY, f"petition_agents.coverage={cov}"])
+        runs = sim.simulate(scenario, replications=N, seed=fresh)
+        return judge(scenario.targets, runs.per_replication, scenario.run.confidence)
+
+    assert verdict(coverage)["met"].all()
+    assert not verdict(coverage - 0.25)["met"].all()
+    minimal = entry.minimality[entry.minimality["demand"] == 1.0]
+    assert len(minimal) and minimal["minimal"].all()
+
+
+def test_cost_is_monotone_in_demand(entry):
+    assert _chosen_cost(entry, 1.5) >= _chosen_cost(entry, 1.0)
+    m = entry.measures.pivot_table(index="lever", columns="demand", values="steps")
+    assert (m[1.5] >= m[1.0]).all()
+
+
+def test_budget_ceiling_respected(entry):
+    start = float(entry.frontier[entry.frontier["demand"] == 1.0]["annual_cost_yuan"].iloc[0])
+    ceiling = (start + _chosen_cost(entry)) / 2
+    capped = size(FULL, ENTRY, budget=ceiling, **EFFORT)
+    assert _chosen_cost(capped) <= ceiling
+    assert (capped.frontier["annual_cost_yuan"] <= ceiling).all()
+    assert (capped.targets["verdict"] == "not_met").any()
+
+
+def test_unreachable_target_is_an_answer(capsys):
+    """小事不出村 ≥ 0.99: no package within the bounds reaches it: exit 0, verdict 不可达, the
+    best attainable value with its interval, and the package that buys most of the gain."""
+    args = ["size", str(FULL), "--quiet", "-r", str(N), "--search-replications", "2",
+            "--seed", str(SEED), "--json", "-"]  # fmt: skip
+    for o in [*ENTRY, "targets={minor_kept_in_village={at_least=0.99}}"]:
+        args += ["--set", o]
+    code = main(args)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    data = json.loads(out.out)
+    assert data["mode"] == "package"
+    (target,) = data["targets"]
+    assert target["verdict"] == "unreachable" and not target["met"]
+    assert target["best_ci_low"] <= target["best_mean"] <= target["best_ci_high"] < 0.99
+    assert "不可达" in target["verdict_label"] and "limits it" in target["note"]
+    assert any(m["steps"] > 0 for m in data["measures"])
+
+
+def test_headcount_only_keeps_exit_2(capsys):
+    """--headcount-only is today's search: a target no staffing reaches is still exit 2."""
+    args = ["size", str(FULL), "--quiet", "--headcount-only", "-r", str(N), "--seed", str(SEED)]
+    for o in ENTRY:
+        args += ["--set", o]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2 and "minor_kept_in_village" in err and "generous staffing" in err
