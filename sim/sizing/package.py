@@ -221,6 +221,10 @@ class PackageSearch:
         self.start = space.key(floors, [m.floor for m in space.measures])
         self.path: list[tuple[Package, str]] = []
         self._screens: dict[Package, StaffingScreens] = {}
+        # Steps a candidate moves at once, by lever: doubled each time the lever wins the greedy
+        # in a row (a lever far from enough gets there in a few simulations, not one per step;
+        # pruning takes back any overshoot), back to 1 when another lever wins.
+        self._stride: dict[str, int] = {}
         self.staffing_searches: list[StaffingSearch] = []
 
     # -- verdicts and cost
@@ -273,13 +277,22 @@ class PackageSearch:
         """The screen's best headcount steps and explain's best measures, within bounds/budget."""
         c = self.settings.candidates
         heads = self._surrogate(key, n, runs).rank(self.space.staffing(key))[:c]
-        out = [(adjust(key, i, +1), self.space.levers[i].key) for _, i in heads]
+        out = []
+        for _, i in heads:
+            lever = self.space.levers[i]
+            by = min(self._stride.get(lever.key, 1), lever.ceiling - key[i])
+            while by > 1 and not self.fits(adjust(key, i, by)):
+                by //= 2
+            out.append((adjust(key, i, by), lever.key))
         steps = self.space.steps(key)
         more = []
         for j in self.ranking:
             m = self.space.measures[j]
-            if steps[j] < m.max_steps and self.fits(self.space.move(key, j, +1)):
-                more.append((self.space.move(key, j, +1), m.id))
+            by = min(self._stride.get(m.id, 1), m.max_steps - steps[j])
+            while by > 1 and not self.fits(self.space.move(key, j, by)):
+                by //= 2
+            if by >= 1 and self.fits(self.space.move(key, j, by)):
+                more.append((self.space.move(key, j, by), m.id))
             if len(more) == c:
                 break
         return more + out
@@ -301,6 +314,7 @@ class PackageSearch:
             if gains[best] <= 0:
                 best = 0  # no simulated gain yet (a threshold ahead): trust explain's ranking
             key, what = cands[best]
+            self._stride = {what: 2 * self._stride.get(what, 1)}
             self.path.append((key, f"add {what}"))
             self.log(f"  + {what:<28} yuan {self.yuan(key):>14,.0f}  shortfall "
                      f"{self.score(key, n, runs):.4f}")  # fmt: skip

@@ -13,6 +13,7 @@ package_verdicts`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,8 +104,12 @@ def size_package(
             f"{attain_share:.0%} of the attainable gain")  # fmt: skip
     missed = [str(k) for k in at_start.index if not at_start.loc[k, "met"]]
     log("  ranking the levers (sim explain at the start)")
+    # Headcount steps are ranked by the screen (the greedy's surrogate), so explain simulates
+    # the measures only (and headcount at its upper bounds, for what binds).
+    explained = copy.deepcopy(space.table_of(start))
+    explained["levers"]["headcount"]["enabled"] = False
     explanation = explain_at(
-        space.table_of(start), source, lv, space.staffing(start), n_search, seed, executor,
+        explained, source, lv, space.staffing(start), n_search, seed, executor,
         base=runs.per_replication(start, n_search),
     )  # fmt: skip
     ranking = measure_ranking(explanation, space, missed)
