@@ -226,6 +226,9 @@ class PackageSearch:
         # pruning takes back any overshoot), back to 1 when another lever wins.
         self._stride: dict[str, int] = {}
         self.staffing_searches: list[StaffingSearch] = []
+        # Whether headcount alone (every headcount lever at its ceiling, no measures) meets
+        # every target: then the search also tries the least-cost staffing with no measures.
+        self.headcount_may_do = False
 
     # -- verdicts and cost
 
@@ -297,7 +300,7 @@ class PackageSearch:
                 break
         return more + out
 
-    def greedy(self, key: Package, n: int, runs: Replications) -> Package:
+    def greedy(self, key: Package, n: int, runs: Replications, tag: str = "") -> Package:
         """While a target fails: simulate the candidates, keep the best fall in shortfall/yuan."""
         for _ in range(self.settings.max_steps):
             if self.met(key, n, runs):
@@ -312,10 +315,12 @@ class PackageSearch:
             ]
             best = int(np.argmax(gains))
             if gains[best] <= 0:
-                best = 0  # no simulated gain yet (a threshold ahead): trust explain's ranking
+                # No simulated gain yet (a threshold ahead): the cheapest step, so that a dear
+                # measure is not bought on no evidence.
+                best = int(np.argmin([self.yuan(k) for k, _ in cands]))
             key, what = cands[best]
             self._stride = {what: 2 * self._stride.get(what, 1)}
-            self.path.append((key, f"add {what}"))
+            self.path.append((key, f"add {what}{tag}"))
             self.log(f"  + {what:<28} yuan {self.yuan(key):>14,.0f}  shortfall "
                      f"{self.score(key, n, runs):.4f}")  # fmt: skip
         return key
@@ -418,11 +423,17 @@ class PackageSearch:
         if self.met(key, n_search):
             key = self.prune_measures(key, n_search, self.runs)
         key = self.headcount(key)
+        if self.headcount_may_do and self.space.steps(key) != self.space.steps(self.start):
+            # Headcount at its ceilings meets every aim: the least-cost staffing with no
+            # measures is a package too, kept when it is at least as cheap.
+            alone = self.headcount(self.start)
+            if self.met(alone, n_confirm) and self.yuan(alone) <= self.yuan(key):
+                key = alone
         self.log(f"  confirmation with fresh seeds ({n_confirm} replications)")
         table = pd.DataFrame()
         for _ in range(self.settings.max_steps):
             if not self.met(key, n_confirm, self.fresh):
-                key = self.greedy(key, n_confirm, self.fresh)
+                key = self.greedy(key, n_confirm, self.fresh, " (confirmation)")
                 if not self.met(key, n_confirm, self.fresh):
                     break
             table = self.minimality(key, n_confirm, self.fresh)
@@ -459,6 +470,10 @@ class PackageSearch:
                 "targets": len(v),
                 "replications": n,
                 "package": self.space.describe(key),
+                "staffing": ";".join(
+                    f"{lv.key}={a}"
+                    for lv, a in zip(self.space.levers, self.space.staffing(key), strict=True)
+                ),
             }
             for name in v.index:
                 row[str(name)] = float(v.loc[name, "mean"])

@@ -114,6 +114,11 @@ def size_package(
     )  # fmt: skip
     ranking = measure_ranking(explanation, space, missed)
     search = PackageSearch(space, runs, fresh, aims, sc.run.confidence, settings, ranking, log)
+    # Headcount at its ceilings with no measures, judged as today's sizing does (confirmation
+    # replications): if it meets every aim, the least-cost staffing alone is a candidate too.
+    ceilings = space.key(space.staffing(generous), space.steps(start))
+    alone = judge(aims, runs.per_replication(ceilings, n_confirm), sc.run.confidence)
+    search.headcount_may_do = bool(alone["met"].all())
     key, minimal, _ = search.run()
     verdict = judge(sc.targets, fresh.per_replication(key, n_confirm), sc.run.confidence)
     targets = package_verdicts(verdict, at_top, aims, unreachable, explanation)
