@@ -17,7 +17,9 @@ The search (:class:`PackageSearch`, docs/sizing.md):
    per yuan.
 2. **Prune measures** while every target stays met (half the steps at once, then a quarter, …).
 3. **Headcount for those measures**: :class:`~sim.sizing.search.StaffingSearch` from the floors
-   with the measures fixed (so a package of no measures is exactly today's least-cost staffing).
+   with the measures fixed (so a package of no measures is exactly today's least-cost staffing);
+   when headcount alone (at its ceilings) meets every target, the staffing search with no
+   measures too, kept if it costs no more.
 4. **Confirmation with fresh seeds** at the confirmation replications: a package that fails is
    topped up by the greedy there; then **minimality**: removing one step of any measure, or one
    mediator of any headcount lever above its floor, must break a target — a removal that does not
