@@ -17,7 +17,9 @@ import pytest
 
 import sim
 from sim.cli.main import main
+from sim.scenario.loading import validate_table
 from sim.sizing.confirmation import judge
+from sim.sizing.levers import base_table
 from sim.sizing.package_level import FRESH_SEED_OFFSET
 from sim.sizing.size import size
 
@@ -47,7 +49,9 @@ ENTRY = [
     "levers.mediation_share.enabled=false",
     "discovery.sweep_share=0.2",
     "discovery.self_report_entry={grid=0.05, village=0.05, township=0.6, district=0.3}",
-    "targets={minor_kept_in_village={at_least=0.5}}",
+    # Start (no agents) ≈ 0.25, every village with agents ≈ 0.35 over these 3 replications: a
+    # target the agents reach by the 95% one-sided bound only near full coverage.
+    "targets={minor_kept_in_village={at_least=0.27}}",
 ]
 EFFORT = {"replications": N, "search_replications": N_SEARCH, "seed": SEED}
 
@@ -95,7 +99,9 @@ def test_package_meets_targets_with_fresh_seeds_and_is_minimal(entry):
     fresh = SEED + FRESH_SEED_OFFSET
 
     def verdict(cov: float):
-        scenario = sim.load_scenario(FULL, [*ENTRY, f"petition_agents.coverage={cov}"])
+        # The package as sized (its staffing too), with the agents' coverage set anew.
+        table, source = base_table(entry.scenario, [f"petition_agents.coverage={cov}"])
+        scenario = validate_table(table, source)
         runs = sim.simulate(scenario, replications=N, seed=fresh)
         return judge(scenario.targets, runs.per_replication, scenario.run.confidence)
 
