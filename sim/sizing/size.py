@@ -22,6 +22,7 @@ the floor of the next.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -40,9 +41,11 @@ from sim.sizing.confirmation import check_replications
 from sim.sizing.explain import explain_at
 from sim.sizing.feasibility import generous_failures, structural_problems
 from sim.sizing.levers import Lever, base_table, levers, scale_demand
+from sim.sizing.progress import SizingProgress
 from sim.sizing.replications import Replications, sizing_executor
 from sim.sizing.results import SizingResult, budget_table, staffing_table
 from sim.sizing.search import SearchSettings, StaffingSearch, frontier
+from sim.sizing.store import EvaluationStore, fingerprint
 
 __all__ = ["size"]
 
@@ -61,6 +64,8 @@ def size(
     candidates: int = 3,
     max_steps: int = 200,
     progress: Callable[[str], None] | None = None,
+    progress_bars: bool = False,
+    store: EvaluationStore | None = None,
 ) -> SizingResult:
     """The least yearly cost staffing that meets every target with the scenario's confidence.
 
@@ -70,9 +75,15 @@ def size(
     search stops at the ceiling and reports how far the targets are met instead. Raises
     :class:`~sim.scenario.errors.ScenarioError` (exit 2 in the CLI) when no staffing can meet a
     target.
+
+    ``progress`` receives one line per step of the search (with the best found so far),
+    ``progress_bars`` shows a bar over each batch of replications on stderr. With ``store``
+    (:class:`~sim.sizing.store.EvaluationStore`) every replication is written as it finishes
+    and those already there are read instead of simulated (its lock is taken if the caller
+    does not hold it).
     """
     began = time.perf_counter()
-    log = progress or (lambda _msg: None)
+    shown = SizingProgress(progress, bars=progress_bars)
     _check_options(demand, budget, replications, search_replications)
     table, source = base_table(scenario, overrides)
     base = validate_table(table, source)
@@ -87,15 +98,22 @@ def size(
         max_steps=max_steps,
     )
     seed = base.run.seed if seed is None else seed
+    keeping: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if store is not None:
+        options = {"budget": budget, "allow_below_quota": allow_below_quota}
+        options |= {"replications": n_confirm, "search_replications": n_search}
+        options |= {"candidates": candidates, "max_steps": max_steps}
+        keeping = store.opened(fingerprint(table, seed, demand, options))
     sized: list[_Level] = []
     infeasible: dict[float, list[str]] = {}
     simulated = 0
-    with sizing_executor(workers) as executor:
+    with keeping, sizing_executor(workers) as executor:
         floors: dict[str, int] = {}
         for multiplier in sorted(set(float(v) for v in demand)):
             search = _search_at(
-                table, multiplier, floors, allow_below_quota, source, seed, settings, executor, log
-            )
+                table, multiplier, floors, allow_below_quota, source, seed, settings, executor,
+                shown, store,
+            )  # fmt: skip
             try:
                 level, failures = _size_level(search, multiplier, source)
             finally:
@@ -187,7 +205,8 @@ def _search_at(
     seed: int,
     settings: SearchSettings,
     executor: Executor,
-    log: Callable[[str], None],
+    shown: SizingProgress,
+    store: EvaluationStore | None,
 ) -> StaffingSearch:
     """The search at one demand level, its levers' floors raised to ``floors`` (by key)."""
     scaled = scale_demand(table, multiplier)
@@ -196,8 +215,12 @@ def _search_at(
     for lever in levers(scenario, allow_below_quota):
         floor = max(lever.floor, floors.get(lever.key, 0))
         lv.append(dataclasses.replace(lever, floor=floor, ceiling=max(lever.ceiling, floor)))
-    runs = Replications(scaled, source, lv, seed, executor)
-    return StaffingSearch(runs, scenario.targets, scenario.run.confidence, settings, log)
+    runs = Replications(scaled, source, lv, seed, executor, store=store, progress=shown)
+    targets, confidence = scenario.targets, scenario.run.confidence
+    log = shown.watch(
+        runs, targets, confidence, settings.search_replications, settings.confirmation_replications
+    )
+    return StaffingSearch(runs, targets, confidence, settings, log)
 
 
 def _size_level(
