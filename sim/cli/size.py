@@ -229,7 +229,7 @@ def _search(
                 budget=args.budget,
                 allow_below_quota=args.allow_below_quota,
                 search_replications=args.search_replications,
-                progress=progress,
+                progress=None if args.quiet else progress,  # no verdicts computed for nobody
                 progress_bars=not args.quiet and sys.stderr.isatty(),
                 store=store,
                 **common,
