@@ -256,6 +256,8 @@ class EvaluationStore:
                 )
             kept = sum(1 for _ in self.folder.glob(f"*/*{SUFFIX}"))
             self.log(f"resuming {self.folder}: {kept} replications on disk")
+        elif self.resume:
+            self.log(f"{self.folder} holds no run to resume: starting one")
         elif old is not None:
             gone = self._clear()
             self.warn(
