@@ -33,7 +33,7 @@ from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import KINDS, LEVELS, SEVERITIES
 
 from .entry_race import ENTRY_LABELS, fit_entry_choice, fit_race
-from .logit_fit import collinear, fit_binary_logit
+from .logit_fit import LogitFit, collinear, fit_binary_logit
 from .params import Params
 from .params import rounded as _r
 
@@ -62,11 +62,12 @@ QUALITY_COLUMNS = ("mediator_cases_per_year", "training_hours", "mediator_grade"
 _MEDIATED = ("resolved", "escalated_failed", "unresolved")
 # Weak priors (standard deviations on the log-odds scale). Effects: 2.5, the scale Gelman et al.
 # (2008) propose for a logistic coefficient of a unit-scale input — it moves an estimate only
-# when the register has almost nothing to say. Base log-odds of a level × severity cell: 1.5
-# around the level's pooled log-odds, so a cell of a handful of steps borrows from its level
-# (partial pooling) while a cell of hundreds is its own.
+# when the register has almost nothing to say. Base log-odds of a level × severity cell: the
+# level's mean (sd 10: next to flat) plus a deviation of sd 1.5, so a cell of a handful of steps
+# borrows from its level (partial pooling) while a cell of hundreds is its own.
 _EFFECT_SD = 2.5
 _CELL_SD = 1.5
+_LEVEL_SD = 10.0
 _BOUNDS = {"full_time": (-5.0, 5.0)}  # the schema's; the lever effects are in [0, 5]
 
 
@@ -195,16 +196,24 @@ def _fit_quality(
         if fixed
         else np.zeros(len(y))
     )
-    design = np.hstack([dummies, xv[:, [QUALITY_EFFECTS.index(e) for e in free]]])
-    # Prior means: each cell at its level's pooled log-odds (partial pooling), effects at 0.
-    pooled = {}
-    for lv in {c[0] for c in cells}:
-        at = np.array([c[0] == lv for c in cell_of])
-        p = (y[at].sum() + 0.5) / (at.sum() + 1.0)
-        pooled[lv] = math.log(p / (1 - p))
-    mean = np.array([pooled[c[0]] for c in cells] + [0.0] * len(free))
-    sd = np.array([_CELL_SD] * len(cells) + [_EFFECT_SD] * len(free))
-    fit = fit_binary_logit(design, y, offset, mean, sd)
+    # Partial pooling: a cell's base log-odds is its level's (a free mean, next to flat prior)
+    # plus the cell's own deviation (prior sd _CELL_SD), so that a cell of a handful of steps
+    # borrows from its level's other severities. The prior is centred on a parameter, not on the
+    # register's pooled share: that share is at the register's covariates, not the reference.
+    levels = sorted({c[0] for c in cells}, key=LEVELS.index)
+    to_level = np.array([[1.0 if c[0] == lv else 0.0 for lv in levels] for c in cells])
+    effects = xv[:, [QUALITY_EFFECTS.index(e) for e in free]]
+    design = np.hstack([dummies @ to_level, dummies, effects])
+    k_l, k_c, k_e = len(levels), len(cells), len(free)
+    mean = np.zeros(k_l + k_c + k_e)
+    sd = np.array([_LEVEL_SD] * k_l + [_CELL_SD] * k_c + [_EFFECT_SD] * k_e)
+    wide = fit_binary_logit(design, y, offset, mean, sd)
+    # Back to one log-odds per cell (level mean + deviation) and the effects.
+    a = np.zeros((k_c + k_e, k_l + k_c + k_e))
+    a[:k_c, :k_l] = to_level
+    a[:k_c, k_l : k_l + k_c] = np.eye(k_c)
+    a[k_c:, k_l + k_c :] = np.eye(k_e)
+    fit = LogitFit(a @ wide.beta, a @ wide.cov @ a.T, wide.converged)
     z = float(stats.norm.ppf(0.5 + level / 2))
     on = scenario.mechanisms.quality
     written: dict[str, float] = {}
