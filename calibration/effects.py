@@ -249,8 +249,16 @@ def _fit_quality(
         low_b, high_b = _BOUNDS.get(e, (0.0, 5.0))
         value = _r(min(max(est, low_b), high_b), 4)
         note = "" if value == _r(est, 4) else f"written as {value:g}: the schema's range"
+        source = "logit of step success (sim/model/quality.py), Laplace interval"
         params.add(
-            f"quality.{e}", "quality", est, lo, hi, n, write=value if on else None, note=note
+            f"quality.{e}",
+            "quality",
+            est,
+            lo,
+            hi,
+            n,
+            write=value if on else None,
+            note=f"{source}; {note}" if note else source,
         )
         if on:
             written[f"quality.{e}"] = value

@@ -164,7 +164,16 @@ def fit_entry_choice(
         est, se = float(fit.beta[k]), float(fit.se[k])
         lo, hi = est - zq * se, est + zq * se
         value = _r(min(max(est, -10.0), 10.0), 4)
-        params.add(f"entry.{t}", "entry", est, lo, hi, n, write=value if mech_on else None)
+        params.add(
+            f"entry.{t}",
+            "entry",
+            est,
+            lo,
+            hi,
+            n,
+            write=value if mech_on else None,
+            note="conditional logit of entry on village supply (sim/model/entry.py)",
+        )
         rows.append(
             {
                 "group": "entry",
@@ -344,6 +353,7 @@ def fit_race(
         s_hi,
         n,
         write=_r(never, 4) if race_on else None,
+        note="race likelihood of both channels' delays, profile-likelihood interval",
     )
     if race_on:
         se_lr = (lr_hi - lr_lo) / (2 * zq)

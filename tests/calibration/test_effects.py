@@ -276,3 +276,18 @@ def test_the_calibrated_scenario_carries_the_effects(tmp_path: Path) -> None:
     # Each written setting can be drawn again (the backtest's parametric bootstrap).
     drawn = fit.draw_settings(np.random.default_rng(0))
     assert drawn["quality.full_time"] != fit.settings["quality.full_time"]
+
+
+def test_the_report_shows_the_effects_with_bilingual_labels(tmp_path: Path) -> None:
+    from calibration.report import write_report
+
+    sc = effects_scenario()
+    fit = calibrate_register(
+        quality_register(sc, 4), sc, start=roundtrip.START, end=roundtrip.END, level=LEVEL,
+        durations="none", seed=4, match_time=False,
+    )  # fmt: skip
+    page = write_report(fit, tmp_path / "report").read_text(encoding="utf-8")
+    assert "人员配置的效应" in page
+    for label in ("金牌调解员 gold-medal mediator", "村专职调解员", "不主动申请比例"):
+        assert label in page, label
+    assert "not identified" in page  # training: constant within each level
