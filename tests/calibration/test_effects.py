@@ -291,3 +291,13 @@ def test_the_report_shows_the_effects_with_bilingual_labels(tmp_path: Path) -> N
     for label in ("金牌调解员 gold-medal mediator", "村专职调解员", "不主动申请比例"):
         assert label in page, label
     assert "not identified" in page  # training: constant within each level
+
+
+def test_time_match_tolerance_is_the_difference_of_two_estimates_at_the_level() -> None:
+    """calibration/time_at_level.py: matched means differ by less than z·√(se_r² + se_s²)."""
+    from calibration.time_at_level import tolerance
+
+    # 90%: z = 1.645; two errors of 3 and 4 days combine to 5.
+    assert tolerance(3.0, 4.0, 0.9) == pytest.approx(1.6448536 * 5.0, rel=1e-6)
+    # It shrinks with the register's size instead of staying a fixed share of the mean.
+    assert tolerance(0.1, 0.1, 0.9) < tolerance(1.0, 0.1, 0.9)
