@@ -58,7 +58,9 @@ EFFECT_LABELS = {
     **ENTRY_LABELS,
 }
 # The register columns the quality fit needs (sim's register with mechanisms.quality on).
-QUALITY_COLUMNS = ("mediator_cases_per_year", "training_hours", "mediator_grade", "expert")
+# Without 专家参与 (expert) or 实际投入工时 (effort_given_hours) those terms do not vary and are
+# named as not identified.
+QUALITY_COLUMNS = ("mediator_cases_per_year", "training_hours", "mediator_grade")
 _MEDIATED = ("resolved", "escalated_failed", "unresolved")
 # Weak priors (standard deviations on the log-odds scale). Effects: 2.5, the scale Gelman et al.
 # (2008) propose for a logistic coefficient of a unit-scale input — it moves an estimate only
@@ -123,6 +125,7 @@ def quality_design(
     """
     ref = scenario.quality.experience_reference_cases
     given = steps["effort_given_hours"] if "effort_given_hours" in steps else steps["effort_hours"]
+    given = given.fillna(steps["effort_hours"])
     needed = steps["effort_hours"].to_numpy(float)
     ratio = np.where(needed > 0, given.to_numpy(float) / np.where(needed > 0, needed, 1.0), 1.0)
     cases = steps["mediator_cases_per_year"]
@@ -132,7 +135,11 @@ def quality_design(
             "experience_per_doubling": np.log2(cases.to_numpy(float) / ref),
             "training_per_10_hours": steps["training_hours"].to_numpy(float) / 10.0,
             "gold_medal": (steps["mediator_grade"] == "gold_medal").to_numpy(float),
-            "expert": steps["expert"].fillna(False).astype(bool).to_numpy(float),
+            "expert": (
+                steps["expert"].fillna(False).astype(bool).to_numpy(float)
+                if "expert" in steps
+                else np.zeros(len(steps))
+            ),
             "effort_ratio": np.log(np.clip(ratio, 1e-9, None)),
         }
     )
@@ -155,7 +162,7 @@ def _fit_quality(
     rows: list[dict[str, Any]],
     notes: list[str],
 ) -> None:
-    missing = [c for c in QUALITY_COLUMNS if c not in table.columns]
+    missing = [c for c in QUALITY_COLUMNS if c not in table or table[c].isna().all()]
     if missing:
         notes.append(
             "Quality effects (调解质量) not fitted: the register has no "

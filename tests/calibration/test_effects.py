@@ -301,3 +301,26 @@ def test_time_match_tolerance_is_the_difference_of_two_estimates_at_the_level() 
     assert tolerance(3.0, 4.0, 0.9) == pytest.approx(1.6448536 * 5.0, rel=1e-6)
     # It shrinks with the register's size instead of staying a fixed share of the mean.
     assert tolerance(0.1, 0.1, 0.9) < tolerance(1.0, 0.1, 0.9)
+
+
+def test_sim_calibrate_reads_the_mediator_fields_from_a_register_file(tmp_path: Path) -> None:
+    """A register of sim saved as CSV (the mediator's fields by their English names) is read
+    with those fields, and the quality effects are fitted from it end to end."""
+    from calibration.reading import read_register
+
+    sc = effects_scenario()
+    reg = sim.simulate(sc, replications=1, seed=5, keep_tables=True).registers[0]
+    path = tmp_path / "register.csv"
+    reg.to_csv(path, index=False)
+    read = read_register(path, sc)
+    assert read.bad_rows == 0 and len(read.table) == len(reg)
+    for col in QUALITY_FIELDS:
+        assert read.table[col].notna().any(), col
+    params, _ = _effects(sc, read)
+    assert "quality.experience_per_doubling" in set(params.frame()["key"])
+    # A register without the fields: no quality fit, a note saying which columns are missing.
+    plain = read.table.drop(columns=QUALITY_FIELDS)
+    plain_reg = Register("plain", "-", plain, read.quarantine, rows_read=len(plain))
+    params, notes = _effects(sc, plain_reg)
+    assert not any(k.startswith("quality.") for k in params.frame()["key"])
+    assert any("Quality effects" in n and "mediator_cases_per_year" in n for n in notes)
