@@ -271,8 +271,10 @@ def test_the_calibrated_scenario_carries_the_effects(tmp_path: Path) -> None:
         == village.part_time.minor
         == pytest.approx(p["quality.base.village.minor"], abs=1e-4)
     )
-    text = out.read_text(encoding="utf-8")
-    assert "# " in text and "quality.full_time" in text.split("\n\n")[0]
+    header = out.read_text(encoding="utf-8").split("\n\n")[0]
+    assert "人员配置的效应" in header
+    assert "quality.gold_medal (金牌调解员 gold-medal mediator): written" in header
+    assert "quality.training_per_10_hours" in header and "not identified" in header
     # Each written setting can be drawn again (the backtest's parametric bootstrap).
     drawn = fit.draw_settings(np.random.default_rng(0))
     assert drawn["quality.full_time"] != fit.settings["quality.full_time"]
