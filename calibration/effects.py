@@ -223,7 +223,6 @@ def _fit_quality(
     fit = LogitFit(a @ wide.beta, a @ wide.cov @ a.T, wide.converged)
     z = float(stats.norm.ppf(0.5 + level / 2))
     on = scenario.mechanisms.quality
-    written: dict[str, float] = {}
     for e in QUALITY_EFFECTS:
         n = float(len(y))
         if e in hidden:
@@ -267,8 +266,6 @@ def _fit_quality(
             write=value if on else None,
             note=f"{source}; {note}" if note else source,
         )
-        if on:
-            written[f"quality.{e}"] = value
         rows.append(
             {
                 "group": "quality",
@@ -312,7 +309,7 @@ def _fit_quality(
             for key in keys[-1]:
                 params.settings[key] = _r(p, 4)
     if on:
-        _add_quality_draw(params, fit, cells, free, keys)
+        _add_quality_draw(params, fit, cells, free, keys, hidden)
         notes.append(
             "Quality (调解质量) is on in the base: the resolve tables are written at the "
             "reference (standard grade, experience_reference_cases, no training, full effort"
@@ -332,7 +329,7 @@ def _expit(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
-def _add_quality_draw(params, fit, cells, free, keys) -> None:
+def _add_quality_draw(params, fit, cells, free, keys, hidden) -> None:
     """One joint normal draw of every coefficient (the Laplace posterior) per replication."""
     beta, cov = fit.beta, fit.cov
 
@@ -343,6 +340,8 @@ def _add_quality_draw(params, fit, cells, free, keys) -> None:
             for key in keys[i]:
                 out[key] = _r(_expit(float(b[i])), 4)
         for k, e in enumerate(free):
+            if e in hidden:
+                continue  # carries a tied group's joint effect: not written, not drawn
             low, high = _BOUNDS.get(e, (0.0, 5.0))
             out[f"quality.{e}"] = _r(min(max(float(b[len(cells) + k]), low), high), 4)
         return out

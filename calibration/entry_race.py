@@ -139,7 +139,9 @@ def fit_entry_choice(
     labels = ENTRY_LABELS
     for t in ENTRY_TERMS:
         if t in hidden:
-            partners = sorted({*unsep.get(t, []), *(k for k, p in unsep.items() if t in p)} - {t})
+            tied = {*unsep.get(t, []), *(k for k, p in unsep.items() if t in p)} - {t}
+            # Tied to the intercepts only: the supply is the same in every village.
+            partners = sorted(p for p in tied if not p.startswith("alpha."))
             why = (
                 f"moves with {', '.join(partners)}"
                 if partners

@@ -206,13 +206,19 @@ def test_all_full_timers_gold_medal_cannot_separate_the_two() -> None:
     assert named and "full_time" in named[0], notes
     # The effects the register does separate are still estimated.
     assert "quality.experience_per_doubling" in keys
+    # Nor drawn again for the backtest's bootstrap.
+    rng = np.random.default_rng(0)
+    drawn = {k: v for draw in params.draws for k, v in draw(rng).items()}
+    assert "quality.experience_per_doubling" in drawn
+    assert "quality.full_time" not in drawn and "quality.gold_medal" not in drawn
 
 
 def test_same_supply_in_every_village_leaves_the_entry_term_unidentified() -> None:
     sc = effects_scenario("ladder.village.full_time_coverage=1.0")
     params, notes = _effects(sc, quality_register(sc, 1))
     assert "entry.full_time_mediator" not in set(params.frame()["key"])
-    assert any("entry.full_time_mediator" in n and "not identified" in n for n in notes)
+    named = [n for n in notes if "entry.full_time_mediator" in n and "not identified" in n]
+    assert named and "the same in every village" in named[0], notes
     # The shares at the reference then take the base's term as given: every village is at
     # ft = 1, 0.5 above the reference, so the village's utility is the observed one − 0.35.
     assert "entry.reference_share.village" in set(params.frame()["key"])
