@@ -28,9 +28,11 @@ from sim.scenario.vocabulary import SEVERITIES
 
 from .columns import (
     CHANNEL_VALUES,
+    GRADE_VALUES,
     KIND_VALUES,
     LEVEL_VALUES,
     OUTCOME_VALUES,
+    QUALITY_FIELDS,
     REQUIRED_COLUMNS,
     SEVERITY_VALUES,
     TRUTH_VALUES,
@@ -286,15 +288,25 @@ def _check_row(row: _Row, places: _Places, has: Callable[[str], bool]) -> None:
                 row.bad(column, raw, "yes or no (是/否, true/false, 1/0)")
             else:
                 row.values[column] = flag
-    if has("effort_hours"):
-        raw = _text(row.cells.get("effort_hours"))
+    for column, what in _NUMBERS.items():
+        if not has(column):
+            continue
+        raw = _text(row.cells.get(column))
         try:
             hours = float(raw) if raw else math.nan
             if hours < 0 or math.isinf(hours):
                 raise ValueError
-            row.values["effort_hours"] = hours
+            row.values[column] = hours
         except ValueError:
-            row.bad("effort_hours", raw, "a number of hours ≥ 0 (投入工时), or empty")
+            row.bad(column, raw, f"a number ≥ 0 ({what}), or empty")
+    if has("mediator_grade"):
+        row.label("mediator_grade", GRADE_VALUES, ("standard", "gold_medal"), required=False)
+    if has("expert"):
+        flag = TRUTH_VALUES.get(normalise(_text(row.cells.get("expert"))))
+        if flag is None:
+            row.bad("expert", _text(row.cells.get("expert")), "yes or no (是/否), or empty")
+        else:
+            row.values["expert"] = flag
 
     # Places: the township first, then the village inside it.
     raw_t = _text(row.cells.get("township"))
@@ -482,7 +494,15 @@ _COLUMNS = (
     "mediator_kind",
     "effort_hours",
     "initial",
+    *QUALITY_FIELDS,
 )
+# Optional numeric columns: hours or counts ≥ 0, empty allowed (what each is, for the message).
+_NUMBERS = {
+    "effort_hours": "hours, 投入工时",
+    "training_hours": "hours a year, 培训时数",
+    "mediator_cases_per_year": "cases a year, 年办案数",
+    "effort_given_hours": "hours, 实际投入工时",
+}
 
 
 def _canonical_table(rows: list[_Row], headers: dict[str, str]) -> pd.DataFrame:
@@ -495,7 +515,10 @@ def _canonical_table(rows: list[_Row], headers: dict[str, str]) -> pd.DataFrame:
         table = table.sort_values(["case_id", "entered_date", "row"], kind="stable")
         table["step"] = table.groupby("case_id").cumcount()
     table["step"] = table["step"].astype("int64")
-    table["effort_hours"] = pd.to_numeric(table["effort_hours"], errors="coerce").astype(float)
+    for col in _NUMBERS:
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    table["mediator_grade"] = table["mediator_grade"].astype(object)
+    table["expert"] = table["expert"].astype("boolean")
     table["initial"] = table["initial"].map(lambda v: v is True)  # absent or empty: not initial
     table["sensitive"] = table["sensitive"].astype("boolean")
     for col in ("grid", "channel", "mediator_kind", "severity_initial"):

@@ -163,6 +163,38 @@ def _backtest_figure(test: Backtest, folder: Path) -> str:
     return _save(fig, folder, "backtest.png")
 
 
+_EFFECT_GROUPS = {
+    "quality": "Quality of mediation 调解质量 (log-odds effects on a step's success)",
+    "entry": "Entry choice 入口选择 (log-odds toward local entry per unit of village supply)",
+    "discovery race": "Discovery race 发现竞赛 (sweeps against the parties' own reports)",
+}
+
+
+def _effects_section(fit: Calibration) -> list[str]:
+    """The effects that make staffing matter (人员配置的效应): estimates, intervals, status."""
+    effects = fit.effects
+    if effects is None:
+        return []
+    parts = [
+        "<h2>Effects of staffing 人员配置的效应</h2>",
+        "<p class='note'>Each estimate matches the model's own equation (docs/model.md): a "
+        "logistic regression of step success with one base log-odds per level × severity "
+        "(partially pooled), a conditional logit of where self-reporting parties entered, and "
+        "the race likelihood of both channels' delays. A term the register cannot separate is "
+        "named, not estimated; the base's value is kept.</p>",
+    ]
+    shown = effects.table.rename(
+        columns={"label": "effect 效应", "status": "status 状态", "written": "written 写入"}
+    )
+    for group, title in _EFFECT_GROUPS.items():
+        here = shown[shown["group"] == group].drop(columns="group")
+        if here.empty:
+            continue
+        parts += [f"<h3>{html.escape(title)}</h3>", _table(here)]
+    parts += [f"<p class='note'>{html.escape(n)}</p>" for n in effects.notes]
+    return parts
+
+
 def write_report(
     fit: Calibration,
     folder: Path,
@@ -210,6 +242,7 @@ def write_report(
         _table(fit.villages) if not fit.villages.empty else "",
         "<h3>Per level × severity × category (shrunk toward level × severity)</h3>",
         _table(fit.resolution_by_category) if not fit.resolution_by_category.empty else "",
+        *_effects_section(fit),
         "<h2>Durations 调处时长</h2>",
         "<p class='note'>Days at a level mix queueing, working hours, sessions and party "
         "delays; open steps (在办) and steps escalated by the time limit are right-censored. "

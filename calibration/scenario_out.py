@@ -102,8 +102,26 @@ def provenance_header(
             f"  {row.key} = {row.estimate:.4g}  [{row.ci_low:.4g}, {row.ci_high:.4g}]  "
             f"n={row.n:.0f}{note}"
         )
+    lines += _effects_lines(calibration)
     lines += ["", "Notes:"] + [f"  - {n}" for n in calibration.notes]
     return "".join(f"# {line}".rstrip() + "\n" for line in lines)
+
+
+def _effects_lines(calibration: Calibration) -> list[str]:
+    """Each effect of staffing (人员配置的效应): written, estimated only, or not identified."""
+    effects = calibration.effects
+    if effects is None or effects.table.empty:
+        return []
+    lines = ["", "Effects of staffing (人员配置的效应), from this register:"]
+    for row in effects.table.itertuples(index=False):
+        if row.status == "not identified":
+            what = "not identified: the base's value is kept (see the notes)"
+        elif row.written:
+            what = f"written, {row.estimate:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]"
+        else:
+            what = "estimated, not written (the mechanism is off in the base)"
+        lines.append(f"  {row.term} ({row.label}): {what}")
+    return lines
 
 
 def write_scenario(
