@@ -183,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
         scenario = write_scenario(fit, args.base, out, name=args.name, overrides=args.overrides)
     except ScenarioError as exc:  # a fit the schema refuses: the register is the cause
         raise ScenarioError(
-            InputProblem(
+            p
+            if p.source.startswith("--")  # --out could not be written: said as it is
+            else InputProblem(
                 args.register,
                 "",
                 InputProblem.MISSING,
