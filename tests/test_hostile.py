@@ -132,7 +132,9 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 @contextlib.contextmanager
 def write_fault(kind: str, under: Path) -> Iterator[None]:
     """Writing (or making a folder) at or under ``under`` fails with ``kind`` (ENOSPC, EROFS),
-    as on a full disk or a read-only file system; reading is untouched."""
+    as on a full disk or a read-only file system; reading is untouched. On a full disk a file
+    opened for writing is still created (or truncated) first: a writer that writes in place
+    loses the old file."""
     code = getattr(errno, kind)
     root = under.absolute()
 
@@ -149,6 +151,8 @@ def write_fault(kind: str, under: Path) -> Iterator[None]:
 
     def fake_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if any(c in mode for c in "wax+") and hit(file):
+            if code == errno.ENOSPC:  # the file is opened (a "w" truncates it), then the disk
+                real_open(file, mode, *args, **kwargs).close()  # is full at the first write
             raise refuse(file)
         return real_open(file, mode, *args, **kwargs)
 
