@@ -22,6 +22,8 @@ from sim.scenario.schema import Scenario
 __all__ = [
     "BUNDLED_SCENARIO",
     "EFFORT_HOURS_LIMIT",
+    "MAX_EXTENDS",
+    "MAX_NESTING",
     "apply_overrides",
     "bundled_scenario_path",
     "load_scenario",
