@@ -20,6 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from sim.experiments.files import write_atomic
+from sim.reports.drawing import literal_rc, literal_text
+
 from .arrivals import MONTHS, month_slices
 from .backtest import Backtest
 from .durations import DurationFit, kaplan_meier
@@ -45,8 +48,12 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
 def _save(fig, folder: Path, name: str) -> str:
     # Fixed margins: tight_layout measures every label and doubles the time of a report.
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.22, top=0.9, wspace=0.3)
-    fig.savefig(folder / name, dpi=90)
-    plt.close(fig)
+    literal_text(fig)  # a village named "$…$" is a name, not mathematics
+    try:  # whole or not at all, as every output (sim.experiments.files)
+        with literal_rc():
+            write_atomic(folder / name, lambda tmp: fig.savefig(tmp, dpi=90))
+    finally:
+        plt.close(fig)
     return f'<img src="{name}" alt="{html.escape(name)}">'
 
 
@@ -286,5 +293,5 @@ def write_report(
         ]
     parts.append("<p class='note'>Month order of seasonality: " + ", ".join(MONTHS) + ".</p>")
     index = folder / "index.html"
-    index.write_text("\n".join(parts), encoding="utf-8")
+    write_atomic(index, "\n".join(parts))
     return index

@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from sim.experiments.files import write_atomic
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import (
     apply_overrides,
@@ -142,7 +143,7 @@ def write_scenario(
     text = provenance_header(calibration, base_path, overrides) + "\n" + tomli_w.dumps(table)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(text, encoding="utf-8")
+        write_atomic(out_path, text)  # a cut TOML must never replace the old one
     except OSError as exc:
         raise ScenarioError(
             [InputProblem("--out", "", str(out_path), f"a writable path ({exc.strerror})")]

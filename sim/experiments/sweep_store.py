@@ -45,6 +45,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiments.files import remove_stale_temporaries
 from sim.scenario.errors import InputProblem, ScenarioError
 
 __all__ = ["SweepStore", "atomic_write_bytes", "folder_lock", "to_json"]
@@ -213,6 +214,8 @@ class SweepStore:
     def start(self, manifest: Mapping[str, Any], resume: bool) -> None:
         """Create the folder and manifest, or check that a resumed sweep is the same sweep."""
         self.check(manifest, resume)
+        if resume:  # a killed run's half-written files; the lock says no writer is alive
+            remove_stale_temporaries(self.folder)
         self.points_dir.mkdir(parents=True, exist_ok=True)
         if not self.manifest_path.exists():
             atomic_write_bytes(self.manifest_path, to_json(manifest).encode("utf-8"))

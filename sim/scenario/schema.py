@@ -14,6 +14,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.schema_base import (
+    NAME_MAX_LENGTH,
     LevelAmounts,
     LevelShares,
     SchemaModel,
@@ -114,7 +115,7 @@ __all__ = [
 class Scenario(SchemaModel):
     """A whole district scenario. Build it with :func:`sim.load_scenario`."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     description: str = ""
     source_file: str = ""
     run: RunSettings = RunSettings()

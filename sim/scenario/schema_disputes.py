@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.distributions import Distribution, Exponential
 from sim.scenario.schema_base import (
+    NAME_MAX_LENGTH,
     LevelShares,
     SchemaModel,
     SeverityFactors,
@@ -34,8 +35,10 @@ __all__ = [
 class Township(SchemaModel):
     """A township-level unit (乡镇/街道) and the villages (村/社区) and grids (网格) in it."""
 
-    name: str = Field(min_length=1)
-    pinyin: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9 _'-]*$")
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    pinyin: str = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, pattern=r"^[A-Za-z][A-Za-z0-9 _'-]*$"
+    )
     kind: Literal["subdistrict", "town", "township"] = "township"
     population: int = Field(gt=0)
     villages: int = Field(ge=1)
