@@ -15,6 +15,7 @@ import pytest
 from sim.cli.main import main
 from sim.experiments.sweep_plan import plan_sweep
 from sim.reports import drawing
+from sim.reports.fonts import resolve_language
 from sim.scenario.loading import bundled_scenario_path, load_scenario
 
 from .scenarios import ROOT
@@ -42,6 +43,7 @@ def test_resume_removes_the_temporary_files_of_a_killed_run(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("label", [r"$\frac{甲$镇", "cost $5 and $", "$$"])
 def test_figures_draw_dollar_signs_as_written(label: str, tmp_path: Path) -> None:
+    assert resolve_language("zh") == "zh"  # the CJK font, as every figure of ours sets it up
     fig, ax = plt.subplots()
     ax.bar([label, "b"], [1, 2])
     ax.set_title(label)
