@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import simpy
 
-from sim.model.cases import _Case, neglect
+from sim.model.cases import H_FAILED, H_TIMED_OUT, _Case, neglect
 from sim.model.centre import _Centre
 from sim.model.layout import (
     CH_OFFLINE,
@@ -93,6 +93,11 @@ class _Ladder:
                 return self.conclude(case, "resolved")
             if outcome == "petitioned":
                 return
+            # What happened, for petitions that depend on the case's history.
+            if outcome == "escalated_failed":
+                case.history |= H_FAILED
+            elif outcome == "escalated_time_limit":
+                case.history |= H_TIMED_OUT
             if self.env.now >= case.patience_at:  # gives up after a failed step
                 yield from self.petition(case, level)
                 return
@@ -111,6 +116,15 @@ class _Ladder:
         assert tc is not None
         if tc.takes(case):
             return (yield from tc.joint_step(case, unit, channel))
+        return (yield from self.mediate(case, TOWNSHIP, unit, channel))
+
+    def route_petition(self, case: _Case, level: int):
+        """访调对接: a petition routed into one mediation step at the case's township or at
+        the district committee; returns the step's outcome (the petition system goes on)."""
+        channel = self.channel(case)
+        if level == DISTRICT:
+            return (yield from self.mediate(case, DISTRICT, 0, channel))
+        unit = self.grid_units[case.grid][TOWNSHIP]
         return (yield from self.mediate(case, TOWNSHIP, unit, channel))
 
     @staticmethod

@@ -31,6 +31,8 @@ from sim.scenario.schema_disputes import (
     Overload,
     PatienceDays,
     PetitionAgents,
+    PetitionHistory,
+    PetitionLinks,
     Petitions,
     Township,
     Worsening,
@@ -39,6 +41,7 @@ from sim.scenario.schema_ladder import (
     Calendar,
     Calendars,
     Committee,
+    Court,
     Department,
     DistrictCentre,
     Enterprise,
@@ -74,6 +77,7 @@ __all__ = [
     "Channels",
     "Committee",
     "Costs",
+    "Court",
     "Department",
     "Discovery",
     "DistrictCentre",
@@ -93,6 +97,8 @@ __all__ = [
     "Overload",
     "PatienceDays",
     "PetitionAgents",
+    "PetitionHistory",
+    "PetitionLinks",
     "Petitions",
     "Quality",
     "Quotas",
@@ -133,6 +139,7 @@ class Scenario(SchemaModel):
     sectors: dict[str, SectorCommittee] = Field(default_factory=dict)
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
+    court: Court = Court()
     district_centre: DistrictCentre = DistrictCentre()
     township_centre: TownshipCentre = TownshipCentre()
     experts: Experts = Experts()
@@ -234,6 +241,11 @@ class Scenario(SchemaModel):
                 raise ValueError(f"{where}.category = {oc.category!r}: no such category")
             if oc.level != "district" and oc.township is None:
                 raise ValueError(f"{where}: a {oc.level}-level case needs a township")
+        if self.court.room is not None and self.court.room not in self.stationed_rooms:
+            raise ValueError(
+                f"court.room = {self.court.room!r}: no such stationed room "
+                f"(stationed_rooms: {', '.join(self.stationed_rooms) or 'none'})"
+            )
         return self
 
     # Convenience views used by the model and the reports.

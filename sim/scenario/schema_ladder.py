@@ -16,6 +16,7 @@ __all__ = [
     "Calendar",
     "Calendars",
     "Committee",
+    "Court",
     "Department",
     "DistrictCentre",
     "Enterprise",
@@ -164,6 +165,22 @@ class StationedRoom(Committee):
 
     referrals_per_year: float = Field(default=0.0, ge=0)
     return_to_court: bool = True
+
+
+class Court(SchemaModel):
+    """诉调衔接 both ways (mechanisms.court_linkage): the court behind the stationed rooms.
+
+    A ladder case that ends unresolved goes to court with ``litigation_share``; the court
+    delegates ``delegation_share`` of that intake back to its stationed room (诉前委派) after
+    ``filing_delay_days``. Defaults are [EST] (docs/model.md, "Court linkage").
+    """
+
+    litigation_share: float = Field(default=0.3, ge=0, le=1, description="unresolved → court")
+    delegation_share: float = Field(default=0.4, ge=0, le=1, description="诉前委派 to the room")
+    filing_delay_days: Distribution = Exponential(dist="exponential", mean=14.0)
+    room: str | None = Field(
+        default=None, description="the court's stationed room; None: the first returning to court"
+    )
 
 
 class Department(SchemaModel):
