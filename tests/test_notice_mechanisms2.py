@@ -375,3 +375,44 @@ def test_conservation_and_littles_law_with_everything_on() -> None:
     # Same seed, same numbers.
     again = _run(sc)
     assert _digests(*again) == _digests(*run)
+
+
+# --------------------------------------------------------------------------- 跨村 → 乡镇调
+def test_cross_village_disputes_go_to_the_township_directly() -> None:
+    """Share 1: no case of the run has a village step, and none climbs from the grid by
+    mediation (a grid row is only an on-the-spot settlement during the sweep); share 0 or the
+    switch off: today's tables."""
+    today = _digests(*_run(sim.load_scenario(SMALL_FULL, BASE)))
+    neutral = [*BASE, "mechanisms.cross_village_routing=true", "routing.cross_village_share=0"]
+    assert _digests(*_run(sim.load_scenario(SMALL_FULL, neutral))) == today
+    off = [*BASE, "routing.cross_village_share=1"]
+    assert _digests(*_run(sim.load_scenario(SMALL_FULL, off))) == today
+    on = [*BASE, "mechanisms.cross_village_routing=true", "routing.cross_village_share=1"]
+    rep, cases, register = run = _run(sim.load_scenario(SMALL_FULL, on))
+    run_cases = register[~register["initial"]]
+    assert not (run_cases["level"] == "village").any()
+    grid = run_cases[run_cases["level"] == "grid"]
+    assert set(grid["outcome"].astype(str)) <= {"resolved_on_the_spot"}
+    assert (run_cases["level"] == "township").sum() > 50
+    _check_conservation(rep, cases, register)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("court.room=nowhere", "court.room"),
+        ("court.litigation_share=1.5", "court.litigation_share"),
+        ("petitions.links.agent_give_up_factor=0", "petitions.links.agent_give_up_factor"),
+        ("initial_state.backlog_cases=-1", "initial_state.backlog_cases"),
+        ("routing.cross_village_share=2", "routing.cross_village_share"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_key(
+    setting: str, key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim.cli.main import main
+
+    assert main(["validate", str(SMALL_FULL), "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert key in err and "Traceback" not in err

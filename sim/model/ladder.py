@@ -26,7 +26,7 @@ from sim.model.layout import (
     U_LEVEL_BASE,
     U_PER_LEVEL,
 )
-from sim.model.township_centre import _TownshipCentre
+from sim.model.township_centre import _TownshipCentre, case_uniform
 from sim.model.venues import _Venues
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import RESOLVED
@@ -48,6 +48,7 @@ class _Ladder:
         conclude: Callable[[_Case, str], None],
         venues: _Venues | None = None,
         key: int = 0,
+        routing_key: int = 0,
     ) -> None:
         self.env = env
         self.channels = sc.channels
@@ -58,6 +59,11 @@ class _Ladder:
         self.summons = centre.summons
         self.petition = petition  # generator function (case, venue) of the petition system
         self.conclude = conclude
+        # 乡镇调 takes cross-village disputes directly (``routing_key``: of stream "routing").
+        self.routing_key = routing_key
+        self.cross_village = (
+            sc.routing.cross_village_share if sc.mechanisms.cross_village_routing else 0.0
+        )
         # The notice's township centres and 交办属地 (``key``: of stream "township_centre");
         # None when off, which is all the climb tests.
         self.township_centre: _TownshipCentre | None = None
@@ -80,6 +86,8 @@ class _Ladder:
 
     def climb(self, case: _Case, level: int, channel: int):
         """Mediate at ``level`` and above until resolved, failed at the top or petitioned."""
+        if self.cross_village and level < TOWNSHIP and self.crosses_villages(case):
+            level = TOWNSHIP  # 跨村、毗邻乡镇: the township's, without a grid or village step
         while True:
             if level == DISTRICT:
                 yield from self.triage(case, channel, summoned=False)
@@ -109,6 +117,13 @@ class _Ladder:
                 yield from self.triage(case, channel, summoned=True)
                 return
             level += 1
+
+    def crosses_villages(self, case: _Case) -> bool:
+        """Whether the dispute spans villages (a counter-based draw of stream "routing"); a
+        case of the starting state stays at the level it was given."""
+        return not case.initial and case_uniform(self.routing_key, case.id, 0) < (
+            self.cross_village
+        )
 
     def at_township(self, case: _Case, unit: int, channel: int):
         """The township step with township centres on: joint mediation or the committee."""

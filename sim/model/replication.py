@@ -188,6 +188,7 @@ class _Model:
             recorder.conclude,
             self.venues,
             self._township_centre_key(seed, replication),
+            self._key(seed, replication, "routing"),
         )
         self.discovery = _Discovery(
             sc,

@@ -50,6 +50,7 @@ from sim.scenario.schema_ladder import (
     Ladder,
     Level,
     ResolveProbabilities,
+    Routing,
     SectorCommittee,
     StationedRoom,
     TownshipCentre,
@@ -103,6 +104,7 @@ __all__ = [
     "Quality",
     "Quotas",
     "ResolveProbabilities",
+    "Routing",
     "RunSettings",
     "Scenario",
     "SectorCommittee",
@@ -140,6 +142,7 @@ class Scenario(SchemaModel):
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
     court: Court = Court()
+    routing: Routing = Routing()
     district_centre: DistrictCentre = DistrictCentre()
     township_centre: TownshipCentre = TownshipCentre()
     experts: Experts = Experts()

@@ -25,6 +25,7 @@ __all__ = [
     "Ladder",
     "Level",
     "ResolveProbabilities",
+    "Routing",
     "SectorCommittee",
     "StationedRoom",
     "TownshipCentre",
@@ -165,6 +166,19 @@ class StationedRoom(Committee):
 
     referrals_per_year: float = Field(default=0.0, ge=0)
     return_to_court: bool = True
+
+
+class Routing(SchemaModel):
+    """The notice's routing beyond the climb (mechanisms.cross_village_routing).
+
+    乡镇调 "负责调处跨村、毗邻乡镇 … 的重大矛盾纠纷": a share of the disputes spans villages (or
+    neighbouring townships) and is taken by the township directly, without a grid or village
+    step. Default [EST] (docs/model.md "Cross-village disputes").
+    """
+
+    cross_village_share: float = Field(
+        default=0.05, ge=0, le=1, description="share of disputes the township takes directly"
+    )
 
 
 class Court(SchemaModel):

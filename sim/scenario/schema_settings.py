@@ -76,6 +76,7 @@ class Mechanisms(SchemaModel):
     petition_mediation: bool = False  # 访调对接: a share of petitions routed into mediation
     leader_visits: bool = False  # 领导干部下访约访, 教育疏导: backlog reviews, fewer repeats
     court_linkage: bool = False  # 诉调衔接: unresolved cases to court, 诉前委派 back to a room
+    cross_village_routing: bool = False  # 乡镇调 takes cross-village disputes directly
 
 
 class Target(SchemaModel):
