@@ -388,7 +388,7 @@ def test_cross_village_disputes_go_to_the_township_directly() -> None:
     off = [*BASE, "routing.cross_village_share=1"]
     assert _digests(*_run(sim.load_scenario(SMALL_FULL, off))) == today
     on = [*BASE, "mechanisms.cross_village_routing=true", "routing.cross_village_share=1"]
-    rep, cases, register = run = _run(sim.load_scenario(SMALL_FULL, on))
+    rep, cases, register = _run(sim.load_scenario(SMALL_FULL, on))
     run_cases = register[~register["initial"]]
     assert not (run_cases["level"] == "village").any()
     grid = run_cases[run_cases["level"] == "grid"]
