@@ -353,6 +353,7 @@ def test_conservation_and_littles_law_with_everything_on() -> None:
         [
             *BASE,
             *ALL_ON,
+            "mechanisms.cross_village_routing=true",
             "petition_agents.coverage=0.5",
             "initial_state.backlog_cases=8",
             # A tiny district fails few cases at the top: more of them to court, so that the
