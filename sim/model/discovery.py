@@ -121,6 +121,8 @@ class _Discovery:
         self.final = centre.final
         self.at_room = centre.at_room
         self.petitions_on = petitions_on
+        # Per grid, a factor on the mean patience (信访代办员; set by the coordinator), or None.
+        self.patience_scale: list[float] | None = None
         self.worsening = self.mech.worsening
         self.next_id = 0
 
@@ -272,6 +274,8 @@ class _Discovery:
     def _set_patience(self, case: _Case) -> None:
         if self.petitions_on:
             mean = self.sc.petitions.patience_days.of(case.severity0)  # type: ignore[union-attr]
+            if self.patience_scale is not None:
+                mean *= self.patience_scale[case.grid]
             case.patience_at = case.arisen - mean * math.log1p(-case.p[P_PATIENCE])
 
     def _seed_initial_state(self) -> None:

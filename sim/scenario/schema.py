@@ -32,6 +32,8 @@ from sim.scenario.schema_disputes import (
     Overload,
     PatienceDays,
     PetitionAgents,
+    PetitionHistory,
+    PetitionLinks,
     Petitions,
     Township,
     Worsening,
@@ -40,6 +42,7 @@ from sim.scenario.schema_ladder import (
     Calendar,
     Calendars,
     Committee,
+    Court,
     Department,
     DistrictCentre,
     Enterprise,
@@ -48,6 +51,7 @@ from sim.scenario.schema_ladder import (
     Ladder,
     Level,
     ResolveProbabilities,
+    Routing,
     SectorCommittee,
     StationedRoom,
     TownshipCentre,
@@ -75,6 +79,7 @@ __all__ = [
     "Channels",
     "Committee",
     "Costs",
+    "Court",
     "Department",
     "Discovery",
     "DistrictCentre",
@@ -94,10 +99,13 @@ __all__ = [
     "Overload",
     "PatienceDays",
     "PetitionAgents",
+    "PetitionHistory",
+    "PetitionLinks",
     "Petitions",
     "Quality",
     "Quotas",
     "ResolveProbabilities",
+    "Routing",
     "RunSettings",
     "Scenario",
     "SectorCommittee",
@@ -134,6 +142,8 @@ class Scenario(SchemaModel):
     sectors: dict[str, SectorCommittee] = Field(default_factory=dict)
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
+    court: Court = Court()
+    routing: Routing = Routing()
     district_centre: DistrictCentre = DistrictCentre()
     township_centre: TownshipCentre = TownshipCentre()
     experts: Experts = Experts()
@@ -235,6 +245,11 @@ class Scenario(SchemaModel):
                 raise ValueError(f"{where}.category = {oc.category!r}: no such category")
             if oc.level != "district" and oc.township is None:
                 raise ValueError(f"{where}: a {oc.level}-level case needs a township")
+        if self.court.room is not None and self.court.room not in self.stationed_rooms:
+            raise ValueError(
+                f"court.room = {self.court.room!r}: no such stationed room "
+                f"(stationed_rooms: {', '.join(self.stationed_rooms) or 'none'})"
+            )
         return self
 
     # Convenience views used by the model and the reports.

@@ -98,6 +98,12 @@ class Mechanisms(SchemaModel):
     quality: bool = False  # the register gains columns when on (docs/register.md), so off
     assign_down: bool = False  # 交办属地: the district centre hands cases back to the township
     township_centres: bool = False  # 乡镇矛调中心: joint mediation at the township (venue)
+    petition_agent_effect: bool = False  # 信访代办员: fewer petitions, fewer skip-level ones
+    petition_history: bool = False  # skip-level and repeat shares by the case's history
+    petition_mediation: bool = False  # 访调对接: a share of petitions routed into mediation
+    leader_visits: bool = False  # 领导干部下访约访, 教育疏导: backlog reviews, fewer repeats
+    court_linkage: bool = False  # 诉调衔接: unresolved cases to court, 诉前委派 back to a room
+    cross_village_routing: bool = False  # 乡镇调 takes cross-village disputes directly
 
 
 class Target(SchemaModel):
@@ -269,4 +275,7 @@ class InitialState(SchemaModel):
     open_cases: list[OpenCases] = Field(default_factory=list)
     register_file: str | None = Field(
         default=None, description="register CSV; its rows with outcome = open are loaded"
+    )
+    backlog_cases: int = Field(
+        default=0, ge=0, description="积案 open at the start (needs [petitions]): leaders' stock"
     )
