@@ -13,10 +13,14 @@ such rounds need no event. The grid's schedule is caught up (:meth:`_Sweeps.catc
 something touches the grid: a dispute asks for a round (:meth:`_Sweeps.found`), a case asks for,
 waits for, gives back or cancels a grid worker, or reads the queue (:class:`_SweptPool`), the
 time series samples the mediators busy, or the measured window ends. A round still under way at
-the touch, or one a dispute waits for, becomes real: one event for its end. A round due while
-every worker was busy queues at the touch, which keeps its place in the FIFO: no case queued
-between its due time and the touch (that would have been a touch). The sampler of the time
-series reads a caught-up pool, so the busy counts are those of the process-per-grid model.
+the touch holds its worker until its end without an event either: the grid remembers the end
+and gives the worker back at the first touch after it (the pool had no queue meanwhile, since a
+case that queues is a touch). Only when an event is needed at the end (a case queues for the
+pool, or a dispute waits for the grid's next round) does the round become real: one event for
+its end; a round a dispute waits for is real from its start. A round due while every worker was
+busy queues at the touch, which keeps its place in the FIFO: no case queued between its due
+time and the touch (that would have been a touch). The sampler of the time series reads a
+caught-up pool, so the busy counts are those of the process-per-grid model.
 
 With the hours at 0 nothing here is built: discovery computes the next sweep time of a grid as
 it always did (no process per grid, docs/design.md).
@@ -66,6 +70,8 @@ class _SweptPool(_Pool):
 
     def wait(self, priority: int, case: _Case) -> simpy.Event:
         self.sweeps.catch_up(self.grid)
+        # The case will be handed the worker of a round under way: its end needs an event.
+        self.sweeps.make_real(self.grid)
         return _Pool.wait(self, priority, case)
 
     def cancel(self, event: simpy.Event) -> None:
@@ -123,6 +129,13 @@ class _Sweeps:
         self.due: list[float] = list(offsets)
         self.active = [False] * len(offsets)
         self.wake_at = [math.nan] * len(offsets)
+        # A round under way without an event (docstring): its end and its worker's kind, NaN
+        # and -1 when there is none. ``touch``: the time from which a touch of the grid has
+        # something to do: its due time when idle, the end of its round under way without an
+        # event, inf while a real round (an event) or a queued one will move it on by itself.
+        self.held_end = [math.nan] * len(offsets)
+        self.held_kind = [-1] * len(offsets)
+        self.touch: list[float] = list(offsets)
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
@@ -149,14 +162,15 @@ class _Sweeps:
     def catch_up_all(self) -> None:
         """Every grid's rounds due by now (before a sample of the time series is taken)."""
         now = self.env.now
-        active = self.active
-        for grid, due in enumerate(self.due):
-            if due <= now and not active[grid]:
-                self._rounds(grid, now)
+        for grid, touch in enumerate(self.touch):
+            if touch <= now:
+                self._caught_up(grid, now)
 
     def found(self, grid: int, rounds: int) -> simpy.Event:
         """The event that the ``rounds``-th sweep of ``grid`` not yet begun is done (≥ 1)."""
         self.catch_up(grid)
+        # The round under way must end by an event, which wakes the grid for the next one.
+        self.make_real(grid)
         pending = self.pending[grid]
         while len(pending) < rounds:
             pending.append(self.env.event())
@@ -165,8 +179,38 @@ class _Sweeps:
 
     def catch_up(self, grid: int) -> None:
         """The grid's rounds due by now, before its pool is read or changed."""
-        if self.due[grid] <= self.env.now and not self.active[grid]:
-            self._rounds(grid, self.env.now)
+        if self.touch[grid] <= self.env.now:
+            self._caught_up(grid, self.env.now)
+
+    def _caught_up(self, grid: int, now: float) -> None:
+        if self.held_kind[grid] >= 0:
+            self._give_back(grid)  # the round under way without an event ended by now
+        if self.due[grid] <= now:
+            self._rounds(grid, now)
+
+    def _give_back(self, grid: int) -> None:
+        """The end of a round held without an event, at a touch after it: as :meth:`_ended` at
+        its end (no case queued meanwhile, nobody waits for the grid's sweeps)."""
+        kind, end = self.held_kind[grid], self.held_end[grid]
+        self.held_kind[grid] = -1
+        self.held_end[grid] = math.nan
+        self.pools[grid].free[kind] += 1  # type: ignore[union-attr]
+        self.busy.value -= 1
+        self.active[grid] = False
+        offset, interval = self.offsets[grid], self.interval
+        self.touch[grid] = self.due[grid] = offset + (int((end - offset) / interval) + 1) * interval
+
+    def make_real(self, grid: int) -> None:
+        """The round under way without an event gets one at its end (someone waits for it)."""
+        kind = self.held_kind[grid]
+        if kind < 0:
+            return
+        end = self.held_end[grid]
+        self.held_kind[grid] = -1
+        self.held_end[grid] = math.nan
+        self.touch[grid] = math.inf
+        ev = self.env.timeout(max(end - self.env.now, 0.0))
+        ev.callbacks.append(lambda _event: self._ended(grid, kind, None))
 
     def _end_of(self, start: float, kind: int) -> float:
         hold = self.hours / self.shares[kind]
@@ -208,17 +252,28 @@ class _Sweeps:
             end = self._end_of(due, kind)
             self._begun(due)
             done = pending.pop(0) if pending else None
-            if end > now or done is not None:
-                # Still under way (or awaited): the worker is held until one event at its end.
+            if done is not None:
+                # Awaited: the worker is held until one event at its end.
                 self._hold(grid, kind, end, done)
                 break
+            if end > now:
+                # Under way: held, without an event until someone needs one (make_real).
+                self.busy.value += 1
+                self.active[grid] = True
+                self.held_kind[grid] = kind
+                self.held_end[grid] = end
+                self.due[grid] = due
+                self.touch[grid] = end
+                return
             pool.free[kind] += 1  # over before now, and the pool had no queue meanwhile
             due = offset + (int((end - offset) / interval) + 1) * interval
         self.due[grid] = due
+        self.touch[grid] = math.inf if self.active[grid] else due
 
     def _hold(self, grid: int, kind: int, end: float, done: simpy.Event | None) -> None:
         self.busy.value += 1
         self.active[grid] = True
+        self.touch[grid] = math.inf
         ev = self.env.timeout(max(end - self.env.now, 0.0))
         ev.callbacks.append(lambda _event: self._ended(grid, kind, done))
 
@@ -240,7 +295,9 @@ class _Sweeps:
             done.succeed()
         # The next sweep: the first time of the grid's schedule after this one ended.
         offset, interval = self.offsets[grid], self.interval
-        self.due[grid] = offset + (int((self.env.now - offset) / interval) + 1) * interval
+        self.touch[grid] = self.due[grid] = (
+            offset + (int((self.env.now - offset) / interval) + 1) * interval
+        )
         self._wake(grid)
 
     def _wake(self, grid: int) -> None:
