@@ -29,6 +29,7 @@ it always did (no process per grid, docs/design.md).
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from typing import TYPE_CHECKING, cast
 
@@ -136,6 +137,16 @@ class _Sweeps:
         self.held_end = [math.nan] * len(offsets)
         self.held_kind = [-1] * len(offsets)
         self.touch: list[float] = list(offsets)
+        # (touch, grid) for every finite touch time set, soonest first: the grids the sampler
+        # must catch up, without scanning every grid each day. An entry whose time is no longer
+        # the grid's touch is stale and skipped.
+        self.heap: list[tuple[float, int]] = [(t, g) for g, t in enumerate(offsets)]
+        heapq.heapify(self.heap)
+        # Per mediator kind, what a round costs: the working hours it holds a worker, and
+        # whether the calendar is round the clock (as _end_of, read once).
+        self.holds = [hours / share for share in self.shares]
+        self.finish = [cal.finish for cal in calendars]
+        self.always_open = [cal.always_open for cal in calendars]
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
@@ -162,8 +173,10 @@ class _Sweeps:
     def catch_up_all(self) -> None:
         """Every grid's rounds due by now (before a sample of the time series is taken)."""
         now = self.env.now
-        for grid, touch in enumerate(self.touch):
-            if touch <= now:
+        heap, touch = self.heap, self.touch
+        while heap and heap[0][0] <= now:
+            t, grid = heapq.heappop(heap)
+            if touch[grid] == t:
                 self._caught_up(grid, now)
 
     def found(self, grid: int, rounds: int) -> simpy.Event:
@@ -198,7 +211,9 @@ class _Sweeps:
         self.busy.value -= 1
         self.active[grid] = False
         offset, interval = self.offsets[grid], self.interval
-        self.touch[grid] = self.due[grid] = offset + (int((end - offset) / interval) + 1) * interval
+        due = self.due[grid] = offset + (int((end - offset) / interval) + 1) * interval
+        self.touch[grid] = due
+        heapq.heappush(self.heap, (due, grid))
 
     def make_real(self, grid: int) -> None:
         """The round under way without an event gets one at its end (someone waits for it)."""
@@ -232,6 +247,7 @@ class _Sweeps:
         pending = self.pending[grid]
         offset, interval, stop = self.offsets[grid], self.interval, self.stop
         due = self.due[grid]
+        lo, hi = self.window
         while due <= now:
             if due >= stop and not pending:
                 due = math.inf
@@ -242,15 +258,24 @@ class _Sweeps:
                     pending.pop(0).succeed()
                 due = offset + (int((due - offset) / interval) + 1) * interval
                 continue
-            kind = _Pool.acquire_now(pool, _NO_CASE)
-            if kind < 0:
+            free = pool.free  # _Pool.acquire_now, inlined: full-time first
+            if free[0]:
+                free[0] -= 1
+                kind = 0
+            elif free[1]:
+                free[1] -= 1
+                kind = 1
+            else:
                 # Every worker busy since the due time: the round queues like a new case.
                 req = _Pool.wait(pool, 1, _NO_CASE)
                 req.callbacks.append(functools.partial(self._granted, grid))
                 self.active[grid] = True
                 break
-            end = self._end_of(due, kind)
-            self._begun(due)
+            # self._end_of(due, kind) and self._begun(due), inlined (the same arithmetic)
+            hold = self.holds[kind]
+            end = due + hold / 24.0 if self.always_open[kind] else self.finish[kind](due, hold)
+            if lo <= due < hi:
+                self.work_in_window[GRID] += self.hours
             done = pending.pop(0) if pending else None
             if done is not None:
                 # Awaited: the worker is held until one event at its end.
@@ -264,11 +289,16 @@ class _Sweeps:
                 self.held_end[grid] = end
                 self.due[grid] = due
                 self.touch[grid] = end
+                heapq.heappush(self.heap, (end, grid))
                 return
-            pool.free[kind] += 1  # over before now, and the pool had no queue meanwhile
+            free[kind] += 1  # over before now, and the pool had no queue meanwhile
             due = offset + (int((end - offset) / interval) + 1) * interval
         self.due[grid] = due
-        self.touch[grid] = math.inf if self.active[grid] else due
+        if self.active[grid] or due == math.inf:
+            self.touch[grid] = math.inf
+        else:
+            self.touch[grid] = due
+            heapq.heappush(self.heap, (due, grid))
 
     def _hold(self, grid: int, kind: int, end: float, done: simpy.Event | None) -> None:
         self.busy.value += 1
@@ -295,9 +325,9 @@ class _Sweeps:
             done.succeed()
         # The next sweep: the first time of the grid's schedule after this one ended.
         offset, interval = self.offsets[grid], self.interval
-        self.touch[grid] = self.due[grid] = (
-            offset + (int((self.env.now - offset) / interval) + 1) * interval
-        )
+        due = self.due[grid] = offset + (int((self.env.now - offset) / interval) + 1) * interval
+        self.touch[grid] = due
+        heapq.heappush(self.heap, (due, grid))
         self._wake(grid)
 
     def _wake(self, grid: int) -> None:
