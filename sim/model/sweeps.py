@@ -34,7 +34,7 @@ import math
 from typing import TYPE_CHECKING, cast
 
 import simpy
-from simpy.events import URGENT
+from simpy.events import NORMAL, URGENT
 
 from sim.model.layout import GRID
 from sim.model.pools import _Pool
@@ -304,8 +304,34 @@ class _Sweeps:
         self.busy.value += 1
         self.active[grid] = True
         self.touch[grid] = math.inf
-        ev = self.env.timeout(max(end - self.env.now, 0.0))
-        ev.callbacks.append(lambda _event: self._ended(grid, kind, done))
+        delay = max(end - self.env.now, 0.0)
+        if done is None:
+            ev = self.env.timeout(delay)
+            ev.callbacks.append(lambda _event: self._ended(grid, kind, None))
+            return
+        # Awaited: the done-event itself is scheduled at the end, as a timeout would be, and
+        # ends the round first when it is processed (one event instead of a timeout and then
+        # the done-event). It stays untriggered until then: a dispute whose own report came
+        # first must not see its sweep as done.
+        callbacks = done.callbacks
+        assert callbacks is not None
+        callbacks.insert(0, functools.partial(self._ended_awaited, grid, kind, callbacks))
+        self.env.schedule(done, NORMAL, delay)
+
+    def _ended_awaited(self, grid: int, kind: int, callbacks: list, done: simpy.Event) -> None:
+        """The end of an awaited round, as the first callback of its done-event (:meth:`_hold`)."""
+        done._ok = True
+        done._value = None
+        # A case waiting for the grid's pool is handed the worker by an event now; in the model
+        # of a timeout and then the done-event, that case went first: keep that order by moving
+        # the waiting disputes to an event after it.
+        handed = cast(_Pool, self.pools[grid]).waiting > 0
+        self._ended(grid, kind, None)
+        if handed:
+            later = self.env.event()
+            later.callbacks = callbacks[1:]
+            del callbacks[1:]  # SimPy's step iterates this very list: it stops here
+            later.succeed()
 
     def _granted(self, grid: int, event: simpy.Event) -> None:
         """A queued round got a worker of the kind in ``event``: it begins now."""
