@@ -173,11 +173,15 @@ class _Sweeps:
     def catch_up_all(self) -> None:
         """Every grid's rounds due by now (before a sample of the time series is taken)."""
         now = self.env.now
-        heap, touch = self.heap, self.touch
+        heap, touch, held_kind, due = self.heap, self.touch, self.held_kind, self.due
         while heap and heap[0][0] <= now:
             t, grid = heapq.heappop(heap)
-            if touch[grid] == t:
-                self._caught_up(grid, now)
+            if touch[grid] == t:  # else a stale entry: the grid moved on since
+                # self._caught_up(grid, now), inlined
+                if held_kind[grid] >= 0:
+                    self._give_back(grid, now)
+                if due[grid] <= now:
+                    self._rounds(grid, now)
 
     def found(self, grid: int, rounds: int) -> simpy.Event:
         """The event that the ``rounds``-th sweep of ``grid`` not yet begun is done (≥ 1)."""
@@ -197,11 +201,11 @@ class _Sweeps:
 
     def _caught_up(self, grid: int, now: float) -> None:
         if self.held_kind[grid] >= 0:
-            self._give_back(grid)  # the round under way without an event ended by now
+            self._give_back(grid, now)  # the round under way without an event ended by now
         if self.due[grid] <= now:
             self._rounds(grid, now)
 
-    def _give_back(self, grid: int) -> None:
+    def _give_back(self, grid: int, now: float) -> None:
         """The end of a round held without an event, at a touch after it: as :meth:`_ended` at
         its end (no case queued meanwhile, nobody waits for the grid's sweeps)."""
         kind, end = self.held_kind[grid], self.held_end[grid]
@@ -213,7 +217,8 @@ class _Sweeps:
         offset, interval = self.offsets[grid], self.interval
         due = self.due[grid] = offset + (int((end - offset) / interval) + 1) * interval
         self.touch[grid] = due
-        heapq.heappush(self.heap, (due, grid))
+        if due > now:  # else _rounds, called next, sets the touch again
+            heapq.heappush(self.heap, (due, grid))
 
     def make_real(self, grid: int) -> None:
         """The round under way without an event gets one at its end (someone waits for it)."""
