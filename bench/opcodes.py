@@ -7,7 +7,11 @@ reference SimPy script under ``sys.settrace`` with opcode events, and prints JSO
 all, per dispute, and the functions that execute the most per dispute. Tracing slows the run
 ~20×; the default is the reference network (20 townships, 32 district mediators), ~15 s.
 
-Usage: python bench/opcodes.py sim|simpy [--townships 20 --district-servers 32] [--top 15]
+``qujiang`` counts the full-featured Qujiang year of bench/qujiang_year.py instead (every
+mechanism of issue 13 on; ~2 minutes traced): the figure to read when a change is meant to make
+the mechanisms cheaper, since the reduced model does not run them.
+
+Usage: python bench/opcodes.py sim|simpy|qujiang [--townships 20 --district-servers 32] [--top 15]
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def count(run: Any) -> tuple[collections.Counter, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("engine", choices=["sim", "simpy"])
+    p.add_argument("engine", choices=["sim", "simpy", "qujiang"])
     p.add_argument("--townships", type=int, default=20)
     p.add_argument("--district-servers", type=int, default=32)
     p.add_argument("--shared", type=Path, default=HERE.parents[1] / "shared" / "bench")
@@ -62,6 +66,14 @@ def main(argv: list[str] | None = None) -> None:
         reduced = parse_args(net)
         scenario = sim.load_scenario(reduced.scenario, overrides(reduced))
         counts, rep = count(lambda: sim.simulate_replication(scenario, 0, 1))
+        disputes = len(rep.cases)
+    elif args.engine == "qujiang":
+        net = []  # the bundled scenario's own district
+        sys.path.insert(0, str(HERE.parent))
+        import sim
+
+        scenario = sim.load_scenario(None, ["run.horizon_days=365"])  # as qujiang_year.py
+        counts, rep = count(lambda: sim.simulate_replication(scenario, 0, None))
         disputes = len(rep.cases)
     else:
         sys.path.insert(0, str(args.shared))

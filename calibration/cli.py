@@ -138,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
             qpath = Path(args.report) / "quarantine.csv"
         else:
             qpath = out.with_name(out.stem + ".quarantine.csv")
-        write_quarantine(register, qpath)
+        try:
+            write_quarantine(register, qpath)
+        except OSError as exc:
+            option = "--quarantine" if args.quarantine else "--report" if args.report else "--out"
+            raise _unwritable(option, str(qpath), exc) from None
         for problem in register.problems[:_SHOWN_PROBLEMS]:
             print(f"sim: warning: {problem}", file=sys.stderr)
         more = len(register.problems) - _SHOWN_PROBLEMS
@@ -175,7 +179,21 @@ def run(args: argparse.Namespace) -> int:
             register, base, start=start, end=end, as_of=as_of,
             level=args.confidence, durations=args.durations, match_time=args.match_time,
         )  # fmt: skip
-    scenario = write_scenario(fit, args.base, out, name=args.name, overrides=args.overrides)
+    try:
+        scenario = write_scenario(fit, args.base, out, name=args.name, overrides=args.overrides)
+    except ScenarioError as exc:  # a fit the schema refuses: the register is the cause
+        raise ScenarioError(
+            p
+            if p.source.startswith("--")  # --out could not be written: said as it is
+            else InputProblem(
+                args.register,
+                "",
+                InputProblem.MISSING,
+                f"a register whose fit is a valid scenario; fitted {p.key} = {p.value!r}: "
+                f"{p.expected} (do its times vary?)",
+            )
+            for p in exc.problems
+        ) from None
     written = sum(1 for _ in fit.settings)
     print(
         f"wrote {out}: scenario {scenario.name!r}, {written} fitted keys "
@@ -201,9 +219,19 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         from .report import write_report
 
-        index = write_report(fit, Path(args.report), backtest=test, base_path=args.base)
+        try:
+            index = write_report(fit, Path(args.report), backtest=test, base_path=args.base)
+        except OSError as exc:  # a read-only or full disk: bad input, not our bug
+            raise _unwritable("--report", args.report, exc) from None
         print(f"report: {index}")
     return EXIT_OK
+
+
+def _unwritable(option: str, path: str, exc: OSError) -> ScenarioError:
+    """The error for an output the operating system refused, naming the option and path."""
+    reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != path else ""
+    return ScenarioError([InputProblem(option, "", path, f"a writable path ({reason}{where})")])
 
 
 def _key_lines(fit) -> str:

@@ -24,10 +24,12 @@ __all__ = [
     "COLUMN_ALIASES",
     "COLUMN_LABELS",
     "DATE_COLUMNS",
+    "GRADE_VALUES",
     "KIND_VALUES",
     "LEVEL_VALUES",
     "OPTIONAL_COLUMNS",
     "OUTCOME_VALUES",
+    "QUALITY_FIELDS",
     "REQUIRED_COLUMNS",
     "SEVERITY_VALUES",
     "TRUTH_VALUES",
@@ -37,6 +39,13 @@ __all__ = [
 ]
 
 # Columns a register must have for any fit; the others are used when present.
+QUALITY_FIELDS: tuple[str, ...] = (
+    "training_hours",
+    "mediator_grade",
+    "mediator_cases_per_year",
+    "effort_given_hours",
+    "expert",
+)
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "case_id",
     "level",
@@ -58,6 +67,8 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "mediator_kind",
     "effort_hours",
     "initial",
+    # The mediator's fields of a register with mechanisms.quality on (calibration/effects.py).
+    *QUALITY_FIELDS,
 )
 DATE_COLUMNS: tuple[str, ...] = ("arisen_date", "entered_date", "ended_date")
 
@@ -81,6 +92,11 @@ COLUMN_LABELS: dict[str, str] = {
     "mediator_kind": "调解员类别",
     "effort_hours": "投入工时",
     "initial": "存量案件",
+    "training_hours": "培训时数",
+    "mediator_grade": "调解员等级",
+    "mediator_cases_per_year": "年办案数",
+    "effort_given_hours": "实际投入工时",
+    "expert": "专家参与",
 }
 
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -102,6 +118,11 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "mediator_kind": ("调解员类别", "调解员类型", "调解员身份", "kind"),
     "effort_hours": ("投入工时", "工时", "调解工时", "工时(小时)"),
     "initial": ("存量案件", "存量", "是否存量"),
+    "training_hours": ("培训时数", "年培训时数", "培训学时"),
+    "mediator_grade": ("调解员等级", "等级评定", "调解员星级"),
+    "mediator_cases_per_year": ("年办案数", "调解员年办案数", "办案经验"),
+    "effort_given_hours": ("实际投入工时", "实际工时"),
+    "expert": ("专家参与", "是否专家参与", "专家"),
 }
 
 
@@ -184,6 +205,11 @@ CHANNEL_VALUES: dict[str, str] = _values(
 KIND_VALUES: dict[str, str] = _values(
     {"full_time": ("专职", "专职调解员"), "part_time": ("兼职", "兼职调解员", "志愿者")},
     KINDS,
+)
+
+GRADE_VALUES: dict[str, str] = _values(
+    {"gold_medal": ("金牌", "金牌调解员"), "standard": ("普通", "标准", "一般")},
+    ("standard", "gold_medal"),
 )
 
 TRUTH_VALUES: dict[str, bool] = {

@@ -241,7 +241,10 @@ def _fit_family(
     obs, right = x[~cens], x[cens]
 
     def nll(theta: np.ndarray) -> float:
-        value = -_loglik(family, theta, obs, right)
+        try:
+            value = -_loglik(family, theta, obs, right)
+        except (ValueError, OverflowError):  # math.log(0), exp overflow: durations all equal
+            return 1e300
         return value if np.isfinite(value) else 1e300
 
     with warnings.catch_warnings():

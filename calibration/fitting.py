@@ -34,6 +34,7 @@ from sim.scenario.vocabulary import KINDS, LEVELS, SEVERITIES
 
 from .arrivals import MONTHS, default_period, fit_arrivals, month_slices
 from .durations import DurationFit, fit_durations
+from .effects import Effects, fit_effects
 from .params import Draw, Params, beta_draw
 from .params import rounded as _r
 from .reading import Register
@@ -86,6 +87,7 @@ class Calibration:
     notes: list[str] = field(default_factory=list)
     draws: list[Draw] = field(default_factory=list)  # settings drawn from their sampling law
     time_matches: list[LevelMatch] = field(default_factory=list)  # days at level, by simulation
+    effects: Effects | None = None  # quality, entry choice, discovery race (.effects)
 
     def draw_settings(self, rng: np.random.Generator) -> dict[str, Any]:
         """The settings to write, each fitted one drawn again from its sampling distribution.
@@ -200,6 +202,7 @@ def calibrate_register(
         table, scenario, stamp, level, durations, seed, params, notes
     )
     delays = _fit_delays(table, cases, level, seed, params, notes)
+    effects = fit_effects(table, cases, scenario, level, params, notes, seed=seed)
     notes.extend(_identifiability_notes(scenario, mode))
     fit = Calibration(
         scenario=scenario,
@@ -223,6 +226,7 @@ def calibrate_register(
         glm_summary=glm_text,
         notes=notes,
         draws=params.draws,
+        effects=effects,
     )
     if match_time if match_time is not None else mode != "elapsed":
         fit.time_matches = match_time_at_level(fit, seed=seed)

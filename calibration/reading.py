@@ -21,16 +21,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.experiments.files import safe_cells
+from sim.experiments.files import safe_cells, write_atomic
 from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.messages import EFFORT_HOURS_LIMIT
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import SEVERITIES
 
 from .columns import (
     CHANNEL_VALUES,
+    GRADE_VALUES,
     KIND_VALUES,
     LEVEL_VALUES,
     OUTCOME_VALUES,
+    QUALITY_FIELDS,
     REQUIRED_COLUMNS,
     SEVERITY_VALUES,
     TRUTH_VALUES,
@@ -39,12 +42,23 @@ from .columns import (
     normalise,
 )
 from .dates import DATE_FORMATS, parse_date
+from .register_files import formula_problems, read_raw
 
-__all__ = ["CONCLUDING_OUTCOMES", "Register", "file_sha256", "read_register", "write_quarantine"]
+__all__ = [
+    "CONCLUDING_OUTCOMES",
+    "MAX_STEP",
+    "Register",
+    "file_sha256",
+    "read_register",
+    "write_quarantine",
+]
 
 _MISSING = InputProblem.MISSING
 CONCLUDING_OUTCOMES = frozenset({"resolved", "resolved_on_the_spot", "unresolved"})
 _LIST_LIMIT = 6  # how many allowed values a message lists before "…"
+MAX_STEP = 1000
+"""Highest step number (调处步骤) a row may have. [EST] A dispute climbs four levels in a few
+steps; a number beyond this is a slip (and one beyond 2**63 cannot even be stored)."""
 
 
 @dataclass
@@ -72,64 +86,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-# --- The file ------------------------------------------------------------------------------
-
-
-def _read_raw(path: Path, shown: str, sheet: str | int | None) -> pd.DataFrame:
-    """Cells as objects: text stays text (no number or date guessing), Excel dates are dates."""
-    if not path.is_file():
-        raise ScenarioError([InputProblem(shown, "", _MISSING, "register file not found")])
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xlsm"):
-            return _read_excel(path, shown, sheet)
-        if suffix in (".csv", ".txt", ""):
-            return _read_csv(path, shown)
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(
-            [InputProblem(shown, "", _MISSING, f"cannot read the register: {exc}")]
-        ) from None
-    raise ScenarioError(
-        [InputProblem(shown, "", _MISSING, "expected a .csv or .xlsx register (登记表)")]
-    )
-
-
-def _read_csv(path: Path, shown: str) -> pd.DataFrame:
-    # Excel on a Chinese Windows saves CSV as GB18030 (GBK); try UTF-8 first.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            # Blank lines are kept (as empty rows, skipped later) so that the rows below them
-            # keep the numbers a person sees in the file.
-            return pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding=encoding, skip_blank_lines=False
-            )
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.EmptyDataError:
-            raise ScenarioError([InputProblem(shown, "", _MISSING, "the file is empty")]) from None
-        except pd.errors.ParserError as exc:
-            raise ScenarioError(
-                [InputProblem(shown, "", _MISSING, f"malformed CSV: {exc}")]
-            ) from None
-    raise ScenarioError(
-        [InputProblem(shown, "", _MISSING, "text encoding not UTF-8 or GB18030 (GBK)")]
-    )
-
-
-def _read_excel(path: Path, shown: str, sheet: str | int | None) -> pd.DataFrame:
-    book = pd.ExcelFile(path, engine="openpyxl")
-    names = book.sheet_names
-    if sheet is None:
-        # The register is the first sheet unless one is named as such (notes may come first).
-        wanted = [n for n in names if normalise(n) in ("登记表", "register")]
-        sheet = wanted[0] if wanted else names[0]
-    elif isinstance(sheet, str) and sheet not in names:
-        raise ScenarioError(
-            [InputProblem(shown, "sheet", sheet, f"one of the workbook's sheets {names}")]
-        )
-    return pd.read_excel(book, sheet_name=sheet, dtype=object)
 
 
 def _map_headers(raw: pd.DataFrame, shown: str) -> dict[str, str]:
@@ -263,11 +219,11 @@ def _check_row(row: _Row, places: _Places, has: Callable[[str], bool]) -> None:
         raw = _text(row.cells.get("step"))
         try:
             step = int(raw)
-            if step < 0 or str(step) != raw.lstrip("+"):
+            if not 0 <= step <= MAX_STEP or str(step) != raw.lstrip("+"):
                 raise ValueError
             row.values["step"] = step
         except ValueError:
-            row.bad("step", raw or _MISSING, "a whole number ≥ 0 (调处步骤)")
+            row.bad("step", raw or _MISSING, f"a whole number from 0 to {MAX_STEP:,} (调处步骤)")
     row.label("level", LEVEL_VALUES, VENUES)
     row.label("outcome", OUTCOME_VALUES, sorted(set(OUTCOME_VALUES.values())))
     row.label("severity", SEVERITY_VALUES, SEVERITIES)
@@ -286,15 +242,25 @@ def _check_row(row: _Row, places: _Places, has: Callable[[str], bool]) -> None:
                 row.bad(column, raw, "yes or no (是/否, true/false, 1/0)")
             else:
                 row.values[column] = flag
-    if has("effort_hours"):
-        raw = _text(row.cells.get("effort_hours"))
+    for column, what in _NUMBERS.items():
+        if not has(column):
+            continue
+        raw = _text(row.cells.get(column))
         try:
             hours = float(raw) if raw else math.nan
-            if hours < 0 or math.isinf(hours):
+            if not (0 <= hours <= EFFORT_HOURS_LIMIT or math.isnan(hours)):
                 raise ValueError
-            row.values["effort_hours"] = hours
+            row.values[column] = hours
         except ValueError:
-            row.bad("effort_hours", raw, "a number of hours ≥ 0 (投入工时), or empty")
+            row.bad(column, raw, f"a number from 0 to {EFFORT_HOURS_LIMIT:,} ({what}), or empty")
+    if has("mediator_grade"):
+        row.label("mediator_grade", GRADE_VALUES, ("standard", "gold_medal"), required=False)
+    if has("expert"):
+        flag = TRUTH_VALUES.get(normalise(_text(row.cells.get("expert"))))
+        if flag is None:
+            row.bad("expert", _text(row.cells.get("expert")), "yes or no (是/否), or empty")
+        else:
+            row.values["expert"] = flag
 
     # Places: the township first, then the village inside it.
     raw_t = _text(row.cells.get("township"))
@@ -423,7 +389,7 @@ def read_register(
     """
     path = Path(path)
     shown = str(path)
-    raw = _read_raw(path, shown, sheet)
+    raw = read_raw(path, shown, sheet)
     headers = _map_headers(raw, shown)
     places = _Places(scenario)
     cells = pd.DataFrame({canon: raw[header] for canon, header in headers.items()})
@@ -437,6 +403,11 @@ def read_register(
             continue
         row = _Row(number=i + 2, cells=rec, shown=shown)
         _check_row(row, places, headers.__contains__)
+        formulas = formula_problems(rec, row.number, shown)
+        if formulas:  # what the checks said of a formula's column is beside the point
+            row.problems = [
+                p for p in row.problems if p.key.split("column ")[-1] not in formulas
+            ] + list(formulas.values())
         rows.append(row)
     _check_cases(rows, "step" in headers)
 
@@ -482,7 +453,15 @@ _COLUMNS = (
     "mediator_kind",
     "effort_hours",
     "initial",
+    *QUALITY_FIELDS,
 )
+# Optional numeric columns: hours or counts ≥ 0, empty allowed (what each is, for the message).
+_NUMBERS = {
+    "effort_hours": "hours, 投入工时",
+    "training_hours": "hours a year, 培训时数",
+    "mediator_cases_per_year": "cases a year, 年办案数",
+    "effort_given_hours": "hours, 实际投入工时",
+}
 
 
 def _canonical_table(rows: list[_Row], headers: dict[str, str]) -> pd.DataFrame:
@@ -495,7 +474,10 @@ def _canonical_table(rows: list[_Row], headers: dict[str, str]) -> pd.DataFrame:
         table = table.sort_values(["case_id", "entered_date", "row"], kind="stable")
         table["step"] = table.groupby("case_id").cumcount()
     table["step"] = table["step"].astype("int64")
-    table["effort_hours"] = pd.to_numeric(table["effort_hours"], errors="coerce").astype(float)
+    for col in _NUMBERS:
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    table["mediator_grade"] = table["mediator_grade"].astype(object)
+    table["expert"] = table["expert"].astype("boolean")
     table["initial"] = table["initial"].map(lambda v: v is True)  # absent or empty: not initial
     table["sensitive"] = table["sensitive"].astype("boolean")
     for col in ("grid", "channel", "mediator_kind", "severity_initial"):
@@ -511,5 +493,6 @@ def write_quarantine(register: Register, path: str | Path) -> Path:
     """Write the bad rows (with their row numbers and problems) as a UTF-8 CSV Excel opens."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    safe_cells(register.quarantine).to_csv(path, index=False, encoding="utf-8-sig")
-    return path
+    table = safe_cells(register.quarantine)
+    # Whole or not at all: a quarantine cut mid-row would hide rows that were set aside.
+    return write_atomic(path, lambda tmp: table.to_csv(tmp, index=False, encoding="utf-8-sig"))

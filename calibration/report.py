@@ -20,6 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from sim.experiments.files import write_atomic
+from sim.reports.drawing import literal_rc, literal_text
+
 from .arrivals import MONTHS, month_slices
 from .backtest import Backtest
 from .durations import DurationFit, kaplan_meier
@@ -45,8 +48,12 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
 def _save(fig, folder: Path, name: str) -> str:
     # Fixed margins: tight_layout measures every label and doubles the time of a report.
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.22, top=0.9, wspace=0.3)
-    fig.savefig(folder / name, dpi=90)
-    plt.close(fig)
+    literal_text(fig)  # a village named "$…$" is a name, not mathematics
+    try:  # whole or not at all, as every output (sim.experiments.files)
+        with literal_rc():
+            write_atomic(folder / name, lambda tmp: fig.savefig(tmp, dpi=90))
+    finally:
+        plt.close(fig)
     return f'<img src="{name}" alt="{html.escape(name)}">'
 
 
@@ -163,6 +170,38 @@ def _backtest_figure(test: Backtest, folder: Path) -> str:
     return _save(fig, folder, "backtest.png")
 
 
+_EFFECT_GROUPS = {
+    "quality": "Quality of mediation 调解质量 (log-odds effects on a step's success)",
+    "entry": "Entry choice 入口选择 (log-odds toward local entry per unit of village supply)",
+    "discovery race": "Discovery race 发现竞赛 (sweeps against the parties' own reports)",
+}
+
+
+def _effects_section(fit: Calibration) -> list[str]:
+    """The effects that make staffing matter (人员配置的效应): estimates, intervals, status."""
+    effects = fit.effects
+    if effects is None:
+        return []
+    parts = [
+        "<h2>Effects of staffing 人员配置的效应</h2>",
+        "<p class='note'>Each estimate matches the model's own equation (docs/model.md): a "
+        "logistic regression of step success with one base log-odds per level × severity "
+        "(partially pooled), a conditional logit of where self-reporting parties entered, and "
+        "the race likelihood of both channels' delays. A term the register cannot separate is "
+        "named, not estimated; the base's value is kept.</p>",
+    ]
+    shown = effects.table.rename(
+        columns={"label": "effect 效应", "status": "status 状态", "written": "written 写入"}
+    )
+    for group, title in _EFFECT_GROUPS.items():
+        here = shown[shown["group"] == group].drop(columns="group")
+        if here.empty:
+            continue
+        parts += [f"<h3>{html.escape(title)}</h3>", _table(here)]
+    parts += [f"<p class='note'>{html.escape(n)}</p>" for n in effects.notes]
+    return parts
+
+
 def write_report(
     fit: Calibration,
     folder: Path,
@@ -210,6 +249,7 @@ def write_report(
         _table(fit.villages) if not fit.villages.empty else "",
         "<h3>Per level × severity × category (shrunk toward level × severity)</h3>",
         _table(fit.resolution_by_category) if not fit.resolution_by_category.empty else "",
+        *_effects_section(fit),
         "<h2>Durations 调处时长</h2>",
         "<p class='note'>Days at a level mix queueing, working hours, sessions and party "
         "delays; open steps (在办) and steps escalated by the time limit are right-censored. "
@@ -253,5 +293,5 @@ def write_report(
         ]
     parts.append("<p class='note'>Month order of seasonality: " + ", ".join(MONTHS) + ".</p>")
     index = folder / "index.html"
-    index.write_text("\n".join(parts), encoding="utf-8")
+    write_atomic(index, "\n".join(parts))
     return index

@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from sim.experiments.files import write_atomic
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import (
     apply_overrides,
@@ -102,8 +103,26 @@ def provenance_header(
             f"  {row.key} = {row.estimate:.4g}  [{row.ci_low:.4g}, {row.ci_high:.4g}]  "
             f"n={row.n:.0f}{note}"
         )
+    lines += _effects_lines(calibration)
     lines += ["", "Notes:"] + [f"  - {n}" for n in calibration.notes]
     return "".join(f"# {line}".rstrip() + "\n" for line in lines)
+
+
+def _effects_lines(calibration: Calibration) -> list[str]:
+    """Each effect of staffing (人员配置的效应): written, estimated only, or not identified."""
+    effects = calibration.effects
+    if effects is None or effects.table.empty:
+        return []
+    lines = ["", "Effects of staffing (人员配置的效应), from this register:"]
+    for row in effects.table.itertuples(index=False):
+        if row.status == "not identified":
+            what = "not identified: the base's value is kept (see the notes)"
+        elif row.written:
+            what = f"written, {row.estimate:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]"
+        else:
+            what = "estimated, not written (the mechanism is off in the base)"
+        lines.append(f"  {row.term} ({row.label}): {what}")
+    return lines
 
 
 def write_scenario(
@@ -124,7 +143,7 @@ def write_scenario(
     text = provenance_header(calibration, base_path, overrides) + "\n" + tomli_w.dumps(table)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(text, encoding="utf-8")
+        write_atomic(out_path, text)  # a cut TOML must never replace the old one
     except OSError as exc:
         raise ScenarioError(
             [InputProblem("--out", "", str(out_path), f"a writable path ({exc.strerror})")]

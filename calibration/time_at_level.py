@@ -16,8 +16,12 @@ is moved until the two agree:
 
 A level with party delays has a known slope (each day of delay adds a day per session gap), so
 one Newton step per round nearly settles it; effort is scaled by the ratio of the days. The
-rounds stop when every level is within :data:`TOLERANCE` of the register (or inside its
-interval, if that is wider): the tolerance the tests hold the round trip to.
+rounds stop when every level's simulated mean is within what the two estimates' noise allows
+(:func:`tolerance`): ``z · √(se_register² + se_simulated²)``, the difference two independent
+estimates of the same mean show at the fit's level. A fixed share (5% of the register's days,
+or inside the register's interval) was derived from nothing and ignored the simulation's own
+noise: for exponential days a register of 40 steps at a level has a 90% interval of about ±26%
+of its mean, one of 5,000 about ±2% — where a 5% gap is a real misfit.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.experiments.experiment import simulate
 from sim.scenario.schema import Scenario
@@ -39,9 +44,8 @@ from .variants import restated_at, scale_spec, with_settings
 if TYPE_CHECKING:
     from .fitting import Calibration
 
-__all__ = ["TOLERANCE", "LevelMatch", "match_time_at_level", "simulated_days"]
+__all__ = ["LevelMatch", "match_time_at_level", "simulated_days", "tolerance"]
 
-TOLERANCE = 0.05  # relative gap between simulated and register mean days at a level
 _WARMUP_DAYS = 60.0
 _MIN_DELAY_DAYS = 0.01
 _DAY = pd.Timedelta(days=1)
@@ -58,6 +62,7 @@ class LevelMatch:
     base_days: float  # simulated with the fitted scenario before matching
     simulated_days: float  # simulated with what is written
     matched: bool
+    tolerance: float = math.nan  # days: z · √(se_register² + se_simulated²) at the last round
 
 
 def simulated_days(
@@ -68,9 +73,11 @@ def simulated_days(
     *,
     replications: int,
     seed: int,
-) -> dict[str, float]:
-    """Mean days at each level of ``families`` (level → family), fitted on the registers of
-    ``scenario`` run from a warm-up to ``as_of``, as the real register's days were fitted."""
+    level: float = 0.9,
+) -> dict[str, tuple[float, float]]:
+    """Mean days at each level of ``families`` (level → family) and its standard error, fitted
+    on the registers of ``scenario`` run from a warm-up to ``as_of``, as the real register's
+    days were fitted (the error from the fit's interval at ``level``)."""
     from .backtest import register_from_sim
     from .fitting import level_times
 
@@ -88,12 +95,34 @@ def simulated_days(
     )
     tables = [register_from_sim(r) for r in result.registers]
     table = pd.concat([t[t["entered_date"] >= start] for t in tables], ignore_index=True)
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     for lv, family in families.items():
         _, days, cens = level_times(table, lv, as_of)
-        fit = fit_durations(lv, days, cens, families=(family,))
-        out[lv] = fit.fits[family].summary["mean"] if fit is not None else math.nan
+        fit = fit_durations(lv, days, cens, level=level, families=(family,))
+        if fit is None:
+            out[lv] = (math.nan, math.nan)
+            continue
+        one = fit.fits[family]
+        out[lv] = (one.summary["mean"], _se(one.ci["mean"], level))
     return out
+
+
+def _se(interval: tuple[float, float], level: float) -> float:
+    """The standard error a symmetric normal interval at ``level`` implies (half-width / z)."""
+    lo, hi = interval
+    return (hi - lo) / (2.0 * float(stats.norm.ppf(0.5 + level / 2)))
+
+
+def tolerance(se_register: float, se_simulated: float, level: float) -> float:
+    """How far two independent estimates of the same mean may differ at ``level``.
+
+    The register's mean and the simulated one each carry sampling error; their difference has
+    standard error √(se_r² + se_s²), so at the fit's level a matched model differs by less than
+    z times that. Moving a lever further would chase noise. (The simulation reuses its seed in
+    every round, so its noise does not change between rounds and Newton steps still converge.)
+    """
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    return z * math.hypot(se_register, se_simulated)
 
 
 def _lever(scenario: Scenario, lv: str, effort_measured: bool) -> str | None:
@@ -147,33 +176,40 @@ def match_time_at_level(
     families = {lv: f.chosen for lv, f in targets.items()}
     goal = {lv: f.fits[f.chosen].summary["mean"] for lv, f in targets.items()}
     ci = {lv: f.fits[f.chosen].ci["mean"] for lv, f in targets.items()}
+    se_goal = {lv: _se(ci[lv], fit.level) for lv in targets}
     measured = fit.duration_mode == "effort"
 
-    def close(lv: str, days: float) -> bool:
-        lo, hi = ci[lv]
-        return abs(days - goal[lv]) <= TOLERANCE * goal[lv] or lo <= days <= hi
+    def gap_allowed(lv: str) -> float:
+        return tolerance(se_goal[lv], sims[lv][1], fit.level)
+
+    def close(lv: str) -> bool:
+        return abs(sims[lv][0] - goal[lv]) <= gap_allowed(lv)
 
     settings = dict(fit.settings)
     scenario = with_settings(fit.scenario, settings)
     levers = {lv: _lever(scenario, lv, measured) for lv in targets}
-    days = simulated_days(
-        scenario, fit.start, fit.as_of, families, replications=replications, seed=seed
-    )
-    first = dict(days)
+    sims = simulated_days(
+        scenario, fit.start, fit.as_of, families, replications=replications, seed=seed,
+        level=fit.level,
+    )  # fmt: skip
+    first = {lv: sims[lv][0] for lv in targets}
     for _ in range(rounds - 1):
         moves: dict[str, Any] = {}
         for lv, lever in levers.items():
-            if lever is not None and math.isfinite(days[lv]) and not close(lv, days[lv]):
-                moves |= _step(scenario, lv, lever, goal[lv], days[lv])
+            if lever is not None and math.isfinite(sims[lv][0]) and not close(lv):
+                moves |= _step(scenario, lv, lever, goal[lv], sims[lv][0])
         if not moves:
             break
         settings |= moves
         scenario = with_settings(fit.scenario, settings)
-        days = simulated_days(
-            scenario, fit.start, fit.as_of, families, replications=replications, seed=seed
-        )
+        sims = simulated_days(
+            scenario, fit.start, fit.as_of, families, replications=replications, seed=seed,
+            level=fit.level,
+        )  # fmt: skip
     matches = [
-        LevelMatch(lv, levers[lv], goal[lv], ci[lv], first[lv], days[lv], close(lv, days[lv]))
+        LevelMatch(
+            lv, levers[lv], goal[lv], ci[lv], first[lv], sims[lv][0], close(lv), gap_allowed(lv)
+        )
         for lv in targets
     ]
     _record(fit, settings, matches)
@@ -213,7 +249,8 @@ def _record(fit: Calibration, settings: dict[str, Any], matches: list[LevelMatch
         "Time at each level matched by simulation (register → calibrated model, mean days): "
         f"{text}. Moved: {', '.join(sorted(moved)) or 'nothing'}. The parties' delays take "
         "the time effort and queueing do not explain where a level has several sessions; "
-        f"tolerance {TOLERANCE:.0%} or the register's interval."
+        "a level counts as matched when the two means differ by less than their sampling "
+        f"errors allow at {fit.level:.0%} (z · √(se_register² + se_simulated²))."
     )
     if any(not np.isfinite(m.simulated_days) for m in matches):
         fit.notes.append("Some levels had too few simulated steps to fit their days.")

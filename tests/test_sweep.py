@@ -145,7 +145,10 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_finished_points(tmp_path):
-    spec = _sweep_file(tmp_path, '[axes]\n"discovery.sweep_interval_days" = [3, 7, 14, 21]\n')
+    # Eight points, so that under a loaded CI machine the sweep is still running when the
+    # interrupt arrives (with four, it sometimes finished first and exited 0).
+    axis = '"discovery.sweep_interval_days" = [3, 5, 7, 10, 14, 17, 21, 28]'
+    spec = _sweep_file(tmp_path, f"[axes]\n{axis}\n")
     out = tmp_path / "interrupted"
     proc = _sim_process("sweep", str(spec), "--out", str(out), "--executor", "serial")
     _wait_for_points(out, 1, proc)
@@ -157,7 +160,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_points(tmp_path):
     kept = sim.load_sweep(out)
     assert kept.attrs["sweep"]["points_done"] >= 1
     assert main(["sweep", str(spec), "--out", str(out), "--resume", "--executor", "serial"]) == 0
-    assert sim.load_sweep(out).attrs["sweep"]["points_done"] == 4
+    assert sim.load_sweep(out).attrs["sweep"]["points_done"] == 8
 
 
 def test_resume_refuses_a_changed_spec(tmp_path, capsys):

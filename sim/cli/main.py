@@ -243,8 +243,8 @@ def _refuse_sweep_file(path: str | None) -> None:
     try:
         with open(path, "rb") as f:
             table = tomllib.load(f)
-    except (OSError, ValueError):
-        return  # the loader reports a missing or broken file with its own message
+    except (OSError, ValueError, RecursionError):
+        return  # the loader reports a missing, broken or too deeply nested file itself
     if "base" not in table or "townships" in table:
         return
     if _SENSITIVITY_KEYS & table.keys():

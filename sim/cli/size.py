@@ -12,7 +12,13 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sim.cli.main import EXIT_BAD_INPUT, EXIT_OK, add_set_option, load_for_command
+from sim.cli.main import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    add_set_option,
+    load_for_command,
+    refuse_outputs_over_inputs,
+)
 from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 
@@ -74,9 +80,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--seed", type=int, help="base random seed (common random numbers)")
     p.add_argument("--workers", type=int, default=1, help="processes for replications")
-    p.add_argument("--out", metavar="DIR", help="write CSV, JSON and the frontier plot here")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write CSV, JSON and the frontier plot here, and every replication as it finishes "
+        "(DIR/evaluations)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run that --out DIR holds (same scenario and options), reading the "
+        "replications on disk instead of simulating them again",
+    )
     p.add_argument("--json", dest="json_out", metavar="PATH|-", help="write the result as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines or bars on stderr")
     add_set_option(p)
     p.set_defaults(func=_size)
     return p
@@ -102,6 +119,8 @@ def _size(args: argparse.Namespace) -> int:
             [InputProblem("--seed", "", args.seed, "expected a non-negative integer")]
         )
     demand = _demand(args.demand)
+    _check_resume(args)
+    refuse_outputs_over_inputs({"--out": args.out, "--json": args.json_out}, [args.scenario])
     scenario = load_for_command(args)
     common = {"replications": args.replications, "seed": args.seed, "workers": args.workers}
     if args.screen_only:
@@ -111,6 +130,27 @@ def _size(args: argparse.Namespace) -> int:
     if args.check_quotas:
         return _check_quotas(args, scenario, common)
     return _search(args, scenario, demand, common)
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    """--resume continues a search written to --out: it needs both."""
+    if not args.resume:
+        return
+    other = next(
+        (f"--{m.replace('_', '-')}" for m in ("check_quotas", "screen_only", "compare_screen")
+         if getattr(args, m)),
+        None,
+    )  # fmt: skip
+    if other is not None:
+        raise ScenarioError(
+            [InputProblem("--resume", "", other, "the search (no --check-quotas, --screen-only "
+                          "or --compare-screen): only the search keeps its replications")]
+        )  # fmt: skip
+    if not args.out:
+        raise ScenarioError(
+            [InputProblem("--resume", "", InputProblem.MISSING, "--out DIR, the folder of the "
+                          "run to continue")]
+        )  # fmt: skip
 
 
 def _screen_only(args: argparse.Namespace, scenario: Scenario) -> int:
@@ -168,32 +208,55 @@ def _check_quotas(args: argparse.Namespace, scenario: Scenario, common: dict[str
 def _search(
     args: argparse.Namespace, scenario: Scenario, demand: list[float], common: dict[str, Any]
 ) -> int:
+    import contextlib
+    from pathlib import Path
+
     from sim.sizing import output as sizing_output
     from sim.sizing.size import size
+    from sim.sizing.store import EVALUATIONS, EvaluationStore, prepare_out
 
     def progress(msg: str) -> None:
         if not args.quiet:
             print(f"sim size: {msg}", file=sys.stderr)
 
-    result = size(
-        scenario,
-        demand=demand,
-        budget=args.budget,
-        allow_below_quota=args.allow_below_quota,
-        search_replications=args.search_replications,
-        progress=progress,
-        package=False if args.headcount_only else None,
-        **common,
-    )
+    def warn(msg: str) -> None:
+        print(f"sim size: warning: {msg}", file=sys.stderr)
+
+    store = None
     if args.out:
-        sizing_output.write_sizing(result, args.out)
-        if len(result.frontier):  # the figure is drawn by sim.reports (one font lookup)
-            from pathlib import Path
+        # Checked and marked before any work; the evaluations go in as they finish.
+        folder = prepare_out(args.out)
+        store = EvaluationStore(folder / EVALUATIONS, args.resume, log=progress, warn=warn)
+    # The lock is held until the outputs are written: a second run cannot interleave them.
+    with store.locked() if store is not None else contextlib.nullcontext():
+        try:
+            result = size(
+                scenario,
+                demand=demand,
+                budget=args.budget,
+                allow_below_quota=args.allow_below_quota,
+                search_replications=args.search_replications,
+                progress=None if args.quiet else progress,  # no verdicts computed for nobody
+                progress_bars=not args.quiet and sys.stderr.isatty(),
+                store=store,
+                package=False if args.headcount_only else None,
+                **common,
+            )
+        except KeyboardInterrupt:
+            if store is not None:
+                print(
+                    f"sim size: interrupted; the replications finished are kept in "
+                    f"{store.folder}: rerun with --resume to continue",
+                    file=sys.stderr,
+                )
+            raise
+        if args.out:
+            sizing_output.write_sizing(result, args.out)
+            if len(result.frontier):  # the figure is drawn by sim.reports (one font lookup)
+                from sim.reports.drawing import save
+                from sim.reports.planning_figures import sizing_frontier
 
-            from sim.reports.drawing import save
-            from sim.reports.planning_figures import sizing_frontier
-
-            save(sizing_frontier(result.frontier), Path(args.out) / "frontier.png")
+                save(sizing_frontier(result.frontier), Path(args.out) / "frontier.png")
     if args.json_out:
         _json(args.json_out, result.to_dict())
     if args.json_out != "-":

@@ -24,7 +24,7 @@ from sim.cli.main import (
     executor_options,
     load_for_command,
 )
-from sim.experiments.files import safe_cells
+from sim.experiments.files import output_errors, safe_cells, write_atomic
 from sim.scenario.errors import InputProblem, ScenarioError
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not by `sim --help`
@@ -146,6 +146,17 @@ def _plain_warnings() -> Iterator[None]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    with output_errors("--out", args.out, "a writable folder"):
+        return _run_sweep(args)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    """A table for a spreadsheet, whole or not at all, without formulas (files.safe_cells)."""
+    safe = safe_cells(table)
+    write_atomic(path, lambda tmp: safe.to_csv(tmp, index=False))
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sim.experiments.sweep import run_points
@@ -168,10 +179,10 @@ def _sweep(args: argparse.Namespace) -> int:
     df = load_sweep(args.out)
     out = Path(args.out)
     summary = summarise_sweep(df)
-    safe_cells(summary).to_csv(out / "summary.csv", index=False)
+    _write_csv(summary, out / "summary.csv")
     diffs = paired_differences(df) if len(plan.points) > 1 else pd.DataFrame()
     if not diffs.empty:
-        safe_cells(diffs).to_csv(out / "differences.csv", index=False)
+        _write_csv(diffs, out / "differences.csv")
     print(_format_sweep(df, summary, diffs))
     if args.plot:
         with _plain_warnings():
@@ -297,8 +308,9 @@ def _sweep_plot(args: argparse.Namespace) -> int:
         else:
             fig = plots.kpi_over_axis(df, args.kpi, x, by=args.by, language=args.lang)
     path = Path(args.out) if args.out else Path(args.folder) / "plots" / f"{_safe(args.kpi)}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    plots.save(fig, path)
+    with output_errors("--out" if args.out else args.folder, path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plots.save(fig, path)
     print(f"wrote {path}")
     return EXIT_OK
 
@@ -316,7 +328,8 @@ def _write_json(data: Any, target: str) -> None:
     if target == "-":
         sys.stdout.write(text)
     else:
-        Path(target).write_text(text, encoding="utf-8")
+        with output_errors("--json", target):
+            write_atomic(target, text)
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -396,15 +409,16 @@ def _sensitivity(args: argparse.Namespace) -> int:
     from sim.experiments.sensitivity import run_sensitivity
     from sim.reports import plots
 
-    result = run_sensitivity(args.spec, args.out, **_executor_kwargs(args))
-    out = Path(args.out)
-    safe_cells(result.indices).to_csv(out / "indices.csv", index=False)
-    plot_dir = out / "plots"
-    plot_dir.mkdir(exist_ok=True)
-    for kpi in result.indices["kpi"].unique():
-        path = plot_dir / f"sensitivity_{_safe(kpi)}.png"
-        with _plain_warnings():
-            plots.save(plots.tornado(result.indices, kpi), path)
-        print(f"wrote {path}", file=sys.stderr)
+    with output_errors("--out", args.out, "a writable folder"):
+        result = run_sensitivity(args.spec, args.out, **_executor_kwargs(args))
+        out = Path(args.out)
+        _write_csv(result.indices, out / "indices.csv")
+        plot_dir = out / "plots"
+        plot_dir.mkdir(exist_ok=True)
+        for kpi in result.indices["kpi"].unique():
+            path = plot_dir / f"sensitivity_{_safe(kpi)}.png"
+            with _plain_warnings():
+                plots.save(plots.tornado(result.indices, kpi), path)
+            print(f"wrote {path}", file=sys.stderr)
     print(result.describe())
     return EXIT_OK

@@ -40,6 +40,7 @@ from sim.experiments.files import (
 from sim.experiments.intervals import confidence_interval, kpi_interval
 from sim.measures.costs import cost_table
 from sim.measures.kpis import PETITION_KPIS, kpis
+from sim.measures.notice_kpis import notice_not_modelled
 from sim.measures.register import case_table, petition_table, register_table, timeseries_table
 from sim.model.replication import simulate_replication
 from sim.scenario.errors import InputProblem, ScenarioError
@@ -121,9 +122,10 @@ class Results:
     def not_modelled(self) -> list[str]:
         """KPIs whose mechanism this scenario leaves out: reported as null, never as 0."""
         sc = self.scenario
+        off = notice_not_modelled(sc)
         if sc.petitions is None or not sc.mechanisms.petitions:
-            return list(PETITION_KPIS)
-        return []
+            return [*PETITION_KPIS, *off]
+        return off
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape fixed by DESIGN.md (NaN becomes None)."""

@@ -22,9 +22,11 @@ import ctypes.util
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sim.scenario.errors import InputProblem, ScenarioError
 
 if TYPE_CHECKING:  # pandas is imported by the callers; this module stays light
     import pandas as pd
@@ -34,8 +36,10 @@ __all__ = [
     "MARKER",
     "contains_cwd",
     "is_ours",
+    "output_errors",
     "output_overwrites_input",
     "remove_ours",
+    "remove_stale_temporaries",
     "safe_cells",
     "safe_text",
     "swap_in",
@@ -56,6 +60,25 @@ def temporary_name(path: Path) -> Path:
     The suffix is kept because some writers pick the format from it (matplotlib's savefig).
     """
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+
+
+def remove_stale_temporaries(folder: Path, *, recursive: bool = True) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``folder``: hidden names ending in
+    ``.tmp`` or holding ``.tmp-`` (:func:`temporary_name`, ``sweep_store.atomic_write_bytes``).
+
+    Only for a folder whose writer lock the caller holds (a live writer's file would go too).
+    Returns what was removed.
+    """
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(".*") if recursive else folder.glob(".*"):
+        name = path.name
+        if path.is_file() and not path.is_symlink() and (name.endswith(".tmp") or ".tmp-" in name):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], object]) -> Path:
@@ -246,3 +269,43 @@ def output_overwrites_input(
             if target == source or target in source.parents:
                 found.append((option, str(out), shown))
     return found
+
+
+@contextlib.contextmanager
+def output_errors(
+    option: str, path: str | Path | None, what: str = "a writable path"
+) -> Iterator[None]:
+    """Turn the operating system's refusal to write ``path`` (given as ``option``) into bad input.
+
+    A full disk, a read-only file system or a missing folder is not our bug: exit status 2 with
+    the option, the path and the system's reason. Only an ``OSError`` about ``path``, a file
+    inside it or its temporary name (:func:`temporary_name`) is converted; any other is ours.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if path is None or not _concerns(exc, Path(path)):
+            raise
+        reason = exc.strerror or str(exc)
+        shown = str(path)
+        detail = f"; {exc.filename}" if exc.filename and str(exc.filename) != shown else ""
+        raise ScenarioError(
+            [InputProblem(option, "", shown, f"{what} ({reason}{detail})")]
+        ) from None
+
+
+def _concerns(exc: OSError, path: Path) -> bool:
+    """True when ``exc`` names ``path``, something under it, or a temporary file beside it."""
+    names = [n for n in (exc.filename, exc.filename2) if n]
+    if not names:
+        return False
+    target = path.absolute()
+    for name in names:
+        where = Path(os.fsdecode(name)).absolute()
+        if where == target or target in where.parents:
+            return True
+        if where.parent == target.parent and where.name.startswith(f".{target.stem}"):
+            return True
+        if where in target.parents:  # a folder on the way to it is missing or unwritable
+            return True
+    return False

@@ -45,9 +45,10 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiments.files import remove_stale_temporaries
 from sim.scenario.errors import InputProblem, ScenarioError
 
-__all__ = ["SweepStore", "atomic_write_bytes", "to_json"]
+__all__ = ["SweepStore", "atomic_write_bytes", "folder_lock", "to_json"]
 
 MANIFEST = "manifest.json"
 LOG = "log.jsonl"
@@ -88,6 +89,42 @@ def _no_interrupt() -> Iterator[None]:
     finally:
         if can:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def folder_lock(folder: Path, holder: str = "sweep") -> Iterator[None]:
+    """Hold the writer lock of ``folder`` (``folder/.lock``, created with the folder) for the
+    block; another process holding it is an input problem naming its pid and what it is
+    (``holder``: "sweep", "sizing run"). Shared by every store that one writer at a time
+    may fill (the sweep store, sizing's evaluation store)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; concurrent writers stay the user's care
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise ScenarioError(
+                [
+                    InputProblem(
+                        "--out",
+                        "",
+                        str(folder),
+                        f"another {holder} (pid {pid}) is writing into this folder; "
+                        "wait for it to finish or stop it, then --resume",
+                    )
+                ]
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the file stays (removing it would race a waiter)
 
 
 class SweepStore:
@@ -169,42 +206,16 @@ class SweepStore:
     def _contents(self) -> Iterator[Path]:
         return (p for p in self.folder.iterdir() if p.name != LOCK)
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> contextlib.AbstractContextManager[None]:
         """Hold the folder's writer lock for the block (creating the folder); another process
-        holding it is an input problem naming its pid."""
-        try:
-            import fcntl
-        except ImportError:  # Windows: no flock; concurrent sweeps stay the user's care
-            yield
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-                raise ScenarioError(
-                    [
-                        InputProblem(
-                            "--out",
-                            "",
-                            str(self.folder),
-                            f"another sweep (pid {holder}) is writing into this folder; "
-                            "wait for it to finish or stop it, then --resume",
-                        )
-                    ]
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-            yield
-        finally:
-            os.close(fd)  # releases the lock; the file stays (removing it would race a waiter)
+        holding it is an input problem naming its pid (:func:`folder_lock`)."""
+        return folder_lock(self.folder, "sweep")
 
     def start(self, manifest: Mapping[str, Any], resume: bool) -> None:
         """Create the folder and manifest, or check that a resumed sweep is the same sweep."""
         self.check(manifest, resume)
+        if resume:  # a killed run's half-written files; the lock says no writer is alive
+            remove_stale_temporaries(self.folder)
         self.points_dir.mkdir(parents=True, exist_ok=True)
         if not self.manifest_path.exists():
             atomic_write_bytes(self.manifest_path, to_json(manifest).encode("utf-8"))

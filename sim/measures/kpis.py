@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sim.measures.costs import cost_table
+from sim.measures.notice_kpis import notice_kpis
 from sim.measures.outcomes import WindowOutcomes, share, window_outcomes
 from sim.measures.register import case_table, petition_table, register_table
 from sim.model.replication import Replication
@@ -90,6 +91,7 @@ def kpis(
 
     if sc.petitions is not None and sc.mechanisms.petitions:
         out.update(_petition_kpis(rep, status, years))
+    out.update(notice_kpis(rep))
     # Counted as the expert fees are (sim.costs): steps of disputes arising in the window.
     arising = register[
         (register["arisen"] >= lo) & (register["arisen"] < hi) & ~register["initial"]

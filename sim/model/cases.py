@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []  # the model's own machinery; nothing public
 
+# Bits of ``_Case.history`` (mechanisms.petition_history reads them; the ladder sets them).
+H_FAILED = 1  # a mediation step failed
+H_TIMED_OUT = 2  # a step ran out of its time limit
+
 
 class _Step:
     """One step of a case at a venue while it lasts: the fields its register row will take.
@@ -65,6 +69,7 @@ class _Case:
         "category",
         "departments",
         "grid",
+        "history",
         "id",
         "initial",
         "neglect",
@@ -95,6 +100,7 @@ class _Case:
         self.worsen_at: list[float] = []
         self.patience_at = math.inf
         self.departments: tuple[int, ...] = ()
+        self.history = 0  # H_FAILED | H_TIMED_OUT: what happened on the ladder so far
         self.step = 0  # steps recorded so far
         self.open_step: _Step | None = None  # the step it is in now, None in transit
         self.u: list[float] = []

@@ -121,6 +121,8 @@ class _Discovery:
         self.final = centre.final
         self.at_room = centre.at_room
         self.petitions_on = petitions_on
+        # Per grid, a factor on the mean patience (信访代办员; set by the coordinator), or None.
+        self.patience_scale: list[float] | None = None
         self.worsening = self.mech.worsening
         self.next_id = 0
 
@@ -272,6 +274,8 @@ class _Discovery:
     def _set_patience(self, case: _Case) -> None:
         if self.petitions_on:
             mean = self.sc.petitions.patience_days.of(case.severity0)  # type: ignore[union-attr]
+            if self.patience_scale is not None:
+                mean *= self.patience_scale[case.grid]
             case.patience_at = case.arisen - mean * math.log1p(-case.p[P_PATIENCE])
 
     def _seed_initial_state(self) -> None:
@@ -412,6 +416,22 @@ def _sweep_misses(d: _Discovery, case: _Case) -> int:
     return math.floor(math.log1p(-case.u[U_DETECT]) / math.log1p(-p))
 
 
+def _first_of(env: simpy.Environment, a: simpy.Event, b: simpy.Event) -> simpy.Event:
+    """An event that succeeds when ``a`` or ``b`` is processed, whichever first: ``env.any_of``
+    without the condition's bookkeeping (its value is not needed). It is scheduled where
+    ``AnyOf`` would be (by the first of the two, at normal priority), so the order of events
+    is the same."""
+    first = env.event()
+
+    def won(_event: simpy.Event) -> None:
+        if not first.triggered:
+            first.succeed()
+
+    a.callbacks.append(won)
+    b.callbacks.append(won)
+    return first
+
+
 def _discover(d: _Discovery, case: _Case):
     """A dispute's discovery and entry with the race or the entry choice on (else ``journey``).
 
@@ -450,7 +470,7 @@ def _discover(d: _Discovery, case: _Case):
         # raced against the party's own report.
         swept = d.sweep_work.found(case.grid, _sweep_misses(d, case) + 1)
         if delay < math.inf:
-            yield env.any_of([swept, env.timeout(delay)])
+            yield _first_of(env, swept, env.timeout(delay))
         else:
             yield swept
         found = env.now if swept.processed or swept.triggered else math.inf

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.schema import OpenCases, Scenario
 from sim.scenario.vocabulary import LEVELS, SEVERITIES
@@ -39,6 +37,8 @@ def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
         raise ScenarioError(
             [InputProblem(shown, "initial_state.register_file", str(path), "file not found")]
         )
+    import pandas as pd  # here: a scenario without a register file runs without pandas
+
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:

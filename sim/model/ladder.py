@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import simpy
 
-from sim.model.cases import _Case, neglect
+from sim.model.cases import H_FAILED, H_TIMED_OUT, _Case, neglect
 from sim.model.centre import _Centre
 from sim.model.layout import (
     CH_OFFLINE,
@@ -26,7 +26,7 @@ from sim.model.layout import (
     U_LEVEL_BASE,
     U_PER_LEVEL,
 )
-from sim.model.township_centre import _TownshipCentre
+from sim.model.township_centre import _TownshipCentre, case_uniform
 from sim.model.venues import _Venues
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import RESOLVED
@@ -48,6 +48,7 @@ class _Ladder:
         conclude: Callable[[_Case, str], None],
         venues: _Venues | None = None,
         key: int = 0,
+        routing_key: int = 0,
     ) -> None:
         self.env = env
         self.channels = sc.channels
@@ -58,6 +59,11 @@ class _Ladder:
         self.summons = centre.summons
         self.petition = petition  # generator function (case, venue) of the petition system
         self.conclude = conclude
+        # 乡镇调 takes cross-village disputes directly (``routing_key``: of stream "routing").
+        self.routing_key = routing_key
+        self.cross_village = (
+            sc.routing.cross_village_share if sc.mechanisms.cross_village_routing else 0.0
+        )
         # The notice's township centres and 交办属地 (``key``: of stream "township_centre");
         # None when off, which is all the climb tests.
         self.township_centre: _TownshipCentre | None = None
@@ -80,6 +86,8 @@ class _Ladder:
 
     def climb(self, case: _Case, level: int, channel: int):
         """Mediate at ``level`` and above until resolved, failed at the top or petitioned."""
+        if self.cross_village and level < TOWNSHIP and self.crosses_villages(case):
+            level = TOWNSHIP  # 跨村、毗邻乡镇: the township's, without a grid or village step
         while True:
             if level == DISTRICT:
                 yield from self.triage(case, channel, summoned=False)
@@ -93,6 +101,11 @@ class _Ladder:
                 return self.conclude(case, "resolved")
             if outcome == "petitioned":
                 return
+            # What happened, for petitions that depend on the case's history.
+            if outcome == "escalated_failed":
+                case.history |= H_FAILED
+            elif outcome == "escalated_time_limit":
+                case.history |= H_TIMED_OUT
             if self.env.now >= case.patience_at:  # gives up after a failed step
                 yield from self.petition(case, level)
                 return
@@ -105,12 +118,28 @@ class _Ladder:
                 return
             level += 1
 
+    def crosses_villages(self, case: _Case) -> bool:
+        """Whether the dispute spans villages (a counter-based draw of stream "routing"); a
+        case of the starting state stays at the level it was given."""
+        return not case.initial and case_uniform(self.routing_key, case.id, 0) < (
+            self.cross_village
+        )
+
     def at_township(self, case: _Case, unit: int, channel: int):
         """The township step with township centres on: joint mediation or the committee."""
         tc = self.township_centre
         assert tc is not None
         if tc.takes(case):
             return (yield from tc.joint_step(case, unit, channel))
+        return (yield from self.mediate(case, TOWNSHIP, unit, channel))
+
+    def route_petition(self, case: _Case, level: int):
+        """访调对接: a petition routed into one mediation step at the case's township or at
+        the district committee; returns the step's outcome (the petition system goes on)."""
+        channel = self.channel(case)
+        if level == DISTRICT:
+            return (yield from self.mediate(case, DISTRICT, 0, channel))
+        unit = self.grid_units[case.grid][TOWNSHIP]
         return (yield from self.mediate(case, TOWNSHIP, unit, channel))
 
     @staticmethod

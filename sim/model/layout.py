@@ -73,7 +73,8 @@ STATUSES = ("resolved", "unresolved", "open", "pending", "petitioned")
 ST = {name: i for i, name in enumerate(STATUSES)}
 ORIGINS = ("ladder", "court_referral")
 GRADES = ("standard", "gold_medal")  # the mediator's grade (等级评定), with mechanisms.quality
-PETITION_OUTCOMES = ("closed", "closed_by_hearing", "open")
+# Appended: "closed_by_mediation" (访调对接, mechanisms.petition_mediation).
+PETITION_OUTCOMES = ("closed", "closed_by_hearing", "open", "closed_by_mediation")
 
 # The records the model makes, field by field with their types (sim.model.records.RecordLog).
 # Codes index the tuples above and in sim.scenario.vocabulary; -1 means none, NaN not (yet)

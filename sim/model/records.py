@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-if TYPE_CHECKING:  # pyarrow is imported when a log first spools
+if TYPE_CHECKING:  # pyarrow is imported when a log first spools, pandas when a table is asked
+    import pandas as pd
     import pyarrow.parquet as pq
 
 __all__ = ["CHUNK_ROWS", "RecordLog"]
@@ -112,6 +112,8 @@ class RecordLog:
 
     def frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every row so far, one column per field (or only ``columns``), with the log's dtypes."""
+        import pandas as pd  # here: the model runs without pandas; the tables need it
+
         names = list(self.fields if columns is None else columns)
         if self.spool is None:
             self.pack()  # converted once, however often the tables are asked for

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import gc
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import simpy
 
 from sim.model.centre import _Centre
+from sim.model.court import _Court, court_room
 from sim.model.discovery import _Discovery
 from sim.model.ladder import _Ladder
 from sim.model.layout import (
     CASE_FIELDS,
     CHANNELS,
     ORIGINS,
+    P_WIDTH,
     PETITION_FIELDS,
     PETITION_OUTCOMES,
     SAMPLE_FIELDS,
@@ -42,7 +44,7 @@ from sim.model.mediation import _Mediation
 from sim.model.petitions import _Petitions
 from sim.model.recorder import _Recorder
 from sim.model.records import CHUNK_ROWS, RecordLog
-from sim.model.streams import Uniforms, stream
+from sim.model.streams import UniformRows, Uniforms, stream
 from sim.model.sweeps import _Sweeps
 from sim.model.venues import _Venues
 from sim.scenario.calendar import WorkingCalendar
@@ -87,6 +89,9 @@ class Replication:
     staffing: dict[str, list[tuple[int, int]]]  # per venue: (full-time, part-time) per unit
     backlog_at_start: int  # backlog cases open when the window opens
     events: int
+    # Counts the tables do not show (mechanisms.court_linkage): court filings and 诉前委派
+    # of ladder cases in the window; empty when the mechanism is off.
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 class _Model:
@@ -146,6 +151,8 @@ class _Model:
             recorder.conclude,
             Uniforms(stream(seed, replication, "backlog")),
             self.end_time,
+            self.district,
+            self._key(seed, replication, "petition_links"),
         )
         self.mediation = _Mediation(
             sc,
@@ -160,7 +167,17 @@ class _Model:
             stream(seed, replication, "quality"),
         )
         mediate = self.mediation.mediate
-        centre = _Centre(sc, self.venues, mediate, recorder.conclude)
+        self.court: _Court | None = None
+        conclude = recorder.conclude
+        if sc.mechanisms.court_linkage:
+            room = court_room(sc, self.venues.unit_names.get("stationed_room", []))
+            self.court = _Court(
+                sc, env, conclude, room, self._key(seed, replication, "court"), self.window
+            )
+            conclude = self.court.conclude
+        centre = _Centre(sc, self.venues, mediate, conclude)
+        if self.court is not None:
+            self.court.at_room = centre.at_room
         ladder = _Ladder(
             sc,
             env,
@@ -171,6 +188,7 @@ class _Model:
             recorder.conclude,
             self.venues,
             self._township_centre_key(seed, replication),
+            self._key(seed, replication, "routing"),
         )
         self.discovery = _Discovery(
             sc,
@@ -186,9 +204,16 @@ class _Model:
             centre,
             self.petitions.on,
         )
+        # The notice's petition measures need the ladder and discovery (wiring only).
+        self.petitions.route = ladder.route_petition
+        self.discovery.patience_scale = self.petitions.patience_scale
         self.sweeps = self._sweeps(seed)
         self.snapshots: dict[str, list[float]] = {}
         self.backlog_at_start = 0
+
+    def _key(self, seed: int, replication: int, name: str) -> int:
+        """The key of a stream of counter-based draws (one integer; other streams untouched)."""
+        return int(stream(seed, replication, name).integers(1 << 62))
 
     def _township_centre_key(self, seed: int, replication: int) -> int:
         """The key of stream "township_centre" (counter-based draws per case), if it is used."""
@@ -236,6 +261,10 @@ class _Model:
 
     def run(self) -> Replication:
         env = self.env
+        self.petitions.start_backlog(
+            self.district,
+            UniformRows(stream(self.seed, self.replication, "initial_backlog"), P_WIDTH),
+        )
         self.discovery.start()
         if self.sweeps is not None:
             self.sweeps.start()
@@ -291,7 +320,14 @@ class _Model:
             staffing=staffing,
             backlog_at_start=self.backlog_at_start,
             events=events,
+            counts=self._counts(),
         )
+
+    def _counts(self) -> dict[str, int]:
+        court = self.court
+        if court is None:
+            return {}
+        return {"court_filings": court.filings, "court_delegations": court.delegations}
 
 
 def simulate_replication(

@@ -13,10 +13,14 @@ such rounds need no event. The grid's schedule is caught up (:meth:`_Sweeps.catc
 something touches the grid: a dispute asks for a round (:meth:`_Sweeps.found`), a case asks for,
 waits for, gives back or cancels a grid worker, or reads the queue (:class:`_SweptPool`), the
 time series samples the mediators busy, or the measured window ends. A round still under way at
-the touch, or one a dispute waits for, becomes real: one event for its end. A round due while
-every worker was busy queues at the touch, which keeps its place in the FIFO: no case queued
-between its due time and the touch (that would have been a touch). The sampler of the time
-series reads a caught-up pool, so the busy counts are those of the process-per-grid model.
+the touch holds its worker until its end without an event either: the grid remembers the end
+and gives the worker back at the first touch after it (the pool had no queue meanwhile, since a
+case that queues is a touch). Only when an event is needed at the end (a case queues for the
+pool, or a dispute waits for the grid's next round) does the round become real: one event for
+its end; a round a dispute waits for is real from its start. A round due while every worker was
+busy queues at the touch, which keeps its place in the FIFO: no case queued between its due
+time and the touch (that would have been a touch). The sampler of the time series reads a
+caught-up pool, so the busy counts are those of the process-per-grid model.
 
 With the hours at 0 nothing here is built: discovery computes the next sweep time of a grid as
 it always did (no process per grid, docs/design.md).
@@ -25,11 +29,12 @@ it always did (no process per grid, docs/design.md).
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from typing import TYPE_CHECKING, cast
 
 import simpy
-from simpy.events import URGENT
+from simpy.events import NORMAL, URGENT
 
 from sim.model.layout import GRID
 from sim.model.pools import _Pool
@@ -66,6 +71,8 @@ class _SweptPool(_Pool):
 
     def wait(self, priority: int, case: _Case) -> simpy.Event:
         self.sweeps.catch_up(self.grid)
+        # The case will be handed the worker of a round under way: its end needs an event.
+        self.sweeps.make_real(self.grid)
         return _Pool.wait(self, priority, case)
 
     def cancel(self, event: simpy.Event) -> None:
@@ -123,6 +130,23 @@ class _Sweeps:
         self.due: list[float] = list(offsets)
         self.active = [False] * len(offsets)
         self.wake_at = [math.nan] * len(offsets)
+        # A round under way without an event (docstring): its end and its worker's kind, NaN
+        # and -1 when there is none. ``touch``: the time from which a touch of the grid has
+        # something to do: its due time when idle, the end of its round under way without an
+        # event, inf while a real round (an event) or a queued one will move it on by itself.
+        self.held_end = [math.nan] * len(offsets)
+        self.held_kind = [-1] * len(offsets)
+        self.touch: list[float] = list(offsets)
+        # (touch, grid) for every finite touch time set, soonest first: the grids the sampler
+        # must catch up, without scanning every grid each day. An entry whose time is no longer
+        # the grid's touch is stale and skipped.
+        self.heap: list[tuple[float, int]] = [(t, g) for g, t in enumerate(offsets)]
+        heapq.heapify(self.heap)
+        # Per mediator kind, what a round costs: the working hours it holds a worker, and
+        # whether the calendar is round the clock (as _end_of, read once).
+        self.holds = [hours / share for share in self.shares]
+        self.finish = [cal.finish for cal in calendars]
+        self.always_open = [cal.always_open for cal in calendars]
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
@@ -149,14 +173,21 @@ class _Sweeps:
     def catch_up_all(self) -> None:
         """Every grid's rounds due by now (before a sample of the time series is taken)."""
         now = self.env.now
-        active = self.active
-        for grid, due in enumerate(self.due):
-            if due <= now and not active[grid]:
-                self._rounds(grid, now)
+        heap, touch, held_kind, due = self.heap, self.touch, self.held_kind, self.due
+        while heap and heap[0][0] <= now:
+            t, grid = heapq.heappop(heap)
+            if touch[grid] == t:  # else a stale entry: the grid moved on since
+                # self._caught_up(grid, now), inlined
+                if held_kind[grid] >= 0:
+                    self._give_back(grid, now)
+                if due[grid] <= now:
+                    self._rounds(grid, now)
 
     def found(self, grid: int, rounds: int) -> simpy.Event:
         """The event that the ``rounds``-th sweep of ``grid`` not yet begun is done (≥ 1)."""
         self.catch_up(grid)
+        # The round under way must end by an event, which wakes the grid for the next one.
+        self.make_real(grid)
         pending = self.pending[grid]
         while len(pending) < rounds:
             pending.append(self.env.event())
@@ -165,8 +196,41 @@ class _Sweeps:
 
     def catch_up(self, grid: int) -> None:
         """The grid's rounds due by now, before its pool is read or changed."""
-        if self.due[grid] <= self.env.now and not self.active[grid]:
-            self._rounds(grid, self.env.now)
+        if self.touch[grid] <= self.env.now:
+            self._caught_up(grid, self.env.now)
+
+    def _caught_up(self, grid: int, now: float) -> None:
+        if self.held_kind[grid] >= 0:
+            self._give_back(grid, now)  # the round under way without an event ended by now
+        if self.due[grid] <= now:
+            self._rounds(grid, now)
+
+    def _give_back(self, grid: int, now: float) -> None:
+        """The end of a round held without an event, at a touch after it: as :meth:`_ended` at
+        its end (no case queued meanwhile, nobody waits for the grid's sweeps)."""
+        kind, end = self.held_kind[grid], self.held_end[grid]
+        self.held_kind[grid] = -1
+        self.held_end[grid] = math.nan
+        self.pools[grid].free[kind] += 1  # type: ignore[union-attr]
+        self.busy.value -= 1
+        self.active[grid] = False
+        offset, interval = self.offsets[grid], self.interval
+        due = self.due[grid] = offset + (int((end - offset) / interval) + 1) * interval
+        self.touch[grid] = due
+        if due > now:  # else _rounds, called next, sets the touch again
+            heapq.heappush(self.heap, (due, grid))
+
+    def make_real(self, grid: int) -> None:
+        """The round under way without an event gets one at its end (someone waits for it)."""
+        kind = self.held_kind[grid]
+        if kind < 0:
+            return
+        end = self.held_end[grid]
+        self.held_kind[grid] = -1
+        self.held_end[grid] = math.nan
+        self.touch[grid] = math.inf
+        ev = self.env.timeout(max(end - self.env.now, 0.0))
+        ev.callbacks.append(lambda _event: self._ended(grid, kind, None))
 
     def _end_of(self, start: float, kind: int) -> float:
         hold = self.hours / self.shares[kind]
@@ -188,6 +252,7 @@ class _Sweeps:
         pending = self.pending[grid]
         offset, interval, stop = self.offsets[grid], self.interval, self.stop
         due = self.due[grid]
+        lo, hi = self.window
         while due <= now:
             if due >= stop and not pending:
                 due = math.inf
@@ -198,29 +263,80 @@ class _Sweeps:
                     pending.pop(0).succeed()
                 due = offset + (int((due - offset) / interval) + 1) * interval
                 continue
-            kind = _Pool.acquire_now(pool, _NO_CASE)
-            if kind < 0:
+            free = pool.free  # _Pool.acquire_now, inlined: full-time first
+            if free[0]:
+                free[0] -= 1
+                kind = 0
+            elif free[1]:
+                free[1] -= 1
+                kind = 1
+            else:
                 # Every worker busy since the due time: the round queues like a new case.
                 req = _Pool.wait(pool, 1, _NO_CASE)
                 req.callbacks.append(functools.partial(self._granted, grid))
                 self.active[grid] = True
                 break
-            end = self._end_of(due, kind)
-            self._begun(due)
+            # self._end_of(due, kind) and self._begun(due), inlined (the same arithmetic)
+            hold = self.holds[kind]
+            end = due + hold / 24.0 if self.always_open[kind] else self.finish[kind](due, hold)
+            if lo <= due < hi:
+                self.work_in_window[GRID] += self.hours
             done = pending.pop(0) if pending else None
-            if end > now or done is not None:
-                # Still under way (or awaited): the worker is held until one event at its end.
+            if done is not None:
+                # Awaited: the worker is held until one event at its end.
                 self._hold(grid, kind, end, done)
                 break
-            pool.free[kind] += 1  # over before now, and the pool had no queue meanwhile
+            if end > now:
+                # Under way: held, without an event until someone needs one (make_real).
+                self.busy.value += 1
+                self.active[grid] = True
+                self.held_kind[grid] = kind
+                self.held_end[grid] = end
+                self.due[grid] = due
+                self.touch[grid] = end
+                heapq.heappush(self.heap, (end, grid))
+                return
+            free[kind] += 1  # over before now, and the pool had no queue meanwhile
             due = offset + (int((end - offset) / interval) + 1) * interval
         self.due[grid] = due
+        if self.active[grid] or due == math.inf:
+            self.touch[grid] = math.inf
+        else:
+            self.touch[grid] = due
+            heapq.heappush(self.heap, (due, grid))
 
     def _hold(self, grid: int, kind: int, end: float, done: simpy.Event | None) -> None:
         self.busy.value += 1
         self.active[grid] = True
-        ev = self.env.timeout(max(end - self.env.now, 0.0))
-        ev.callbacks.append(lambda _event: self._ended(grid, kind, done))
+        self.touch[grid] = math.inf
+        delay = max(end - self.env.now, 0.0)
+        if done is None:
+            ev = self.env.timeout(delay)
+            ev.callbacks.append(lambda _event: self._ended(grid, kind, None))
+            return
+        # Awaited: the done-event itself is scheduled at the end, as a timeout would be, and
+        # ends the round first when it is processed (one event instead of a timeout and then
+        # the done-event). It stays untriggered until then: a dispute whose own report came
+        # first must not see its sweep as done.
+        callbacks = done.callbacks
+        assert callbacks is not None
+        callbacks.insert(0, functools.partial(self._ended_awaited, grid, kind, callbacks))
+        self.env.schedule(done, NORMAL, delay)
+
+    def _ended_awaited(self, grid: int, kind: int, callbacks: list, done: simpy.Event) -> None:
+        """The end of an awaited round, as the first callback of its done-event (:meth:`_hold`)."""
+        done._ok = True
+        done._value = None
+        # A case waiting for the grid's pool is handed the worker by an event now; in the model
+        # of a timeout and then the done-event, that case went first: keep that order by moving
+        # the waiting disputes to an event after it.
+        handed = cast(_Pool, self.pools[grid]).waiting > 0
+        self._ended(grid, kind, None)
+        if handed:
+            later = self.env.event()
+            later.callbacks = callbacks[1:]
+            del callbacks[1:]  # SimPy's step iterates this very list: it stops here
+            later.succeed()
 
     def _granted(self, grid: int, event: simpy.Event) -> None:
         """A queued round got a worker of the kind in ``event``: it begins now."""
@@ -240,7 +356,9 @@ class _Sweeps:
             done.succeed()
         # The next sweep: the first time of the grid's schedule after this one ended.
         offset, interval = self.offsets[grid], self.interval
-        self.due[grid] = offset + (int((self.env.now - offset) / interval) + 1) * interval
+        due = self.due[grid] = offset + (int((self.env.now - offset) / interval) + 1) * interval
+        self.touch[grid] = due
+        heapq.heappush(self.heap, (due, grid))
         self._wake(grid)
 
     def _wake(self, grid: int) -> None:

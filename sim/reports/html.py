@@ -30,6 +30,7 @@ import pandas as pd
 from sim.reports.fonts import check_language
 from sim.reports.html_page import figure_img, heading, html_table, verdict_text, whole_page
 from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.vocabulary import PETITION_KPIS
 
 __all__ = [
     "ReportKind",
@@ -206,7 +207,8 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
             figure_img(F.cost_breakdown(results, lang), "cost breakdown"),
             html_table(costs.round(0), index=True),
         ]
-    if not results.not_modelled:
+    # The petition section needs the petition KPIs (other mechanisms may be off: issue 15's).
+    if not set(PETITION_KPIS) & set(results.not_modelled):
         body += [
             heading("信访与积案 “1减2降1升”", "Petitions and backlog"),
             figure_img(F.petition_indicators(results, lang), "petition indicators"),

@@ -78,23 +78,47 @@ class WorkingCalendar:
         if not t + 7.0 * (remaining / self._weekly + 2.0) < self._last_day:
             return math.inf
         day = math.floor(t)
-        first = True
+        s, h = self._s, self._h
+        # The first day, apart: most pieces of work end on it (one pass of the loop below).
+        if (self._weekday0 + day) % 7 < self.days_per_week:
+            begin = max(t, day + s)
+            end = day + s + h
+            if begin < end:
+                available = end - begin
+                if remaining <= available + 1e-12:  # float slack: do not spill a day
+                    return begin + min(remaining, available)
+                remaining -= available
+        return self._later_days(day + 1, remaining)
+
+    def _later_days(self, day: int, remaining: float) -> float:
+        """:meth:`finish` from the start of ``day`` on, ``remaining`` days of working time left.
+
+        Day by day, whole weeks at once, with the settings in locals and is_working_day
+        inlined: the hottest function of a full-featured run.
+        """
+        s, h, weekly = self._s, self._h, self._weekly
+        w0, per_week = self._weekday0, self.days_per_week
+        t = float(day)
         while True:
-            if first:
-                first = False
-            elif remaining > self._weekly:
+            if remaining > weekly:
                 # Any 7 whole days hold exactly one week of working time: skip them at once.
-                weeks = math.floor((remaining - 1e-12) / self._weekly)
+                weeks = math.floor((remaining - 1e-12) / weekly)
                 day += 7 * weeks
-                remaining -= weeks * self._weekly
+                remaining -= weeks * weekly
                 t = float(day)
-            if self.is_working_day(day):
-                begin = max(t, day + self._s)
-                end = day + self._s + self._h
+            weekday = (w0 + day) % 7
+            if weekday < per_week:
+                begin = max(t, day + s)
+                end = day + s + h
                 if begin < end:
                     available = end - begin
                     if remaining <= available + 1e-12:  # float slack: do not spill a day
                         return begin + min(remaining, available)
                     remaining -= available
-            day += 1
+                day += 1
+            elif remaining <= weekly:
+                # The rest of the week is off: no week could be skipped on those days either.
+                day += 7 - weekday
+            else:
+                day += 1
             t = float(day)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import PurePath
 from typing import ClassVar
 
@@ -47,7 +48,8 @@ class InputProblem:
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
+    # A date as the TOML file writes it, not as datetime.date(1, 1, 1).
+    text = value.isoformat() if isinstance(value, date) else repr(value)
     if len(text) <= limit:
         return text
     if isinstance(value, str | PurePath) and "/" in str(value):

@@ -22,6 +22,8 @@ from sim.scenario.schema import Scenario
 __all__ = [
     "BUNDLED_SCENARIO",
     "EFFORT_HOURS_LIMIT",
+    "MAX_EXTENDS",
+    "MAX_NESTING",
     "apply_overrides",
     "bundled_scenario_path",
     "load_scenario",
@@ -99,7 +101,9 @@ def read_toml(path: Path, shown: str, expected: str = "a scenario file") -> dict
         data = path.read_bytes()
         # Windows editors save UTF-8 with a byte-order mark; TOML has none, but it is harmless.
         text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-        return tomllib.loads(text)
+        table = tomllib.loads(text)
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise ScenarioError([InputProblem(shown, "", _MISSING, _TOO_DEEP)]) from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib says "Illegal character '\n' (at line 5, column 14)"; lead with the position.
         found = _TOML_POSITION.match(str(exc))
@@ -124,6 +128,37 @@ def read_toml(path: Path, shown: str, expected: str = "a scenario file") -> dict
         raise ScenarioError(
             [InputProblem(shown, "", _MISSING, f"cannot read: {exc.strerror}")]
         ) from None
+    too_deep = _too_deep(table)
+    if too_deep is not None:
+        raise ScenarioError([InputProblem(shown, too_deep, _MISSING, _TOO_DEEP)])
+    return table
+
+
+MAX_NESTING = 32
+"""Deepest nesting of tables and arrays in a scenario or sweep file. A real scenario nests four
+or five deep; every reader after the parser walks the tables by recursion."""
+
+MAX_EXTENDS = 32
+"""Longest chain of files that ``extends`` one another (a real chain has two or three)."""
+
+_TOO_DEEP = f"tables and arrays nested at most {MAX_NESTING} deep (is this a scenario file?)"
+
+
+def _too_deep(table: dict[str, Any]) -> str | None:
+    """The dotted key at which ``table`` nests deeper than :data:`MAX_NESTING`, else None.
+
+    Walked with a stack, not by recursion, so that the check itself cannot overflow.
+    """
+    stack: list[tuple[Any, tuple[str, ...]]] = [(table, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_NESTING:
+            return "".join(path[:6]).lstrip(".") + "…"  # where it starts is enough to find it
+        if isinstance(node, dict):
+            stack.extend((v, (*path, f".{k}")) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*path, f"[{i}]")) for i, v in enumerate(node))
+    return None
 
 
 def _read_chain(path: Path, shown: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any], Origins]:
@@ -153,6 +188,18 @@ def _read_chain(path: Path, shown: str, seen: tuple[Path, ...]) -> tuple[dict[st
             ]
         )
     chain = (*seen, resolved)
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(
+            [
+                InputProblem(
+                    shown,
+                    "extends",
+                    parent,
+                    f"a chain of at most {MAX_EXTENDS} files that extend one another "
+                    f"({Path(seen[0] if seen else resolved).name} starts a longer one)",
+                )
+            ]
+        )
     if parent_path.resolve() in chain:
         names = " → ".join(p.name for p in (*chain, parent_path.resolve()))
         raise ScenarioError(

@@ -52,6 +52,13 @@ def validate_table(
     # A dict keeps the order and drops repeats (union branches can repeat the same complaint)
     # in linear time: 200,000 unknown keys once took minutes as a list searched per problem.
     found: dict[str, InputProblem] = {}
+    # TOML has nan and inf; no scenario key means them. Said as such: a range check's words
+    # ("should be less than or equal to 36500") would send the user after the wrong fix.
+    non_finite = {_display(table, path): path for path in _non_finite(table)}
+    for key, path in non_finite.items():
+        source = _source_of(path, origins, where_set)
+        problem = InputProblem(source, key, get(table, path), "expected a finite number")
+        found[str(problem)] = problem
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(dict(table))
@@ -59,15 +66,9 @@ def validate_table(
         for err in exc.errors(include_url=False):
             # "Did you mean" costs a fuzzy match per key: only for the problems shown.
             problem = _problem(table, err, origins, where_set, hint=len(found) < MAX_SHOWN)
-            found.setdefault(str(problem), problem)
+            if problem.key not in non_finite:
+                found.setdefault(str(problem), problem)
     problems = list(found.values())
-    # TOML has nan and inf; no scenario key means them, and most checks let them through.
-    reported = {p.key for p in problems}
-    for path in _non_finite(table):
-        key = _display(table, path)
-        if key not in reported:
-            source = _source_of(path, origins, where_set)
-            problems.append(InputProblem(source, key, get(table, path), "expected a finite number"))
     if problems or scenario is None:
         raise ScenarioError(problems)
     problems = [
@@ -160,6 +161,24 @@ _TOML_TYPES = {
     "list_type": "expected an array [ ... ]",
 }
 
+# Types are strict (schema_base.SchemaModel): text or a boolean where a number belongs is an
+# error, said in the TOML way.
+_STRICT_TYPES = {
+    "float_type": "expected a number",
+    "int_type": "expected an integer (a whole number)",
+    "int_from_float": "expected an integer (a whole number)",
+    "bool_type": "expected true or false",
+    "string_type": 'expected text in quotes ("...")',
+}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
 
 def _problem(
     table: Mapping[str, Any],
@@ -186,6 +205,15 @@ def _problem(
         expected = "required key is missing: a distribution needs dist = " + DIST_NAMES
     elif kind == "value_error" and isinstance(value, Mapping):
         path, value, expected = _refine(table, path, msg)
+    elif kind == "string_too_long" and isinstance(value, str):
+        limit = err.get("ctx", {}).get("max_length")
+        expected = f"expected at most {limit:,} characters; this has {len(value):,}"
+    elif kind in _STRICT_TYPES:
+        expected = _STRICT_TYPES[kind]
+        if isinstance(value, str) and _is_number(value):
+            expected += ", without quotes"
+        elif isinstance(value, bool):
+            expected += ", not true or false"
     else:
         expected = _TOML_TYPES.get(kind, msg)
     if isinstance(value, Mapping) and len(repr(value)) > 60:
@@ -294,7 +322,9 @@ def _display(table: Mapping[str, Any], path: KeyPath) -> str:
             node = step(node, part)
             name = node.get("name") if isinstance(node, Mapping) else None
             if name:
-                text += f" ({name})"
+                # A name is there to help find the entry; a huge one (refused on its own) is cut.
+                shown = str(name) if len(str(name)) <= 40 else str(name)[:37] + "..."
+                text += f" ({shown})"
         else:
             text += f".{part}" if text else str(part)
             node = step(node, part)

@@ -40,11 +40,22 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError(
             [InputProblem("--set", text, _MISSING, "expected a dotted key path before '='")]
         )
+    if key.count(".") >= _MAX_DEPTH:
+        raise ScenarioError(
+            [InputProblem("--set", key[:60], _MISSING, f"a key path of at most {_MAX_DEPTH} parts")]
+        )
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except RecursionError:  # tomllib reads nested arrays by recursion
+        raise ScenarioError(
+            [InputProblem("--set", key, _MISSING, f"a value nested at most {_MAX_DEPTH} deep")]
+        ) from None
     return key, value
+
+
+_MAX_DEPTH = 32  # as sim.scenario.loading.MAX_NESTING (which imports this module)
 
 
 def apply_overrides(table: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:

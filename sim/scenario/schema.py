@@ -14,6 +14,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.schema_base import (
+    NAME_MAX_LENGTH,
     LevelAmounts,
     LevelShares,
     SchemaModel,
@@ -31,6 +32,8 @@ from sim.scenario.schema_disputes import (
     Overload,
     PatienceDays,
     PetitionAgents,
+    PetitionHistory,
+    PetitionLinks,
     Petitions,
     Township,
     Worsening,
@@ -39,6 +42,7 @@ from sim.scenario.schema_ladder import (
     Calendar,
     Calendars,
     Committee,
+    Court,
     Department,
     DistrictCentre,
     Enterprise,
@@ -47,6 +51,7 @@ from sim.scenario.schema_ladder import (
     Ladder,
     Level,
     ResolveProbabilities,
+    Routing,
     SectorCommittee,
     StationedRoom,
     TownshipCentre,
@@ -74,6 +79,7 @@ __all__ = [
     "Channels",
     "Committee",
     "Costs",
+    "Court",
     "Department",
     "Discovery",
     "DistrictCentre",
@@ -93,10 +99,13 @@ __all__ = [
     "Overload",
     "PatienceDays",
     "PetitionAgents",
+    "PetitionHistory",
+    "PetitionLinks",
     "Petitions",
     "Quality",
     "Quotas",
     "ResolveProbabilities",
+    "Routing",
     "RunSettings",
     "Scenario",
     "SectorCommittee",
@@ -114,7 +123,7 @@ __all__ = [
 class Scenario(SchemaModel):
     """A whole district scenario. Build it with :func:`sim.load_scenario`."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     description: str = ""
     source_file: str = ""
     run: RunSettings = RunSettings()
@@ -133,6 +142,8 @@ class Scenario(SchemaModel):
     sectors: dict[str, SectorCommittee] = Field(default_factory=dict)
     enterprise: Enterprise = Enterprise()
     stationed_rooms: dict[str, StationedRoom] = Field(default_factory=dict)
+    court: Court = Court()
+    routing: Routing = Routing()
     district_centre: DistrictCentre = DistrictCentre()
     township_centre: TownshipCentre = TownshipCentre()
     experts: Experts = Experts()
@@ -234,6 +245,11 @@ class Scenario(SchemaModel):
                 raise ValueError(f"{where}.category = {oc.category!r}: no such category")
             if oc.level != "district" and oc.township is None:
                 raise ValueError(f"{where}: a {oc.level}-level case needs a township")
+        if self.court.room is not None and self.court.room not in self.stationed_rooms:
+            raise ValueError(
+                f"court.room = {self.court.room!r}: no such stationed room "
+                f"(stationed_rooms: {', '.join(self.stationed_rooms) or 'none'})"
+            )
         return self
 
     # Convenience views used by the model and the reports.

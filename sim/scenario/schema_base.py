@@ -14,6 +14,8 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "NAME_MAX_LENGTH",
+    "TEXT_MAX_LENGTH",
     "LevelAmounts",
     "LevelShares",
     "SchemaModel",
@@ -25,11 +27,29 @@ __all__ = [
 
 _SUM_TOLERANCE = 1e-6
 
+NAME_MAX_LENGTH = 100
+"""Longest name (of a scenario, a township, its pinyin) in characters. [EST] Chinese township
+names run to about ten characters; a name is repeated in every register row and figure, and a
+1 MB name once cost 2.6 GB of memory."""
+
+TEXT_MAX_LENGTH = 4096
+"""Longest text of any other key (a description, a label, a file path: Linux's PATH_MAX)."""
+
 
 class SchemaModel(BaseModel):
-    """Base of every scenario table: unknown keys are errors, and a scenario never changes."""
+    """Base of every scenario table: unknown keys are errors, and a scenario never changes.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    Types are strict: ``horizon_days = "365"`` (text) or ``part_time = true`` (a boolean) is an
+    error rather than silently read as 365 or 1; a whole number is still accepted for a real one.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        strict=True,
+        str_max_length=TEXT_MAX_LENGTH,
+    )
 
 
 def check_sum(values: dict[str, float], what: str) -> None:

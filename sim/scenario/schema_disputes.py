@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.distributions import Distribution, Exponential
 from sim.scenario.schema_base import (
+    NAME_MAX_LENGTH,
     LevelShares,
     SchemaModel,
     SeverityFactors,
@@ -25,6 +26,8 @@ __all__ = [
     "Overload",
     "PatienceDays",
     "PetitionAgents",
+    "PetitionHistory",
+    "PetitionLinks",
     "Petitions",
     "Township",
     "Worsening",
@@ -34,8 +37,10 @@ __all__ = [
 class Township(SchemaModel):
     """A township-level unit (乡镇/街道) and the villages (村/社区) and grids (网格) in it."""
 
-    name: str = Field(min_length=1)
-    pinyin: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9 _'-]*$")
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    pinyin: str = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, pattern=r"^[A-Za-z][A-Za-z0-9 _'-]*$"
+    )
     kind: Literal["subdistrict", "town", "township"] = "township"
     population: int = Field(gt=0)
     villages: int = Field(ge=1)
@@ -234,6 +239,42 @@ class PatienceDays(SeverityFactors):
     serious: float = Field(default=45.0, gt=0)
 
 
+class PetitionHistory(SchemaModel):
+    """Log-odds shifts of the skip-level and repeat shares by the case's history
+    (mechanisms.petition_history). Defaults are [EST]: a party whose case failed or ran out of
+    time, or who petitioned before, is more likely to go over heads and to come back."""
+
+    failed: float = Field(default=0.5, ge=-10, le=10, description="a mediation step failed")
+    timed_out: float = Field(default=0.7, ge=-10, le=10, description="a step hit its time limit")
+    petitioned_before: float = Field(default=1.0, ge=-10, le=10, description="repeat petitions")
+
+
+class PetitionLinks(SchemaModel):
+    """The notice's 四(三)8–10 around petitions, each behind its switch in ``mechanisms``.
+
+    Defaults are [EST] (docs/model.md, "Petition agents, 访调对接, visits and counselling").
+    """
+
+    # mechanisms.petition_agent_effect: 变群众跑为干部跑 in villages with a petition agent.
+    agent_give_up_factor: float = Field(
+        default=0.6, gt=0, le=1, description="× the hazard of giving up (petitioning)"
+    )
+    agent_skip_level_factor: float = Field(
+        default=0.5, ge=0, le=1, description="× the skip-level share of a petition"
+    )
+    # mechanisms.petition_mediation: 访调对接.
+    mediation_share: float = Field(
+        default=0.3, ge=0, le=1, description="share of first petitions routed into mediation"
+    )
+    # mechanisms.leader_visits: 领导干部下访、约访 and 教育疏导.
+    visit_review_log_odds: float = Field(
+        default=0.5, ge=-10, le=10, description="log-odds added to a backlog review's success"
+    )
+    counselling_repeat_factor: float = Field(
+        default=0.7, ge=0, le=1, description="× the repeat probability after counselling"
+    )
+
+
 class Petitions(SchemaModel):
     """信访: a party whose patience runs out leaves the ladder and petitions; backlog (积案)."""
 
@@ -251,3 +292,5 @@ class Petitions(SchemaModel):
     evaluation_interval_days: float = Field(default=30.0, gt=0)
     repeat_probability: float = Field(default=0.1, ge=0, le=1)
     repeat_delay_days: Distribution = Exponential(dist="exponential", mean=120.0)
+    history: PetitionHistory = PetitionHistory()
+    links: PetitionLinks = PetitionLinks()

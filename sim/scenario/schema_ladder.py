@@ -16,6 +16,7 @@ __all__ = [
     "Calendar",
     "Calendars",
     "Committee",
+    "Court",
     "Department",
     "DistrictCentre",
     "Enterprise",
@@ -24,6 +25,7 @@ __all__ = [
     "Ladder",
     "Level",
     "ResolveProbabilities",
+    "Routing",
     "SectorCommittee",
     "StationedRoom",
     "TownshipCentre",
@@ -164,6 +166,35 @@ class StationedRoom(Committee):
 
     referrals_per_year: float = Field(default=0.0, ge=0)
     return_to_court: bool = True
+
+
+class Routing(SchemaModel):
+    """The notice's routing beyond the climb (mechanisms.cross_village_routing).
+
+    乡镇调 "负责调处跨村、毗邻乡镇 … 的重大矛盾纠纷": a share of the disputes spans villages (or
+    neighbouring townships) and is taken by the township directly, without a grid or village
+    step. Default [EST] (docs/model.md "Cross-village disputes").
+    """
+
+    cross_village_share: float = Field(
+        default=0.05, ge=0, le=1, description="share of disputes the township takes directly"
+    )
+
+
+class Court(SchemaModel):
+    """诉调衔接 both ways (mechanisms.court_linkage): the court behind the stationed rooms.
+
+    A ladder case that ends unresolved goes to court with ``litigation_share``; the court
+    delegates ``delegation_share`` of that intake back to its stationed room (诉前委派) after
+    ``filing_delay_days``. Defaults are [EST] (docs/model.md, "Court linkage").
+    """
+
+    litigation_share: float = Field(default=0.3, ge=0, le=1, description="unresolved → court")
+    delegation_share: float = Field(default=0.4, ge=0, le=1, description="诉前委派 to the room")
+    filing_delay_days: Distribution = Exponential(dist="exponential", mean=14.0)
+    room: str | None = Field(
+        default=None, description="the court's stationed room; None: the first returning to court"
+    )
 
 
 class Department(SchemaModel):

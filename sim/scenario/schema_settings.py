@@ -15,6 +15,8 @@ from sim.scenario.schema_base import LevelAmounts, SchemaModel, check_sum
 from sim.scenario.vocabulary import SHARE_KPIS
 
 __all__ = [
+    "EARLIEST_START",
+    "LATEST_END",
     "Costs",
     "Grades",
     "InitialState",
@@ -26,6 +28,12 @@ __all__ = [
     "Target",
     "share_target_problem",
 ]
+
+
+EARLIEST_START = dt.date(1700, 1, 1)
+"""Earliest ``run.start_date`` (pandas Timestamps begin in 1677-09; see RunSettings)."""
+LATEST_END = dt.date(2262, 1, 1)
+"""Latest day a run may reach, drain included (pandas Timestamps end 2262-04-11)."""
 
 
 class RunSettings(SchemaModel):
@@ -42,6 +50,25 @@ class RunSettings(SchemaModel):
     sample_interval_days: float = Field(default=1.0, gt=0)
     # Accept a run larger than sim.scenario.limits allows (a deliberate, very large scenario).
     allow_large: bool = False
+
+    @model_validator(mode="after")
+    def _dates_fit_the_register(self) -> RunSettings:
+        # The register stamps times as pandas Timestamps (nanoseconds since 1970), which hold
+        # 1677-09-21 to 2262-04-11 only; a run outside them once failed after its first
+        # replication. The bounds keep a margin for cases that arose before the start.
+        days = self.warmup_days + self.horizon_days + (self.drain_limit_days if self.drain else 0)
+        if self.start_date < EARLIEST_START:
+            raise ValueError(
+                f"start_date must be {EARLIEST_START} or later: the "
+                f"register's timestamps reach back to 1677 only"
+            )
+        if self.start_date.toordinal() + days > LATEST_END.toordinal():
+            raise ValueError(
+                "start_date plus the run (warm-up, horizon and drain limit: "
+                f"{days:g} days) must end by {LATEST_END}: the register's timestamps reach to "
+                "2262 only"
+            )
+        return self
 
 
 class Mechanisms(SchemaModel):
@@ -71,6 +98,12 @@ class Mechanisms(SchemaModel):
     quality: bool = False  # the register gains columns when on (docs/register.md), so off
     assign_down: bool = False  # 交办属地: the district centre hands cases back to the township
     township_centres: bool = False  # 乡镇矛调中心: joint mediation at the township (venue)
+    petition_agent_effect: bool = False  # 信访代办员: fewer petitions, fewer skip-level ones
+    petition_history: bool = False  # skip-level and repeat shares by the case's history
+    petition_mediation: bool = False  # 访调对接: a share of petitions routed into mediation
+    leader_visits: bool = False  # 领导干部下访约访, 教育疏导: backlog reviews, fewer repeats
+    court_linkage: bool = False  # 诉调衔接: unresolved cases to court, 诉前委派 back to a room
+    cross_village_routing: bool = False  # 乡镇调 takes cross-village disputes directly
 
 
 class Target(SchemaModel):
@@ -242,4 +275,7 @@ class InitialState(SchemaModel):
     open_cases: list[OpenCases] = Field(default_factory=list)
     register_file: str | None = Field(
         default=None, description="register CSV; its rows with outcome = open are loaded"
+    )
+    backlog_cases: int = Field(
+        default=0, ge=0, description="积案 open at the start (needs [petitions]): leaders' stock"
     )

@@ -116,6 +116,13 @@ KPI_NAMES: tuple[str, ...] = (
     "expert_cases_per_year",
     "annual_cost_yuan",
     "full_time_mediators",
+    # Appended (issue 15, sim.measures.notice_kpis): the backlog stock at the window's ends,
+    # petitions settled by 访调对接, and the court linkage (诉调衔接).
+    "backlog_open_at_start",
+    "backlog_open_at_end",
+    "petitions_closed_by_mediation_per_year",
+    "court_filings_per_year",
+    "court_delegations_per_year",
 )
 
 # KPIs that are shares of a count (a number between 0 and 1 by construction): a target on one
@@ -221,4 +228,9 @@ KPI_LABELS: dict[str, str] = {
     "expert_cases_per_year": "专家参与/年",
     "annual_cost_yuan": "年度成本(元)",
     "full_time_mediators": "专职调解员",
+    "backlog_open_at_start": "期初积案",
+    "backlog_open_at_end": "期末积案",
+    "petitions_closed_by_mediation_per_year": "访调对接化解/年",
+    "court_filings_per_year": "诉讼/年",
+    "court_delegations_per_year": "诉前委派/年",
 }

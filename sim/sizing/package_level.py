@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +28,11 @@ from sim.sizing.explain import explain_at
 from sim.sizing.feasibility import package_verdicts
 from sim.sizing.levers import Lever
 from sim.sizing.package import Package, PackageSearch, PackageSpace, measure_ranking, measures
+from sim.sizing.progress import SizingProgress
 from sim.sizing.replications import Replications
 from sim.sizing.results import budget_table, measure_rows, staffing_table
 from sim.sizing.search import SearchSettings
+from sim.sizing.store import EvaluationStore
 
 __all__ = ["FRESH_SEED_OFFSET", "PackageLevel", "has_measures", "size_package"]
 
@@ -70,8 +71,9 @@ def size_package(
     seed: int,
     settings: SearchSettings,
     executor: Executor,
-    log: Callable[[str], None],
+    shown: SizingProgress,
     attain_share: float = 0.9,
+    store: EvaluationStore | None = None,
 ) -> PackageLevel:
     """The least-cost package at one demand level (``table`` already scaled, ``lv`` floored)."""
     sc = validate_table(table, source)
@@ -80,11 +82,15 @@ def size_package(
         for m in measures(table, source)
     ]
     space = PackageSpace(table, source, lv, ms)
-    runs = Replications(table, source, lv, seed, executor, apply=space.table_of)
-    fresh = Replications(
-        table, source, lv, seed + FRESH_SEED_OFFSET, executor, apply=space.table_of
+    runs = Replications(
+        table, source, lv, seed, executor, apply=space.table_of, store=store, progress=shown
     )
+    fresh = Replications(
+        table, source, lv, seed + FRESH_SEED_OFFSET, executor, apply=space.table_of,
+        store=store, progress=shown,
+    )  # fmt: skip
     n_search, n_confirm = settings.search_replications, settings.confirmation_replications
+    log = shown.watch(runs, sc.targets, sc.run.confidence, n_search, n_confirm)
     names = ", ".join(m.id for m in ms) or "none"
     log(f"demand ×{multiplier:g}: {len(lv)} headcount levers and {len(ms)} measures ({names}), "
         f"{n_search}/{n_confirm} replications")  # fmt: skip

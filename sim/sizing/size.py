@@ -22,6 +22,7 @@ the floor of the next.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -41,9 +42,11 @@ from sim.sizing.explain import explain_at
 from sim.sizing.feasibility import generous_failures, structural_problems
 from sim.sizing.levers import Lever, base_table, levers, scale_demand
 from sim.sizing.package_level import PackageLevel, has_measures, size_package
+from sim.sizing.progress import SizingProgress
 from sim.sizing.replications import Replications, sizing_executor
 from sim.sizing.results import SizingResult, budget_table, staffing_table
 from sim.sizing.search import SearchSettings, StaffingSearch, frontier
+from sim.sizing.store import EvaluationStore, fingerprint
 
 __all__ = ["size"]
 
@@ -64,6 +67,8 @@ def size(
     progress: Callable[[str], None] | None = None,
     package: bool | None = None,
     attain_share: float = 0.9,
+    progress_bars: bool = False,
+    store: EvaluationStore | None = None,
 ) -> SizingResult:
     """The least yearly cost staffing that meets every target with the scenario's confidence.
 
@@ -79,9 +84,15 @@ def size(
     the scenario has an active non-headcount lever. A target no package within the catalogue's
     bounds reaches is then an answer (its verdict 不可达 unreachable, the best attainable value
     and the cost of ``attain_share`` of the attainable gain), not an error.
+
+    ``progress`` receives one line per step of the search (with the best found so far),
+    ``progress_bars`` shows a bar over each batch of replications on stderr. With ``store``
+    (:class:`~sim.sizing.store.EvaluationStore`) every replication is written as it finishes
+    and those already there are read instead of simulated (its lock is taken if the caller
+    does not hold it).
     """
     began = time.perf_counter()
-    log = progress or (lambda _msg: None)
+    shown = SizingProgress(progress, bars=progress_bars)
     _check_options(demand, budget, replications, search_replications)
     table, source = base_table(scenario, overrides)
     base = validate_table(table, source)
@@ -98,20 +109,28 @@ def size(
     seed = base.run.seed if seed is None else seed
     if package is None:
         package = has_measures(table, source)
+    keeping: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if store is not None:
+        options = {"budget": budget, "allow_below_quota": allow_below_quota}
+        options |= {"replications": n_confirm, "search_replications": n_search}
+        options |= {"candidates": candidates, "max_steps": max_steps}
+        options |= {"package": package, "attain_share": attain_share}
+        keeping = store.opened(fingerprint(table, seed, demand, options))
     if package:
         return _size_packages(
             table, source, base, sorted(set(float(v) for v in demand)), allow_below_quota,
-            seed, settings, workers, log, attain_share, began,
+            seed, settings, workers, shown, store, keeping, attain_share, began,
         )  # fmt: skip
     sized: list[_Level] = []
     infeasible: dict[float, list[str]] = {}
     simulated = 0
-    with sizing_executor(workers) as executor:
+    with keeping, sizing_executor(workers) as executor:
         floors: dict[str, int] = {}
         for multiplier in sorted(set(float(v) for v in demand)):
             search = _search_at(
-                table, multiplier, floors, allow_below_quota, source, seed, settings, executor, log
-            )
+                table, multiplier, floors, allow_below_quota, source, seed, settings, executor,
+                shown, store,
+            )  # fmt: skip
             try:
                 level, failures = _size_level(search, multiplier, source)
             finally:
@@ -203,7 +222,9 @@ def _size_packages(
     seed: int,
     settings: SearchSettings,
     workers: int,
-    log: Callable[[str], None],
+    shown: SizingProgress,
+    store: EvaluationStore | None,
+    keeping: contextlib.AbstractContextManager[Any],
     attain_share: float,
     began: float,
 ) -> SizingResult:
@@ -211,13 +232,13 @@ def _size_packages(
     done: list[PackageLevel] = []
     floors: dict[str, int] = {}
     step_floors: dict[str, int] = {}
-    with sizing_executor(workers) as executor:
+    with keeping, sizing_executor(workers) as executor:
         for multiplier in demand:
             scaled = scale_demand(table, multiplier)
             lv = _floored(validate_table(scaled, source), allow_below_quota, floors)
             level = size_package(
-                scaled, source, lv, step_floors, multiplier, seed, settings, executor, log,
-                attain_share,
+                scaled, source, lv, step_floors, multiplier, seed, settings, executor, shown,
+                attain_share, store,
             )  # fmt: skip
             done.append(level)
             floors, step_floors = level.values, level.steps
@@ -257,14 +278,19 @@ def _search_at(
     seed: int,
     settings: SearchSettings,
     executor: Executor,
-    log: Callable[[str], None],
+    shown: SizingProgress,
+    store: EvaluationStore | None,
 ) -> StaffingSearch:
     """The search at one demand level, its levers' floors raised to ``floors`` (by key)."""
     scaled = scale_demand(table, multiplier)
     scenario = validate_table(scaled, source)
     lv = _floored(scenario, allow_below_quota, floors)
-    runs = Replications(scaled, source, lv, seed, executor)
-    return StaffingSearch(runs, scenario.targets, scenario.run.confidence, settings, log)
+    runs = Replications(scaled, source, lv, seed, executor, store=store, progress=shown)
+    targets, confidence = scenario.targets, scenario.run.confidence
+    log = shown.watch(
+        runs, targets, confidence, settings.search_replications, settings.confirmation_replications
+    )
+    return StaffingSearch(runs, targets, confidence, settings, log)
 
 
 def _size_level(

@@ -1,0 +1,150 @@
+"""What a sizing run tells its user while it works (进度): on stderr, never on stdout.
+
+Each line the search logs is prefixed with the elapsed time, a step number and how many
+replications were simulated or read from the evaluation store, and followed by the best the
+run has found so far: the cheapest key (staffing or package) that meets every target, with its
+simulated yearly cost, or, while none does, the least total shortfall of the targets' bounds.
+"Meets" is the search's own rule (:func:`~sim.sizing.confirmation.judge` over the replications at
+hand, at the confirmation number's t-quantile). A batch of replications shows a tqdm bar when
+stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from sim.sizing.confirmation import judge
+
+if TYPE_CHECKING:
+    from sim.scenario.schema import Target
+    from sim.sizing.replications import Replications
+
+__all__ = ["Bar", "SizingProgress"]
+
+
+class Bar(Protocol):
+    """What :class:`~sim.sizing.replications.Replications` needs of a progress bar."""
+
+    def update(self, n: int = 1) -> Any:
+        """Count ``n`` more replications done."""
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        """Nothing to show."""
+
+
+class SizingProgress:
+    """Progress lines and bars of one sizing run.
+
+    ``log`` receives each line (None: silent); ``bars`` shows a tqdm bar on stderr for each
+    batch of more than one replication.
+    """
+
+    def __init__(self, log: Callable[[str], None] | None = None, bars: bool = False):
+        self._log = log
+        self.bars = bars
+        self.began = time.perf_counter()
+        self.step = 0
+
+    def line(self, message: str) -> None:
+        """One line, prefixed with the elapsed time."""
+        if self._log is not None:
+            elapsed = int(time.perf_counter() - self.began)
+            self._log(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {message}")
+
+    @contextlib.contextmanager
+    def bar(self, total: int, what: str = "replications") -> Iterator[Bar]:
+        """A bar over ``total`` replications for the block (nothing when bars are off)."""
+        if not self.bars or total < 2:
+            yield _NoBar()
+            return
+        from tqdm.auto import tqdm
+
+        with tqdm(
+            total=total, unit="rep", desc=what, leave=False, file=sys.stderr, dynamic_ncols=True
+        ) as shown:
+            yield shown
+
+    def watch(
+        self,
+        replications: Replications,
+        targets: dict[str, Target],
+        confidence: float,
+        search_replications: int,
+        confirmation_replications: int,
+    ) -> Callable[[str], None]:
+        """The search's log function at one demand level: each message with the step, the
+        replications so far and the best found so far (module doc)."""
+        best = _Best(
+            replications, targets, confidence, search_replications, confirmation_replications
+        )
+
+        def log(message: str) -> None:
+            if self._log is None:
+                return  # --quiet: not even the verdicts are worth computing
+            self.step += 1
+            runs = replications
+            done = f"{runs.simulated} simulated"
+            if runs.store is not None:
+                done += f", {runs.store.loaded} from disk"
+            self.line(f"step {self.step} ({done}) {message.strip()} | {best.describe()}")
+
+        return log
+
+
+class _Best:
+    """The best key found so far among those simulated enough; verdicts cached by (key, n)."""
+
+    def __init__(
+        self,
+        replications: Replications,
+        targets: dict[str, Target],
+        confidence: float,
+        enough: int,
+        planned: int,
+    ):
+        self.replications = replications
+        self.targets = targets
+        self.confidence = confidence
+        self.enough = enough
+        self.planned = planned
+        self._seen: dict[tuple[tuple[int, ...], int], tuple[bool, float, float]] = {}
+
+    def _judged(self, key: tuple[int, ...], n: int) -> tuple[bool, float, float]:
+        """(every target met, total shortfall, mean yearly cost) of ``key`` over ``n``."""
+        if (key, n) not in self._seen:
+            per_rep = self.replications.per_replication(key, n)
+            verdict = judge(self.targets, per_rep, self.confidence, planned=self.planned)
+            shortfall = verdict["shortfall"].to_numpy(dtype=float)
+            self._seen[(key, n)] = (
+                bool(verdict["met"].all()),
+                float(np.where(np.isfinite(shortfall), shortfall, 1e6).sum()),
+                float(per_rep["annual_cost_yuan"].mean()),
+            )
+        return self._seen[(key, n)]
+
+    def describe(self) -> str:
+        """'best met: 1,234,567 yuan/yr (4 reps)', or the least shortfall while none meets."""
+        cheapest, closest = (math.inf, 0), (math.inf, 0.0)
+        for key in self.replications.staffings():
+            n = self.replications.done(key)
+            if n < self.enough:
+                continue
+            met, shortfall, cost = self._judged(key, n)
+            if met and cost < cheapest[0]:
+                cheapest = (cost, n)
+            if shortfall < closest[0]:
+                closest = (shortfall, cost)
+        if math.isfinite(cheapest[0]):
+            return f"best met so far: {cheapest[0]:,.0f} yuan/yr ({cheapest[1]} reps)"
+        if math.isfinite(closest[0]):
+            return f"none met yet; least shortfall {closest[0]:.4f} at {closest[1]:,.0f} yuan/yr"
+        return "nothing judged yet"
