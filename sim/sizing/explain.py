@@ -28,7 +28,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,8 +41,16 @@ from sim.scenario.schema import Scenario, Target
 from sim.sizing.catalogue import CatalogueLever, catalogue, generous_table
 from sim.sizing.confirmation import check_replications, judge
 from sim.sizing.levers import Lever, Staffing, apply_staffing, base_table, levers
-from sim.sizing.replications import ReplicationOutcome, run_replication, sizing_executor
+from sim.sizing.replications import (
+    ReplicationOutcome,
+    Replications,
+    run_replication,
+    sizing_executor,
+)
 from sim.sizing.results import json_safe
+
+if TYPE_CHECKING:
+    from sim.sizing.store import EvaluationStore
 
 __all__ = [
     "DECOMPOSITION",
@@ -95,6 +103,7 @@ class Explanation:
     effects: pd.DataFrame
     base: pd.DataFrame = field(repr=False)
     generous: pd.DataFrame | None = field(default=None, repr=False)
+    simulated: int = 0  # replications simulated for it (not read from a store)
 
     @property
     def headcount_short(self) -> list[str]:
@@ -162,6 +171,7 @@ def explain_at(
     *,
     base: pd.DataFrame | None = None,
     levers_when: str = "always",
+    store: EvaluationStore | None = None,
 ) -> Explanation:
     """The explanation at a staffing of the headcount levers ``lv``.
 
@@ -169,6 +179,8 @@ def explain_at(
     replications; the quota check passes its own). ``levers_when``: ``"always"`` simulates
     every active lever; ``"not_headcount"`` only when some target the base misses is not met
     by headcount at its upper bounds (the quota check: otherwise the verdict needs no more).
+    ``store``: an evaluation store (``sim size --out``) that keeps each variant's replications,
+    so a resumed sizing run reads them back instead of simulating them again.
     """
     base_tab = apply_staffing(table, lv, staffing)
     sc = validate_table(base_tab, source)
@@ -180,7 +192,8 @@ def explain_at(
     generous_x = tuple(lever.ceiling for lever in lv)
     if lv and generous_x != tuple(staffing):
         variants[_GENEROUS] = generous_table(table, lv)
-    kpis = _simulate(variants, source, n, seed, executor)
+    counted: list[int] = []
+    kpis = _simulate(variants, source, n, seed, executor, store, counted)
     base = base if base is not None else kpis[_BASE]
     generous = kpis.get(_GENEROUS, base)
     verdict = judge(sc.targets, base, sc.run.confidence)
@@ -189,7 +202,7 @@ def explain_at(
     run_levers = levers_when == "always" or any(not at_top.loc[k, "met"] for k in missed)
     if run_levers:
         moved = {lever.id: lever.table for lever in levers_ if lever.active and lever.table}
-        kpis.update(_simulate(moved, source, n, seed, executor))
+        kpis.update(_simulate(moved, source, n, seed, executor, store, counted))
     effects = _effects(sc.targets, levers_, kpis, base)
     targets = _targets(sc.targets, verdict, at_top, base, generous, effects)
     return Explanation(
@@ -201,15 +214,36 @@ def explain_at(
         effects=effects,
         base=base,
         generous=kpis.get(_GENEROUS),
+        simulated=sum(counted),
     )
 
 
 def _simulate(
-    variants: dict[str, dict[str, Any]], source: str, n: int, seed: int, executor: Executor
+    variants: dict[str, dict[str, Any]],
+    source: str,
+    n: int,
+    seed: int,
+    executor: Executor,
+    store: EvaluationStore | None = None,
+    counted: list[int] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Per-replication KPIs of each variant table: replication k of each with seed and k."""
+    """Per-replication KPIs of each variant table: replication k of each with seed and k.
+
+    ``counted`` receives the number of replications simulated (not read from ``store``).
+    """
+    counted = [] if counted is None else counted
+    if store is not None:
+        # Each variant is a table of its own: Replications without levers (key ()) keeps it
+        # in the store under that table's context, and reads it back on --resume.
+        out = {}
+        for name, table in variants.items():
+            runs = Replications(table, source, [], seed, executor, store=store)
+            out[name] = runs.per_replication((), n)
+            counted.append(runs.simulated)
+        return out
     scenarios = {name: validate_table(t, source) for name, t in variants.items()}
     todo = [((name, k), (s, k, seed)) for name, s in scenarios.items() for k in range(n)]
+    counted.append(len(todo))
     if not todo:
         return {}
     done: dict[Any, ReplicationOutcome]

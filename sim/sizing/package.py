@@ -33,7 +33,7 @@ bounds and the frontier plots.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -351,28 +351,17 @@ class PackageSearch:
     def headcount(self, key: Package) -> Package:
         """Least-cost staffing for the key's measures: :class:`StaffingSearch` from the floors.
 
-        Its replications share the package's: results are copied in before and back after, so
-        nothing is simulated twice.
+        Its replications are the package's (:class:`_StaffingView`): nothing is simulated twice,
+        and with an evaluation store every one is kept on disk.
         """
         steps = self.space.steps(key)
-        view = Replications(
-            self.space.table, self.space.source, self.space.levers, self.runs.seed,
-            self.runs.executor, apply=lambda s: self.space.table_of(self.space.key(s, steps)),
-        )  # fmt: skip
-        n_levers = len(self.space.levers)
-        for (k, r), outcome in self.runs.outcomes.items():
-            if k[n_levers:] == steps:
-                view.outcomes[(k[:n_levers], r)] = outcome
+        view = _StaffingView(self.runs, self.space, steps)
         budget = self.settings.budget
         if budget is not None:
             budget -= float(sum(self.space.measure_yuan(key)))
         settings = dataclasses.replace(self.settings, budget=budget)
         search = StaffingSearch(view, self.targets, self.confidence, settings, self.log)
-        before = len(view.outcomes)
         staffing, _, _ = search.run(self.space.staffing(self.start))
-        for (s, r), outcome in view.outcomes.items():
-            self.runs.outcomes.setdefault((self.space.key(s, steps), r), outcome)
-        self.runs.simulated += len(view.outcomes) - before
         self.staffing_searches.append(search)
         found = self.space.key(staffing, steps)
         if self.fits(found) or not self.fits(key):
@@ -488,3 +477,32 @@ class PackageSearch:
             best = max(best, a)
         out["pareto"] = pd.Series(dict(pareto)) if pareto else []
         return out
+
+
+class _StaffingView(Replications):
+    """The package replications seen by staffing alone, the measures held at ``steps``.
+
+    Every replication is the package's own — simulated, stored and counted by ``runs`` — so
+    :class:`StaffingSearch` can search headcount for fixed measures without simulating a
+    package twice, and a resumed run reads it back from the store.
+    """
+
+    def __init__(self, runs: Replications, space: PackageSpace, steps: tuple[int, ...]):
+        def table_of(staffing: Staffing) -> dict[str, Any]:
+            return space.table_of(space.key(staffing, steps))
+
+        super().__init__(
+            space.table, space.source, space.levers, runs.seed, runs.executor, apply=table_of
+        )
+        self.package_runs = runs
+        self.space = space
+        self.steps = steps
+
+    def run(self, staffings: Iterable[Staffing], replications: int) -> None:
+        """Run the packages of these staffings in ``runs``, and see their replications here."""
+        wanted = list(dict.fromkeys(staffings))
+        keys = [self.space.key(staffing, self.steps) for staffing in wanted]
+        self.package_runs.run(keys, replications)
+        for staffing, key in zip(wanted, keys, strict=True):
+            for k in range(replications):
+                self.outcomes[(staffing, k)] = self.package_runs.outcomes[(key, k)]

@@ -116,7 +116,7 @@ def size_package(
     explained["levers"]["headcount"]["enabled"] = False
     explanation = explain_at(
         explained, source, lv, space.staffing(start), n_search, seed, executor,
-        base=runs.per_replication(start, n_search),
+        base=runs.per_replication(start, n_search), store=store,
     )  # fmt: skip
     ranking = measure_ranking(explanation, space, missed)
     search = PackageSearch(space, runs, fresh, aims, sc.run.confidence, settings, ranking, log)
@@ -149,7 +149,7 @@ def size_package(
         frontier=frontier,
         minimality=minimal,
         scenario_table=space.table_of(key),
-        simulated=runs.simulated + fresh.simulated,
+        simulated=runs.simulated + fresh.simulated + explanation.simulated,
     )
 
 

@@ -314,7 +314,7 @@ def _size_level(
             log("a target is out of headcount's reach: what binds it (sim explain)")
             explanation = explain_at(
                 runs.table, source, lv, generous, n_confirm, runs.seed, runs.executor,
-                base=runs.per_replication(generous, n_confirm),
+                base=runs.per_replication(generous, n_confirm), store=runs.store,
             )  # fmt: skip
             failures = generous_failures(
                 verdict, search.targets, search.headcount(generous), search.confidence, source,
