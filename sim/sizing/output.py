@@ -185,7 +185,12 @@ def _package_lines(result: SizingResult) -> list[str]:
             if r.note:
                 lines.append(f"    {r.note}")
         steps = result.frontier[result.frontier["demand"] == demand]
-        lines += ["", "cost–attainment steps 成本—达标路径 (search replications)"]
+        lines += [
+            "",
+            "cost–attainment steps 成本—达标路径 (search replications; * the package chosen)",
+            _pad("step 步骤", 44) + _pad("yuan 年度成本", 16, True)
+            + _pad("P(meet)", 8, True) + "  (mean over the targets 各目标平均达标概率)",
+        ]  # fmt: skip
         for r in steps.itertuples():
             lines.append(
                 _pad(str(r.step), 44) + _pad(yuan(r.annual_cost_yuan), 16, True)
