@@ -134,7 +134,9 @@ def test_budget_ceiling_respected(entry):
 def test_unreachable_target_is_an_answer(capsys):
     """小事不出村 ≥ 0.99: no package within the bounds reaches it: exit 0, verdict 不可达, the
     best attainable value with its interval, and the package that buys most of the gain."""
-    args = ["size", str(FULL), "--quiet", "-r", str(N), "--search-replications", str(N_SEARCH),
+    # 3/2 replications: 0.99 is far above every agent bought (≈ 0.59), so the verdict does not
+    # hinge on the standard error and the short run keeps the test quick.
+    args = ["size", str(FULL), "--quiet", "-r", "3", "--search-replications", "2",
             "--seed", str(SEED), "--json", "-"]  # fmt: skip
     for o in [*ENTRY, "targets={minor_kept_in_village={at_least=0.99}}"]:
         args += ["--set", o]

@@ -11,10 +11,10 @@ scenario table of a key is written by stepping each measure with the catalogue's
 The search (:class:`PackageSearch`, docs/sizing.md):
 
 1. **Greedy.** From the start (the floors, no measures), while a target fails: simulate a few
-   candidate steps — the headcount units the screen ranks best (:class:`~sim.sizing.surrogate.
-   Surrogate`) and the measures :func:`~sim.sizing.explain.explain_at` ranks best per 10,000
-   yuan — with common random numbers, and keep the one with the largest fall in total shortfall
-   per yuan.
+   candidate steps (⌈candidates/2⌉ of each kind) — the headcount units the screen ranks best
+   (:class:`~sim.sizing.surrogate.Surrogate`) and the measures
+   :func:`~sim.sizing.explain.explain_at` ranks best per 10,000 yuan — with common random
+   numbers, and keep the one with the largest fall in total shortfall per yuan.
 2. **Prune measures** while every target stays met (half the steps at once, then a quarter, …).
 3. **Headcount for those measures**: :class:`~sim.sizing.search.StaffingSearch` from the floors
    with the measures fixed (so a package of no measures is exactly today's least-cost staffing);
@@ -22,8 +22,8 @@ The search (:class:`PackageSearch`, docs/sizing.md):
    measures too, kept if it costs no more.
 4. **Confirmation with fresh seeds** at the confirmation replications: a package that fails is
    topped up by the greedy there; then **minimality**: removing one step of any measure, or one
-   mediator of any headcount lever above its floor, must break a target — a removal that does not
-   is taken and the check repeats.
+   mediator of any headcount lever above its floor, must break a target — the removals that do
+   not are taken one by one while every target stays met, and the check repeats.
 
 The yearly cost of a package (``yuan``) is the simulated yearly cost of the start plus the
 salaries added and the catalogue's yearly cost of the measures' steps: what the budget ceiling
@@ -315,16 +315,19 @@ class PackageSearch:
                 break  # every lever at its bound or the budget
             runs.run([k for k, _ in cands], n)
             here, cost = self.score(key, n, runs), self.yuan(key)
+            # A free step (enterprise committees pay their own) costs as much as the cheapest
+            # paid one here: over 1 yuan a noise-sized gain would beat every real one.
+            extra = [self.yuan(k) - cost for k, _ in cands]
+            paid = min([e for e in extra if e > 0], default=1.0)
             gains = [
-                (here - self.score(k, n, runs)) / max(self.yuan(k) - cost, 1.0) for k, _ in cands
+                (here - self.score(k, n, runs)) / max(e, paid, 1.0)
+                for (k, _), e in zip(cands, extra, strict=True)
             ]
             best = int(np.argmax(gains))
             if gains[best] <= 0:
                 # No simulated gain yet (a threshold ahead): the cheapest step, so that a dear
-                # measure is not bought on no evidence. A step that leaves every target's mean
-                # exactly as it was does not touch them (common random numbers): it is not a
-                # threshold ahead, so a free lever of that kind (enterprise committees) is
-                # not bought step after step.
+                # measure is not bought on no evidence — of those that move some target's mean
+                # at all (with common random numbers a step that moves none does not touch them).
                 moved = [i for i, (k, _) in enumerate(cands) if self._moves(key, k, n, runs)]
                 pool = moved or list(range(len(cands)))
                 best = min(pool, key=lambda i: self.yuan(cands[i][0]))
@@ -467,45 +470,6 @@ class PackageSearch:
                 self.log(f"  - {lever:<28} yuan {self.yuan(key):>14,.0f} (confirmation)")
         met = self.met(key, n_confirm, self.fresh)
         return key, (table if met else pd.DataFrame()), met
-
-    def frontier(self, chosen: Package, demand: float) -> pd.DataFrame:
-        """Each accepted step: cumulative cost and each target's mean (search replications)."""
-        rows = []
-        n = self.settings.search_replications
-        for key, what in self.path:
-            v = self.verdict(key, n)
-            row: dict[str, Any] = {
-                "demand": demand,
-                "step": what,
-                "annual_cost_yuan": self.yuan(key),
-                "salaries_yuan": self.space.salary(key),
-                "measures_yuan": float(sum(self.space.measure_yuan(key))),
-                "attainment": float(v["p_meet"].mean()) if len(v) else 1.0,
-                "targets_met": int(v["met"].sum()),
-                "chosen": key == chosen,
-                "full_time": sum(
-                    v * lv.mediators
-                    for v, lv in zip(self.space.staffing(key), self.space.levers, strict=True)
-                ),
-                "targets": len(v),
-                "replications": n,
-                "package": self.space.describe(key),
-                "staffing": ";".join(
-                    f"{lv.key}={a}"
-                    for lv, a in zip(self.space.levers, self.space.staffing(key), strict=True)
-                ),
-            }
-            for name in v.index:
-                row[str(name)] = float(v.loc[name, "mean"])
-            rows.append(row)
-        out = pd.DataFrame(rows)
-        best, pareto = -np.inf, []
-        for cost_rank in out.sort_values("annual_cost_yuan", kind="stable").index:
-            a = float(out.loc[cost_rank, "attainment"])
-            pareto.append((cost_rank, a > best + 1e-12))
-            best = max(best, a)
-        out["pareto"] = pd.Series(dict(pareto)) if pareto else []
-        return out
 
 
 class _NoMinimality(StaffingSearch):
