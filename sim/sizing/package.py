@@ -326,9 +326,14 @@ class PackageSearch:
             best = int(np.argmax(gains))
             if gains[best] <= 0:
                 # No simulated gain yet (a threshold ahead): the cheapest step, so that a dear
-                # measure is not bought on no evidence — of those that move some target's mean
-                # at all (with common random numbers a step that moves none does not touch them).
-                moved = [i for i, (k, _) in enumerate(cands) if self._moves(key, k, n, runs)]
+                # measure is not bought on no evidence; but not a free step that moves no
+                # target's mean at all (common random numbers): bought, it would be again and
+                # again, a threshold ahead or not, and cost a greedy step each time.
+                moved = [
+                    i
+                    for i, (k, _) in enumerate(cands)
+                    if extra[i] > 0 or self._moves(key, k, n, runs)
+                ]
                 pool = moved or list(range(len(cands)))
                 best = min(pool, key=lambda i: self.yuan(cands[i][0]))
             key, what = cands[best]
