@@ -11,10 +11,10 @@ scenario table of a key is written by stepping each measure with the catalogue's
 The search (:class:`PackageSearch`, docs/sizing.md):
 
 1. **Greedy.** From the start (the floors, no measures), while a target fails: simulate a few
-   candidate steps — the headcount units the screen ranks best (:class:`~sim.sizing.surrogate.
-   Surrogate`) and the measures :func:`~sim.sizing.explain.explain_at` ranks best per 10,000
-   yuan — with common random numbers, and keep the one with the largest fall in total shortfall
-   per yuan.
+   candidate steps (⌈candidates/2⌉ of each kind) — the headcount units the screen ranks best
+   (:class:`~sim.sizing.surrogate.Surrogate`) and the measures
+   :func:`~sim.sizing.explain.explain_at` ranks best per 10,000 yuan — with common random
+   numbers, and keep the one with the largest fall in total shortfall per yuan.
 2. **Prune measures** while every target stays met (half the steps at once, then a quarter, …).
 3. **Headcount for those measures**: :class:`~sim.sizing.search.StaffingSearch` from the floors
    with the measures fixed (so a package of no measures is exactly today's least-cost staffing);
@@ -22,8 +22,8 @@ The search (:class:`PackageSearch`, docs/sizing.md):
    measures too, kept if it costs no more.
 4. **Confirmation with fresh seeds** at the confirmation replications: a package that fails is
    topped up by the greedy there; then **minimality**: removing one step of any measure, or one
-   mediator of any headcount lever above its floor, must break a target — a removal that does not
-   is taken and the check repeats.
+   mediator of any headcount lever above its floor, must break a target — the removals that do
+   not are taken one by one while every target stays met, and the check repeats.
 
 The yearly cost of a package (``yuan``) is the simulated yearly cost of the start plus the
 salaries added and the catalogue's yearly cost of the measures' steps: what the budget ceiling
@@ -33,6 +33,7 @@ bounds and the frontier plots.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -280,7 +281,9 @@ class PackageSearch:
 
     def candidates(self, key: Package, n: int, runs: Replications) -> list[tuple[Package, str]]:
         """The screen's best headcount steps and explain's best measures, within bounds/budget."""
-        c = self.settings.candidates
+        # The staffing search's ``candidates`` split between headcount and measures (⌈c/2⌉
+        # each, 2 + 2 by default): each greedy step simulates four packages, not six.
+        c = max(1, math.ceil(self.settings.candidates / 2))
         heads = self._surrogate(key, n, runs).rank(self.space.staffing(key))[:c]
         out = []
         for _, i in heads:
@@ -312,20 +315,39 @@ class PackageSearch:
                 break  # every lever at its bound or the budget
             runs.run([k for k, _ in cands], n)
             here, cost = self.score(key, n, runs), self.yuan(key)
+            # A free step (enterprise committees pay their own) costs as much as the cheapest
+            # paid one here: over 1 yuan a noise-sized gain would beat every real one.
+            extra = [self.yuan(k) - cost for k, _ in cands]
+            paid = min([e for e in extra if e > 0], default=1.0)
             gains = [
-                (here - self.score(k, n, runs)) / max(self.yuan(k) - cost, 1.0) for k, _ in cands
+                (here - self.score(k, n, runs)) / max(e, paid, 1.0)
+                for (k, _), e in zip(cands, extra, strict=True)
             ]
             best = int(np.argmax(gains))
             if gains[best] <= 0:
                 # No simulated gain yet (a threshold ahead): the cheapest step, so that a dear
-                # measure is not bought on no evidence.
-                best = int(np.argmin([self.yuan(k) for k, _ in cands]))
+                # measure is not bought on no evidence; but not a free step that moves no
+                # target's mean at all (common random numbers): bought, it would be again and
+                # again, a threshold ahead or not, and cost a greedy step each time.
+                moved = [
+                    i
+                    for i, (k, _) in enumerate(cands)
+                    if extra[i] > 0 or self._moves(key, k, n, runs)
+                ]
+                pool = moved or list(range(len(cands)))
+                best = min(pool, key=lambda i: self.yuan(cands[i][0]))
             key, what = cands[best]
             self._stride = {what: 2 * self._stride.get(what, 1)}
             self.path.append((key, f"add {what}{tag}"))
             self.log(f"  + {what:<28} yuan {self.yuan(key):>14,.0f}  shortfall "
                      f"{self.score(key, n, runs):.4f}")  # fmt: skip
         return key
+
+    def _moves(self, key: Package, other: Package, n: int, runs: Replications) -> bool:
+        """Whether any target's mean differs between two packages (same replications)."""
+        a = self.verdict(key, n, runs)["mean"].to_numpy(dtype=float)
+        b = self.verdict(other, n, runs)["mean"].to_numpy(dtype=float)
+        return not np.allclose(a, b, rtol=0.0, atol=1e-12, equal_nan=True)
 
     def prune_measures(self, key: Package, n: int, runs: Replications) -> Package:
         """Remove measures' steps while every target stays met (dearest steps tried first)."""
@@ -360,10 +382,18 @@ class PackageSearch:
         if budget is not None:
             budget -= float(sum(self.space.measure_yuan(key)))
         settings = dataclasses.replace(self.settings, budget=budget)
-        search = StaffingSearch(view, self.targets, self.confidence, settings, self.log)
-        staffing, _, _ = search.run(self.space.staffing(self.start))
+        # With no measure bought this is today's staffing search itself (the package then is
+        # the least-cost staffing); with measures its minimality pass on the search's seeds is
+        # left to the package's own on fresh seeds (run), which covers the same removals.
+        kind = StaffingSearch if steps == self.space.steps(self.start) else _NoMinimality
+        search = kind(view, self.targets, self.confidence, settings, self.log)
+        staffing, _, met = search.run(self.space.staffing(self.start))
         self.staffing_searches.append(search)
         found = self.space.key(staffing, steps)
+        if not met:
+            # Headcount does not complete what these measures lack (entry binds, say): buy
+            # none of it here; the confirmation's greedy weighs measures and headcount anew.
+            return key
         if self.fits(found) or not self.fits(key):
             if found != key:
                 self.path.append((found, "headcount for these measures (StaffingSearch)"))
@@ -431,52 +461,28 @@ class PackageSearch:
             free = table[~table["minimal"]] if len(table) else table
             if not len(free):
                 break
-            # A step that keeps every target: drop the one saving the most yuan, check again.
-            row = free.sort_values("saves_yuan", ascending=False, kind="stable").iloc[0]
-            key = next(k for k, lever, *_ in self.removals(key) if lever == row["lever"])
-            self.path.append((key, f"remove {row['lever']} (confirmation)"))
-            self.log(f"  - {row['lever']:<28} yuan {self.yuan(key):>14,.0f} (confirmation)")
+            # Steps that each keep every target: taken one after another, the largest saving
+            # first, each only if every target is still met with the ones taken before (one
+            # simulation per free step, not a pass over every lever per step); the check
+            # then repeats on the smaller package.
+            first = True
+            for lever in free.sort_values("saves_yuan", ascending=False, kind="stable")["lever"]:
+                cheaper = [k for k, name, *_ in self.removals(key) if name == lever]
+                if not cheaper or not (first or self.met(cheaper[0], n_confirm, self.fresh)):
+                    continue
+                first, key = False, cheaper[0]
+                self.path.append((key, f"remove {lever} (confirmation)"))
+                self.log(f"  - {lever:<28} yuan {self.yuan(key):>14,.0f} (confirmation)")
         met = self.met(key, n_confirm, self.fresh)
         return key, (table if met else pd.DataFrame()), met
 
-    def frontier(self, chosen: Package, demand: float) -> pd.DataFrame:
-        """Each accepted step: cumulative cost and each target's mean (search replications)."""
-        rows = []
-        n = self.settings.search_replications
-        for key, what in self.path:
-            v = self.verdict(key, n)
-            row: dict[str, Any] = {
-                "demand": demand,
-                "step": what,
-                "annual_cost_yuan": self.yuan(key),
-                "salaries_yuan": self.space.salary(key),
-                "measures_yuan": float(sum(self.space.measure_yuan(key))),
-                "attainment": float(v["p_meet"].mean()) if len(v) else 1.0,
-                "targets_met": int(v["met"].sum()),
-                "chosen": key == chosen,
-                "full_time": sum(
-                    v * lv.mediators
-                    for v, lv in zip(self.space.staffing(key), self.space.levers, strict=True)
-                ),
-                "targets": len(v),
-                "replications": n,
-                "package": self.space.describe(key),
-                "staffing": ";".join(
-                    f"{lv.key}={a}"
-                    for lv, a in zip(self.space.levers, self.space.staffing(key), strict=True)
-                ),
-            }
-            for name in v.index:
-                row[str(name)] = float(v.loc[name, "mean"])
-            rows.append(row)
-        out = pd.DataFrame(rows)
-        best, pareto = -np.inf, []
-        for cost_rank in out.sort_values("annual_cost_yuan", kind="stable").index:
-            a = float(out.loc[cost_rank, "attainment"])
-            pareto.append((cost_rank, a > best + 1e-12))
-            best = max(best, a)
-        out["pareto"] = pd.Series(dict(pareto)) if pareto else []
-        return out
+
+class _NoMinimality(StaffingSearch):
+    """:class:`StaffingSearch` without its minimality pass (the package's is on fresh seeds)."""
+
+    def minimality(self, staffing: Staffing, n: int) -> pd.DataFrame:
+        """No table: the staffing search stops after its pruning."""
+        return pd.DataFrame()
 
 
 class _StaffingView(Replications):

@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.experiments.executors import Executor
@@ -135,7 +136,7 @@ def size_package(
     budget = budget_table(lv, staffing, fresh.costs(key, n_confirm))
     budget = measure_rows(budget, measure_table)
     budget.insert(0, "demand", multiplier)
-    frontier = search.frontier(key, multiplier)
+    frontier = _frontier(search, key, multiplier)
     if len(minimal):
         minimal.insert(0, "demand", multiplier)
     return PackageLevel(
@@ -189,4 +190,44 @@ def _measure_table(
         )
     out = pd.DataFrame(rows)
     out.attrs["annual_cost_yuan"] = search.yuan(key)
+    return out
+
+
+def _frontier(search: PackageSearch, chosen: Package, demand: float) -> pd.DataFrame:
+    """Each accepted step: cumulative cost and each target's mean (search replications)."""
+    rows = []
+    n = search.settings.search_replications
+    for key, what in search.path:
+        v = search.verdict(key, n)
+        row: dict[str, Any] = {
+            "demand": demand,
+            "step": what,
+            "annual_cost_yuan": search.yuan(key),
+            "salaries_yuan": search.space.salary(key),
+            "measures_yuan": float(sum(search.space.measure_yuan(key))),
+            "attainment": float(v["p_meet"].mean()) if len(v) else 1.0,
+            "targets_met": int(v["met"].sum()),
+            "chosen": key == chosen,
+            "full_time": sum(
+                v * lv.mediators
+                for v, lv in zip(search.space.staffing(key), search.space.levers, strict=True)
+            ),
+            "targets": len(v),
+            "replications": n,
+            "package": search.space.describe(key),
+            "staffing": ";".join(
+                f"{lv.key}={a}"
+                for lv, a in zip(search.space.levers, search.space.staffing(key), strict=True)
+            ),
+        }
+        for name in v.index:
+            row[str(name)] = float(v.loc[name, "mean"])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    best, pareto = -np.inf, []
+    for cost_rank in out.sort_values("annual_cost_yuan", kind="stable").index:
+        a = float(out.loc[cost_rank, "attainment"])
+        pareto.append((cost_rank, a > best + 1e-12))
+        best = max(best, a)
+    out["pareto"] = pd.Series(dict(pareto)) if pareto else []
     return out
