@@ -38,7 +38,7 @@ from .effects import Effects, fit_effects
 from .params import Draw, Params, beta_draw
 from .params import rounded as _r
 from .reading import Register
-from .shrinkage import jeffreys_interval, shrink, shrink_hierarchy
+from .shrinkage import jeffreys_interval, resolution_by_category, village_resolution
 from .time_at_level import LevelMatch, match_time_at_level
 
 __all__ = [
@@ -196,8 +196,8 @@ def calibrate_register(
     _fit_shares(arrivals_in, cases, scenario, level, params, notes)
     mediated = table[table["level"].isin(LEVELS) & table["outcome"].isin(MEDIATED)]
     _fit_resolution(mediated, scenario, level, params, notes)
-    by_category = _resolution_by_category(mediated, level)
-    villages, township_res = _village_shrinkage(mediated, level)
+    by_category = resolution_by_category(mediated, level)
+    villages, township_res = village_resolution(mediated, level)
     mode, fits, elapsed = _fit_level_durations(
         table, scenario, stamp, level, durations, seed, params, notes
     )
@@ -383,37 +383,6 @@ def _share_draw(params: Params, keys: list[str]) -> None:
     """Make the last draw set every key of ``keys`` to the value it draws for the first."""
     one = params.draws.pop()
     params.draws.append(lambda rng: dict.fromkeys(keys, next(iter(one(rng).values()))))
-
-
-def _resolution_by_category(mediated: pd.DataFrame, level: float) -> pd.DataFrame:
-    """Per level × severity × category, shrunk toward the level × severity share."""
-    if mediated.empty:
-        return pd.DataFrame()
-    g = (
-        mediated.assign(ok=mediated["outcome"] == "resolved")
-        .groupby(["level", "severity", "category"], observed=True)["ok"]
-        .agg(["sum", "count"])
-        .reset_index()
-    )
-    parent = g.groupby(["level", "severity"])[["sum", "count"]].transform("sum")
-    means = parent["sum"] / parent["count"]
-    shrunk = shrink(g["sum"], g["count"], means.to_numpy(), level=level)
-    return pd.concat([g[["level", "severity", "category"]], shrunk], axis=1)
-
-
-def _village_shrinkage(mediated: pd.DataFrame, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Share resolved at grid and village level per village, shrunk toward its township."""
-    low = mediated[mediated["level"].isin(["grid", "village"])]
-    if low.empty:
-        return pd.DataFrame(), pd.DataFrame()
-    data = (
-        low.assign(ok=low["outcome"] == "resolved")
-        .groupby(["township", "village"], observed=True)["ok"]
-        .agg(k="sum", n="count")
-        .reset_index()
-    )
-    towns, villages = shrink_hierarchy(data, level)
-    return villages, towns
 
 
 # --- Durations -----------------------------------------------------------------------------

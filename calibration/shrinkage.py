@@ -24,8 +24,10 @@ __all__ = [
     "KAPPA_MAX",
     "fit_concentration",
     "jeffreys_interval",
+    "resolution_by_category",
     "shrink",
     "shrink_hierarchy",
+    "village_resolution",
 ]
 
 KAPPA_MAX = 1e5  # "no heterogeneity found": complete pooling
@@ -127,3 +129,35 @@ def shrink_hierarchy(
     units.insert(0, parent, data[parent].to_numpy())
     units.insert(0, unit, data[unit].to_numpy())
     return top, units
+
+
+def resolution_by_category(mediated: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Share resolved per level × severity × category of mediated steps, shrunk toward the
+    level × severity share."""
+    if mediated.empty:
+        return pd.DataFrame()
+    g = (
+        mediated.assign(ok=mediated["outcome"] == "resolved")
+        .groupby(["level", "severity", "category"], observed=True)["ok"]
+        .agg(["sum", "count"])
+        .reset_index()
+    )
+    parent = g.groupby(["level", "severity"])[["sum", "count"]].transform("sum")
+    means = parent["sum"] / parent["count"]
+    shrunk = shrink(g["sum"], g["count"], means.to_numpy(), level=level)
+    return pd.concat([g[["level", "severity", "category"]], shrunk], axis=1)
+
+
+def village_resolution(mediated: pd.DataFrame, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Share resolved at grid and village level per village, shrunk toward its township."""
+    low = mediated[mediated["level"].isin(["grid", "village"])]
+    if low.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    data = (
+        low.assign(ok=low["outcome"] == "resolved")
+        .groupby(["township", "village"], observed=True)["ok"]
+        .agg(k="sum", n="count")
+        .reset_index()
+    )
+    towns, villages = shrink_hierarchy(data, level)
+    return villages, towns
