@@ -33,7 +33,7 @@ from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import KINDS, LEVELS, SEVERITIES
 
 from .entry_race import ENTRY_LABELS, fit_entry_choice, fit_race
-from .logit_fit import LogitFit, collinear, fit_binary_logit
+from .logit_fit import LogitFit, collinear, effect_row, fit_binary_logit, tied_with
 from .params import Params
 from .params import rounded as _r
 
@@ -226,7 +226,7 @@ def _fit_quality(
     for e in QUALITY_EFFECTS:
         n = float(len(y))
         if e in hidden:
-            partners = sorted({*unsep.get(e, []), *(k for k, v in unsep.items() if e in v)} - {e})
+            partners = sorted(tied_with(e, unsep))
             why = (
                 f"moves with {', '.join(partners)}"
                 if partners
@@ -239,14 +239,7 @@ def _fit_quality(
                 f"{getattr(base, e):g} is kept and no estimate is given."
             )
             rows.append(
-                {
-                    "group": "quality",
-                    "term": f"quality.{e}",
-                    "label": EFFECT_LABELS[e],
-                    "n": n,
-                    "status": "not identified",
-                    "written": False,
-                }
+                effect_row("quality", f"quality.{e}", EFFECT_LABELS[e], n, "not identified", False)
             )
             continue
         j = len(cells) + free.index(e)
@@ -267,18 +260,9 @@ def _fit_quality(
             note=f"{source}; {note}" if note else source,
         )
         rows.append(
-            {
-                "group": "quality",
-                "term": f"quality.{e}",
-                "label": EFFECT_LABELS[e],
-                "estimate": est,
-                "se": se,
-                "ci_low": lo,
-                "ci_high": hi,
-                "n": n,
-                "status": note or "estimated",
-                "written": on,
-            }
+            effect_row(
+                "quality", f"quality.{e}", EFFECT_LABELS[e], n, note or "estimated", on, est, se, z
+            )
         )
     # The base log-odds of each cell: the resolve tables at the reference (standard grade, the
     # reference experience, no training, full effort, a part-time mediator when full_time is

@@ -32,7 +32,7 @@ from sim.scenario.district import District
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import LEVELS
 
-from .logit_fit import collinear, fit_choice_logit
+from .logit_fit import collinear, effect_row, fit_choice_logit, tied_with
 from .params import Params
 from .params import rounded as _r
 
@@ -139,7 +139,7 @@ def fit_entry_choice(
     labels = ENTRY_LABELS
     for t in ENTRY_TERMS:
         if t in hidden:
-            tied = {*unsep.get(t, []), *(k for k, p in unsep.items() if t in p)} - {t}
+            tied = tied_with(t, unsep)
             # Tied to the intercepts only: the supply is the same in every village.
             partners = sorted(p for p in tied if not p.startswith("alpha."))
             why = (
@@ -151,16 +151,7 @@ def fit_entry_choice(
                 f"entry.{t} ({labels[t]}) is not identified: the village supply {why}; the "
                 f"base's value {getattr(base, t):g} is kept and no estimate is given."
             )
-            rows.append(
-                {
-                    "group": "entry",
-                    "term": f"entry.{t}",
-                    "label": labels[t],
-                    "n": n,
-                    "status": "not identified",
-                    "written": False,
-                }
-            )
+            rows.append(effect_row("entry", f"entry.{t}", labels[t], n, "not identified", False))
             continue
         k = len(alt) + free.index(t)
         est, se = float(fit.beta[k]), float(fit.se[k])
@@ -177,18 +168,7 @@ def fit_entry_choice(
             note="conditional logit of entry on village supply (sim/model/entry.py)",
         )
         rows.append(
-            {
-                "group": "entry",
-                "term": f"entry.{t}",
-                "label": labels[t],
-                "estimate": est,
-                "se": se,
-                "ci_low": lo,
-                "ci_high": hi,
-                "n": n,
-                "status": "estimated",
-                "written": mech_on,
-            }
+            effect_row("entry", f"entry.{t}", labels[t], n, "estimated", mech_on, est, se, zq)
         )
     # The shares at the reference supply: softmax of the intercepts, closed levels 0.
     rng = np.random.default_rng(seed + 40)

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LogitFit", "collinear", "fit_binary_logit", "fit_choice_logit"]
+__all__ = [
+    "LogitFit",
+    "collinear",
+    "effect_row",
+    "fit_binary_logit",
+    "fit_choice_logit",
+    "tied_with",
+]
 
 _TOL = 1e-9  # Newton stops when the step's largest change falls below it
 _MAX_STEPS = 100
@@ -144,3 +151,31 @@ def collinear(columns: np.ndarray, names: list[str]) -> dict[str, list[str]]:
                 continue
         kept.append(j)
     return out
+
+
+def tied_with(term: str, unseparated: dict[str, list[str]]) -> set[str]:
+    """The terms :func:`collinear` found ``term`` cannot be told apart from, either way round."""
+    return {*unseparated.get(term, []), *(k for k, v in unseparated.items() if term in v)} - {term}
+
+
+def effect_row(
+    group: str,
+    term: str,
+    label: str,
+    n: float,
+    status: str,
+    written: bool,
+    estimate: float | None = None,
+    se: float = float("nan"),
+    z: float = float("nan"),
+) -> dict[str, object]:
+    """One row of the effects table: without ``estimate`` a term given no number."""
+    row: dict[str, object] = {"group": group, "term": term, "label": label}
+    if estimate is not None:
+        row |= {
+            "estimate": estimate,
+            "se": se,
+            "ci_low": estimate - z * se,
+            "ci_high": estimate + z * se,
+        }
+    return row | {"n": n, "status": status, "written": written}
