@@ -12,7 +12,6 @@ with everything on.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -22,7 +21,7 @@ import simpy
 
 import sim
 from sim.measures.notice_kpis import notice_kpis
-from sim.measures.register import case_table, petition_table, register_table, timeseries_table
+from sim.measures.register import petition_table
 from sim.model.cases import H_FAILED, H_TIMED_OUT, _Case
 from sim.model.layout import PETITION_FIELDS
 from sim.model.petitions import _Petitions, _shift
@@ -30,6 +29,7 @@ from sim.model.records import RecordLog
 from sim.model.streams import Uniforms, stream
 
 from .scenarios import ROOT
+from .test_notice_mechanisms import _digests, _run
 
 SMALL_FULL = ROOT / "scenarios" / "small_full.toml"
 BASE = ["run.horizon_days=300"]
@@ -42,26 +42,6 @@ SWITCHES = (
 )
 ALL_ON = [f"mechanisms.{m}=true" for m in SWITCHES]
 ESCALATIONS = {"escalated_failed", "escalated_time_limit", "escalated_no_mediator"}
-
-
-def _digest(frame: pd.DataFrame) -> str:
-    text = frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _run(sc: sim.Scenario, replication: int = 2, seed: int = 7):
-    rep = sim.simulate_replication(sc, replication, seed)
-    cases = case_table(rep)
-    return rep, cases, register_table(rep, cases)
-
-
-def _digests(rep, cases, register) -> dict[str, str]:
-    return {
-        "cases": _digest(cases),
-        "register": _digest(register),
-        "petitions": _digest(petition_table(rep)),
-        "timeseries": _digest(timeseries_table(rep)),
-    }
 
 
 # --------------------------------------------------------------------------- off and neutral
