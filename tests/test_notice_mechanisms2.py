@@ -29,7 +29,7 @@ from sim.model.records import RecordLog
 from sim.model.streams import Uniforms, stream
 
 from .scenarios import ROOT
-from .test_notice_mechanisms import _digests, _run
+from .test_notice_mechanisms import _digests, _run, _township_centre
 
 SMALL_FULL = ROOT / "scenarios" / "small_full.toml"
 BASE = ["run.horizon_days=300"]
@@ -334,6 +334,16 @@ def test_conservation_and_littles_law_with_everything_on() -> None:
             *BASE,
             *ALL_ON,
             "mechanisms.cross_village_routing=true",
+            # Issue 15's first and last rounds: 交办, township centres, the circuit team,
+            # 重大疑难 to the district and 专案经营.
+            *_township_centre(0.5),
+            "mechanisms.township_centres=true",
+            "mechanisms.assign_down=true",
+            "district_centre.assign_down_share={minor=0.5, major=0.3, serious=0}",
+            "mechanisms.circuit_team=true",
+            "mechanisms.major_difficult_to_district=true",
+            "mechanisms.special_teams=true",
+            "petitions.special_team.cases=1",
             "petition_agents.coverage=0.5",
             "initial_state.backlog_cases=8",
             # A tiny district fails few cases at the top: more of them to court, so that the
@@ -345,7 +355,10 @@ def test_conservation_and_littles_law_with_everything_on() -> None:
     rep, cases, register = run = _run(sc)
     _check_conservation(rep, cases, register)
     test_littles_law_per_level([run])
-    for venue in ("stationed_room", "district"):
+    levels = register["level"].astype(str)
+    assert (levels == "township_joint").sum() > 0
+    assert register.loc[levels == "village", "expert"].any()  # the circuit team at work
+    for venue in ("stationed_room", "district", "township_joint", "joint"):
         steps = register[register["level"] == venue]
         ended = steps["ended"].fillna(rep.end_time).clip(upper=rep.end_time)
         assert rep.areas_total[venue] == pytest.approx((ended - steps["entered"]).sum(), rel=1e-9)

@@ -20,6 +20,8 @@ __all__: list[str] = []  # the model's own machinery; nothing public
 # Bits of ``_Case.history`` (mechanisms.petition_history reads them; the ladder sets them).
 H_FAILED = 1  # a mediation step failed
 H_TIMED_OUT = 2  # a step ran out of its time limit
+# A second step failed or timed out (多次调解不成功; mechanisms.special_teams reads it).
+H_FAILED_AGAIN = 4
 
 
 class _Step:
@@ -100,7 +102,7 @@ class _Case:
         self.worsen_at: list[float] = []
         self.patience_at = math.inf
         self.departments: tuple[int, ...] = ()
-        self.history = 0  # H_FAILED | H_TIMED_OUT: what happened on the ladder so far
+        self.history = 0  # H_FAILED | H_TIMED_OUT | H_FAILED_AGAIN: what happened on the ladder so far
         self.step = 0  # steps recorded so far
         self.open_step: _Step | None = None  # the step it is in now, None in transit
         self.u: list[float] = []

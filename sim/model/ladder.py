@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import simpy
 
-from sim.model.cases import H_FAILED, H_TIMED_OUT, _Case, neglect
+from sim.model.cases import H_FAILED, H_FAILED_AGAIN, H_TIMED_OUT, _Case, neglect
 from sim.model.centre import _Centre
 from sim.model.layout import (
     CH_OFFLINE,
@@ -59,10 +59,17 @@ class _Ladder:
         self.summons = centre.summons
         self.petition = petition  # generator function (case, venue) of the petition system
         self.conclude = conclude
-        # 乡镇调 takes cross-village disputes directly (``routing_key``: of stream "routing").
+        # 乡镇调 takes cross-village disputes directly, 区级调 重大疑难 ones (``routing_key``: of
+        # stream "routing").
         self.routing_key = routing_key
         self.cross_village = (
             sc.routing.cross_village_share if sc.mechanisms.cross_village_routing else 0.0
+        )
+        md = sc.routing.major_difficult_share
+        self.major_difficult: tuple[float, float, float] | None = (
+            (md.minor, md.major, md.serious)
+            if sc.mechanisms.major_difficult_to_district and max(md.minor, md.major, md.serious) > 0
+            else None
         )
         # The notice's township centres and 交办属地 (``key``: of stream "township_centre");
         # None when off, which is all the climb tests.
@@ -86,6 +93,10 @@ class _Ladder:
 
     def climb(self, case: _Case, level: int, channel: int):
         """Mediate at ``level`` and above until resolved, failed at the top or petitioned."""
+        if self.major_difficult is not None and level < DISTRICT and self.is_major_difficult(case):
+            # 重大疑难: the district centre's, as a case needing joint handling (not handed down).
+            yield from self.triage(case, channel, summoned=True)
+            return
         if self.cross_village and level < TOWNSHIP and self.crosses_villages(case):
             level = TOWNSHIP  # 跨村、毗邻乡镇: the township's, without a grid or village step
         while True:
@@ -102,10 +113,10 @@ class _Ladder:
             if outcome == "petitioned":
                 return
             # What happened, for petitions that depend on the case's history.
-            if outcome == "escalated_failed":
-                case.history |= H_FAILED
-            elif outcome == "escalated_time_limit":
-                case.history |= H_TIMED_OUT
+            if outcome == "escalated_failed" or outcome == "escalated_time_limit":
+                if case.history:  # an earlier step failed or timed out too
+                    case.history |= H_FAILED_AGAIN
+                case.history |= H_FAILED if outcome == "escalated_failed" else H_TIMED_OUT
             if self.env.now >= case.patience_at:  # gives up after a failed step
                 yield from self.petition(case, level)
                 return
@@ -123,6 +134,14 @@ class _Ladder:
         case of the starting state stays at the level it was given."""
         return not case.initial and case_uniform(self.routing_key, case.id, 0) < (
             self.cross_village
+        )
+
+    def is_major_difficult(self, case: _Case) -> bool:
+        """Whether the dispute is 重大疑难 (draw 1 of stream "routing", against the share of its
+        severity as the climb begins); a case of the starting state keeps its level."""
+        assert self.major_difficult is not None
+        return not case.initial and case_uniform(self.routing_key, case.id, 1) < (
+            self.major_difficult[case.severity]
         )
 
     def at_township(self, case: _Case, unit: int, channel: int):

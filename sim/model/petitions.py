@@ -11,8 +11,9 @@ counselling"), each behind its switch: a village petition agent (信访代办员
 slower to give up and less likely to skip levels (``petition_agent_effect``); the skip-level and
 repeat shares depend on the case's history (``petition_history``); a share of first petitions is
 routed into mediation (访调对接, ``petition_mediation``); leaders' visits and counselling make
-backlog reviews likelier to succeed and repeats rarer (``leader_visits``); and the run may start
-with a backlog stock (``initial_state.backlog_cases``). Their draws are counter-based (stream
+backlog reviews likelier to succeed and repeats rarer (``leader_visits``); the hardest backlog
+cases go to a special team (专案经营, ``special_teams``); and the run may start with a backlog
+stock (``initial_state.backlog_cases``). Their draws are counter-based (stream
 ``petition_links``), so that nothing of today's draws moves when they are off.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Callable
 
 import simpy
 
-from sim.model.cases import H_FAILED, H_TIMED_OUT, _Case
+from sim.model.cases import H_FAILED, H_FAILED_AGAIN, H_TIMED_OUT, _Case
 from sim.model.layout import (
     DISTRICT,
     ENTERPRISE,
@@ -72,6 +73,7 @@ class _Petitions:
         end_time: float,
         district: District | None = None,
         key: int = 0,
+        special_u: Uniforms | None = None,
     ) -> None:
         self.sc = sc
         self.env = env
@@ -86,6 +88,13 @@ class _Petitions:
             if self.on and pet is not None and pet.leader_cases > 0
             else None
         )
+        # 专案经营 (mechanisms.special_teams): the special team's cases at once (None: the
+        # mechanism is off) and its review draws (stream "special_team").
+        self.special_u = special_u
+        self.team: simpy.Resource | None = None
+        self.team_on = self.on and sc.mechanisms.special_teams and special_u is not None
+        if self.team_on and pet is not None and pet.special_team.cases > 0:
+            self.team = simpy.Resource(env, pet.special_team.cases)
         self.open: dict[int, list] = {}  # PETITION_FIELDS rows not yet closed, by id
         self.backlog_open = 0
         self.next_id = 0
@@ -231,36 +240,46 @@ class _Petitions:
         )
         yield from self._backlog(case, record, hearing)
 
+    def special_case(self, case: _Case, record: list) -> bool:
+        """专案经营 takes it: a repeat petition (缠访) or a case whose mediation failed at two or
+        more ladder steps (多次调解不成功); never with the mechanism off."""
+        return self.team_on and (bool(record[5]) or bool(case.history & H_FAILED_AGAIN))
+
     def _backlog(self, case: _Case, record: list, hearing: bool):
-        """A backlog case: a leader takes it (包案), reviews it until closed, strikes it off."""
+        """A backlog case: a leader takes it (包案), or with 专案经营 the special team (after the
+        application's approval), reviews it until closed, strikes it off."""
         pet = self.sc.petitions
         assert pet is not None, "petitions run only when the scenario has them"
         env = self.env
-        leaders = self.leaders
-        if leaders is None:
-            return  # no leader cases: the backlog case stays open
-        leader = leaders.request()
-        yield leader
-        resolve = pet.review_resolve_probability
-        if self.visits_on:  # 领导干部下访、约访: a leader who visits closes more at a review
-            resolve = _shift(resolve, pet.links.visit_review_log_odds)
+        if self.special_case(case, record):
+            team = pet.special_team
+            assert self.special_u is not None, "team_on implies its draws"
+            if team.approval_days > 0:  # 提出申请, 经区委分管领导同意
+                yield env.timeout(team.approval_days)
+            pool, draw = self.team, self.special_u.next
+            resolve, interval = team.review_resolve_probability, team.review_interval_days
+        else:
+            pool, draw = self.leaders, self.backlog_u.next
+            resolve, interval = pet.review_resolve_probability, pet.review_interval_days
+            if self.visits_on:  # 领导干部下访、约访: a leader who visits closes more at a review
+                resolve = _shift(resolve, pet.links.visit_review_log_odds)
+        if pool is None:
+            return  # no leader cases (or no team): the backlog case stays open
+        taken = pool.request()
+        yield taken
         reviews = 0
         how = ""
         while not how:
-            yield env.timeout(pet.review_interval_days)
+            yield env.timeout(interval)
             reviews += 1
-            if self.backlog_u.next() < resolve:
+            if draw() < resolve:
                 how = "closed"
-            elif (
-                hearing
-                and reviews >= pet.hearing_after_reviews
-                and self.backlog_u.next() < pet.hearing_finality
-            ):
+            elif hearing and reviews >= pet.hearing_after_reviews and draw() < pet.hearing_finality:
                 how = "closed_by_hearing"  # 听证终结
         # 每月评估: struck off (销号) at the next monthly evaluation.
         every = pet.evaluation_interval_days
         yield env.timeout(math.ceil(env.now / every) * every - env.now)
-        leaders.release(leader)
+        pool.release(taken)
         self.backlog_open -= 1
         self._close(case, record, how)
 

@@ -153,6 +153,9 @@ class _Model:
             self.end_time,
             self.district,
             self._key(seed, replication, "petition_links"),
+            Uniforms(stream(seed, replication, "special_team"))
+            if sc.mechanisms.special_teams
+            else None,
         )
         self.mediation = _Mediation(
             sc,

@@ -185,6 +185,8 @@ class _Venues:
         self.experts_on = mech.experts and experts.members > 0
         self.expert_pool = simpy.Resource(env, experts.members) if self.experts_on else None
         self.expert_at = {VENUES.index(v) for v in experts.at} if self.experts_on else set()
+        if self.experts_on and mech.circuit_team:  # 巡回调解团: to village and township cases
+            self.expert_at |= {VENUES.index(v) for v in experts.circuit_at}
         # Units of a level share one spec, and so one desk: its settings are read once.
         shared: dict[tuple[int, int], _Desk] = {}
 

@@ -35,6 +35,7 @@ from sim.scenario.schema_disputes import (
     PetitionHistory,
     PetitionLinks,
     Petitions,
+    SpecialTeam,
     Township,
     Worsening,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "SeverityFactors",
     "SeverityProbabilities",
     "SeverityShares",
+    "SpecialTeam",
     "StationedRoom",
     "Target",
     "Township",

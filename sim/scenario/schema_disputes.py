@@ -29,6 +29,7 @@ __all__ = [
     "PetitionHistory",
     "PetitionLinks",
     "Petitions",
+    "SpecialTeam",
     "Township",
     "Worsening",
 ]
@@ -275,6 +276,24 @@ class PetitionLinks(SchemaModel):
     )
 
 
+class SpecialTeam(SchemaModel):
+    """专案经营 (mechanisms.special_teams): the district's 信访疑难积案工作专班.
+
+    A backlog case of a repeat petition (缠访) or of a case whose mediation failed at two or
+    more ladder steps (多次调解不成功) is taken, after the application's approval, by the special
+    team instead of a leader. Defaults are [EST] (docs/model.md "Special teams (专案经营)").
+    """
+
+    cases: int = Field(default=4, ge=0, description="backlog cases the team works at once")
+    approval_days: float = Field(
+        default=14.0, ge=0, description="申请 → 区委分管领导同意: days before the team takes it"
+    )
+    review_interval_days: float = Field(default=15.0, gt=0, description="专题分析研究 interval")
+    review_resolve_probability: float = Field(
+        default=0.35, ge=0, le=1, description="chance a review settles the case"
+    )
+
+
 class Petitions(SchemaModel):
     """信访: a party whose patience runs out leaves the ladder and petitions; backlog (积案)."""
 
@@ -294,3 +313,4 @@ class Petitions(SchemaModel):
     repeat_delay_days: Distribution = Exponential(dist="exponential", mean=120.0)
     history: PetitionHistory = PetitionHistory()
     links: PetitionLinks = PetitionLinks()
+    special_team: SpecialTeam = SpecialTeam()

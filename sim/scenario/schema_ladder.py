@@ -179,6 +179,12 @@ class Routing(SchemaModel):
     cross_village_share: float = Field(
         default=0.05, ge=0, le=1, description="share of disputes the township takes directly"
     )
+    # mechanisms.major_difficult_to_district: 区级调 "负责调处 … 需要联合调处的重大疑难纠纷". The
+    # share of the disputes of each severity (as the climb begins) that are 重大疑难 and go to
+    # the district centre directly, as cases needing joint handling. [EST] (docs/model.md).
+    major_difficult_share: SeverityProbabilities = SeverityProbabilities(
+        minor=0.0, major=0.05, serious=0.3
+    )
 
 
 class Court(SchemaModel):
@@ -271,11 +277,15 @@ class TownshipCentre(SchemaModel):
 
 
 # Where experts can be asked to join a case.
-_ExpertVenue = Literal["township", "district", "sector", "joint"]
+_ExpertVenue = Literal["village", "township", "district", "sector", "joint"]
 
 
 def _district_and_sector() -> list[_ExpertVenue]:
     return ["district", "sector"]
+
+
+def _village_and_township() -> list[_ExpertVenue]:
+    return ["village", "township"]
 
 
 class Experts(SchemaModel):
@@ -285,6 +295,9 @@ class Experts(SchemaModel):
     calendar: Calendar = Calendar(hours_per_day=4, days_per_week=5, day_start_hour=14)
     required: SeverityProbabilities = SeverityProbabilities(minor=0, major=0, serious=0)
     at: list[_ExpertVenue] = Field(default_factory=_district_and_sector)
+    # mechanisms.circuit_team: the circuit team (巡回调解团, "以专家库为主要成员") also goes to
+    # steps at these venues, with the same ``required`` shares (docs/model.md "Experts").
+    circuit_at: list[_ExpertVenue] = Field(default_factory=_village_and_township)
     resolve_bonus: float = Field(default=0.0, ge=0, le=1)
     fee_per_case_yuan: float = Field(default=0.0, ge=0)
 

@@ -104,6 +104,9 @@ class Mechanisms(SchemaModel):
     leader_visits: bool = False  # 领导干部下访约访, 教育疏导: backlog reviews, fewer repeats
     court_linkage: bool = False  # 诉调衔接: unresolved cases to court, 诉前委派 back to a room
     cross_village_routing: bool = False  # 乡镇调 takes cross-village disputes directly
+    circuit_team: bool = False  # 巡回调解团: experts also at village and township cases
+    major_difficult_to_district: bool = False  # 区级调 takes 重大疑难 disputes directly
+    special_teams: bool = False  # 专案经营: the hardest backlog cases go to a special team
 
 
 class Target(SchemaModel):

@@ -111,6 +111,8 @@ class DisputeFlows:
             m.joint_mediation and centre.joint is not None and len(centre.departments) >= 2
         )
         self.expert_at = set(sc.experts.at) if (m.experts and sc.experts.members > 0) else set()
+        if self.expert_at and m.circuit_team:  # 巡回调解团 (docs/model.md "Experts")
+            self.expert_at |= set(sc.experts.circuit_at)
         n_units = {
             "grid": len(d.grid_names),
             "village": len(d.village_names),
