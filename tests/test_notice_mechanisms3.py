@@ -17,8 +17,8 @@ import pytest
 import simpy
 
 import sim
-from sim.model.cases import H_FAILED, H_FAILED_AGAIN, _Case
 from sim.measures.register import petition_table
+from sim.model.cases import H_FAILED, H_FAILED_AGAIN, _Case
 from sim.model.layout import P_WIDTH, PETITION_FIELDS
 from sim.model.petitions import _Petitions
 from sim.model.records import RecordLog
@@ -99,7 +99,7 @@ def test_major_difficult_disputes_go_to_the_district_centre_directly() -> None:
         "routing.major_difficult_share={minor=0, major=1, serious=1}",
     ]
     sc = sim.load_scenario(SMALL_FULL, on)
-    rep, cases, register = _run(sc)
+    register = _run(sc)[2]
     run_cases = register[~register["initial"] & (register["origin"] == "ladder")]
     hard = run_cases[run_cases["severity_initial"].astype(str) != "minor"]
     low = hard[hard["level"].astype(str).isin(["grid", "village", "township"])]

@@ -102,7 +102,7 @@ class _Case:
         self.worsen_at: list[float] = []
         self.patience_at = math.inf
         self.departments: tuple[int, ...] = ()
-        self.history = 0  # H_FAILED | H_TIMED_OUT | H_FAILED_AGAIN: what happened on the ladder so far
+        self.history = 0  # H_FAILED, H_TIMED_OUT, H_FAILED_AGAIN: what happened on the ladder
         self.step = 0  # steps recorded so far
         self.open_step: _Step | None = None  # the step it is in now, None in transit
         self.u: list[float] = []

@@ -140,8 +140,9 @@ class _Ladder:
         """Whether the dispute is 重大疑难 (draw 1 of stream "routing", against the share of its
         severity as the climb begins); a case of the starting state keeps its level."""
         assert self.major_difficult is not None
-        return not case.initial and case_uniform(self.routing_key, case.id, 1) < (
-            self.major_difficult[case.severity]
+        return (
+            not case.initial
+            and case_uniform(self.routing_key, case.id, 1) < (self.major_difficult[case.severity])
         )
 
     def at_township(self, case: _Case, unit: int, channel: int):
