@@ -7,6 +7,9 @@ hand-over, online or offline by the case's sensitivity) and the summons (点将�
 township hands a case to the district centre's departments. With ``mechanisms.township_centres``
 the township step of a share of the cases is joint mediation at the township centre, and with
 ``mechanisms.assign_down`` the centre may hand a case back down (:mod:`sim.model.township_centre`).
+Two routing rules of the notice start a climb higher ("Cross-village disputes", "Major-difficult
+disputes"): ``mechanisms.cross_village_routing`` at the township, and
+``mechanisms.major_difficult_to_district`` at the district centre, as a case needing joint handling.
 """
 
 from __future__ import annotations
