@@ -74,12 +74,13 @@ VARIANTS: dict[str, list[Any]] = {
 }
 # And all of them at once (not a sum: the mechanisms interact).
 VARIANTS["all of the above"] = [o for overrides in list(VARIANTS.values()) for o in overrides]
+# KPI: (label, decimals shown).
 KPIS = {
-    "minor_kept_in_village": "小事不出村",
-    "major_kept_in_township": "大事不出镇",
-    "days_to_resolution.mean": "days to resolution",
-    "petitions_per_year": "petitions / yr",
-    "backlog_resolution_rate": "积案化解率",
+    "minor_kept_in_village": ("小事不出村", 3),
+    "major_kept_in_township": ("大事不出镇", 3),
+    "days_to_resolution.mean": ("days to resolution", 2),
+    "petitions_per_year": ("petitions / yr", 1),
+    "backlog_resolution_rate": ("积案化解率", 3),
 }
 
 
@@ -90,11 +91,10 @@ def _one(job: tuple[str, list[Any], int]) -> tuple[str, int, dict[str, float]]:
     return name, k, {key: float(kpis[key]) for key in KPIS}
 
 
-def _cell(mean: float, half: float, delta: bool) -> str:
-    """``mean ±half`` (``Δ`` and a sign for a difference): 3 decimals, 1 from 10 on."""
+def _cell(mean: float, half: float, digits: int, delta: bool) -> str:
+    """``mean ±half`` to ``digits`` decimals (``Δ`` and a sign for a difference)."""
     if not math.isfinite(mean):
         return "–"
-    digits = 1 if abs(mean) >= 10 else 3
     sign = "+" if delta else ""
     return f"{'Δ ' if delta else ''}{mean:{sign}.{digits}f} ±{half:.{digits}f}"
 
@@ -115,23 +115,23 @@ def table(replications: int, workers: int) -> tuple[str, list[dict[str, Any]]]:
     for name, k, kpis in done:
         values.setdefault(name, {})[k] = kpis
     base = values["bundled defaults"]
-    head = "| variant | " + " | ".join(f"{zh} `{key}`" for key, zh in KPIS.items()) + " |"
+    head = "| variant | " + " | ".join(f"{zh} `{key}`" for key, (zh, _) in KPIS.items()) + " |"
     lines = [head, "|" + " --- |" * (len(KPIS) + 1)]
     cells = []
     rows: list[dict[str, Any]] = []
-    for key in KPIS:
+    for key, (_, digits) in KPIS.items():
         x = np.array([base[k][key] for k in range(replications)])
         mean, lo, _hi = confidence_interval(x, 0.95)
-        cells.append(_cell(mean, mean - lo, delta=False))
+        cells.append(_cell(mean, mean - lo, digits, delta=False))
     lines.append("| bundled defaults (mean) | " + " | ".join(cells) + " |")
     for name in VARIANTS:
         cells = []
-        for key in KPIS:
+        for key, (_, digits) in KPIS.items():
             d = np.array([values[name][k][key] - base[k][key] for k in range(replications)])
             d = d[np.isfinite(d)]
             mean, lo, _hi = confidence_interval(d, 0.95) if len(d) > 1 else (math.nan,) * 3
             half = mean - lo
-            cells.append(_cell(mean, half, delta=True))
+            cells.append(_cell(mean, half, digits, delta=True))
             rows.append({"variant": name, "kpi": key, "difference": mean, "half_width": half})
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines), rows
