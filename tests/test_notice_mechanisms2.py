@@ -45,8 +45,17 @@ ESCALATIONS = {"escalated_failed", "escalated_time_limit", "escalated_no_mediato
 
 
 # --------------------------------------------------------------------------- off and neutral
-def test_off_or_neutral_reproduces_todays_tables() -> None:
+def check_off_and_neutral(unusual: list[str], neutral: list[str]) -> None:
+    """With ``unusual`` keys but their switches off, and with ``neutral`` (switches on at
+    neutral values), the tables of SMALL_FULL are today's, digest for digest."""
     today = _digests(*_run(sim.load_scenario(SMALL_FULL, BASE)))
+    # Off, the keys are ignored however set.
+    assert _digests(*_run(sim.load_scenario(SMALL_FULL, [*BASE, *unusual]))) == today
+    # On at neutral values, nothing moves either.
+    assert _digests(*_run(sim.load_scenario(SMALL_FULL, [*BASE, *neutral]))) == today
+
+
+def test_off_or_neutral_reproduces_todays_tables() -> None:
     unusual = [
         "petition_agents.coverage=1",
         "petitions.links.agent_give_up_factor=0.2",
@@ -58,9 +67,6 @@ def test_off_or_neutral_reproduces_todays_tables() -> None:
         "court.litigation_share=1",
         "court.delegation_share=1",
     ]
-    # Off, the keys are ignored however set.
-    assert _digests(*_run(sim.load_scenario(SMALL_FULL, [*BASE, *unusual]))) == today
-    # On at neutral values, nothing moves either.
     neutral = [
         *ALL_ON,
         "petition_agents.coverage=1",
@@ -72,7 +78,7 @@ def test_off_or_neutral_reproduces_todays_tables() -> None:
         "petitions.history={failed=0, timed_out=0, petitioned_before=0}",
         "court.litigation_share=0",
     ]
-    assert _digests(*_run(sim.load_scenario(SMALL_FULL, [*BASE, *neutral]))) == today
+    check_off_and_neutral(unusual, neutral)
 
 
 # --------------------------------------------------------------------------- 信访代办员
@@ -400,6 +406,15 @@ def test_cross_village_disputes_go_to_the_township_directly() -> None:
         ("petitions.links.agent_give_up_factor=0", "petitions.links.agent_give_up_factor"),
         ("initial_state.backlog_cases=-1", "initial_state.backlog_cases"),
         ("routing.cross_village_share=2", "routing.cross_village_share"),
+        # The last round: 重大疑难, the circuit team, 专案经营 (tests/test_notice_mechanisms3.py).
+        ("routing.major_difficult_share.serious=2", "routing.major_difficult_share"),
+        ('experts.circuit_at=["grid"]', "experts.circuit_at"),
+        ("petitions.special_team.cases=-1", "petitions.special_team.cases"),
+        (
+            "petitions.special_team.review_resolve_probability=1.5",
+            "petitions.special_team.review_resolve_probability",
+        ),
+        ("mechanisms.special_teams=maybe", "mechanisms.special_teams"),
     ],
 )
 def test_bad_input_exits_2_naming_the_key(

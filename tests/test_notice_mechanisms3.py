@@ -5,15 +5,14 @@ village and township cases, ``experts.circuit_at``), ``major_difficult_to_distri
 重大疑难 disputes directly, ``routing.major_difficult_share``) and ``special_teams`` (专案经营: the
 hardest backlog cases go to a special team, ``[petitions.special_team]``). These tests check that
 off, or on at neutral values, they leave today's tables untouched; that on they route as
-docs/model.md says, each in a small case whose outcome is certain; and bad input. Conservation
-and Little's law with everything on are in tests/test_notice_mechanisms2.py.
+docs/model.md says, each in a small case whose outcome is certain. Conservation and Little's
+law with everything on, and bad input, are in tests/test_notice_mechanisms2.py.
 """
 
 from __future__ import annotations
 
 import math
 
-import pytest
 import simpy
 
 import sim
@@ -25,7 +24,8 @@ from sim.model.records import RecordLog
 from sim.model.streams import Uniforms, stream
 
 from .scenarios import ROOT
-from .test_notice_mechanisms import _digests, _run
+from .test_notice_mechanisms import _run
+from .test_notice_mechanisms2 import check_off_and_neutral
 
 SMALL_FULL = ROOT / "scenarios" / "small_full.toml"
 BASE = ["run.horizon_days=300"]
@@ -34,14 +34,11 @@ CERTAIN = "{minor=1, major=1, serious=1}"
 
 # --------------------------------------------------------------------------- off and neutral
 def test_off_or_neutral_reproduces_todays_tables() -> None:
-    today = _digests(*_run(sim.load_scenario(SMALL_FULL, BASE)))
     unusual = [
         f"routing.major_difficult_share={CERTAIN}",
         'experts.circuit_at=["village", "township"]',
         "petitions.special_team={cases=1, approval_days=0, review_resolve_probability=1}",
     ]
-    # Off, the keys are ignored however set.
-    assert _digests(*_run(sim.load_scenario(SMALL_FULL, [*BASE, *unusual]))) == today
     # On at neutral values: no dispute is 重大疑难; the circuit team goes only where experts
     # already go.
     neutral = [
@@ -50,7 +47,7 @@ def test_off_or_neutral_reproduces_todays_tables() -> None:
         "mechanisms.circuit_team=true",
         'experts.circuit_at=["district"]',
     ]
-    assert _digests(*_run(sim.load_scenario(SMALL_FULL, [*BASE, *neutral]))) == today
+    check_off_and_neutral(unusual, neutral)
 
 
 # --------------------------------------------------------------------------- 巡回调解团
@@ -218,27 +215,3 @@ def test_the_team_takes_exactly_the_backlog_cases_failed_at_two_ladder_steps() -
     team = set(backlog.loc[backlog["outcome"].astype(str) == "open", "case_id"])
     assert len(team) > 5 and len(backlog) > len(team)
     assert team == set(backlog["case_id"]) & twice
-
-
-# --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize(
-    ("setting", "key"),
-    [
-        ("routing.major_difficult_share.serious=2", "routing.major_difficult_share"),
-        ('experts.circuit_at=["grid"]', "experts.circuit_at"),
-        ("petitions.special_team.cases=-1", "petitions.special_team.cases"),
-        (
-            "petitions.special_team.review_resolve_probability=1.5",
-            "petitions.special_team.review_resolve_probability",
-        ),
-        ("mechanisms.special_teams=maybe", "mechanisms.special_teams"),
-    ],
-)
-def test_bad_input_exits_2_naming_the_key(
-    setting: str, key: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from sim.cli.main import main
-
-    assert main(["validate", str(SMALL_FULL), "--set", setting]) == 2
-    err = capsys.readouterr().err
-    assert key in err and "Traceback" not in err
