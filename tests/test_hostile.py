@@ -110,6 +110,79 @@ def _formula_xlsx(tmp: Path) -> None:
     book.save(tmp / "formulas.xlsx")
 
 
+# A starting register (initial_state.register_file) of small.toml: two open cases, one closed.
+INITIAL_ROWS = [
+    ["case_id", "level", "township", "village", "category", "severity", "outcome"],
+    ["1", "village", "甲镇", "Jiazhen-V01", "neighbour", "minor", "open"],
+    ["2", "township", "乙乡", "", "land", "major", "open"],
+    ["3", "grid", "甲镇", "", "family", "minor", "resolved"],
+]
+
+
+def _initial_scenario(tmp: Path, register: str) -> None:
+    """initial.toml: small.toml starting from the register ``register`` beside it."""
+    text = f'extends = "{SMALL.as_posix()}"\n\n[initial_state]\nregister_file = "{register}"\n'
+    (tmp / "initial.toml").write_text(text, encoding="utf-8")
+
+
+def _initial_csv(tmp: Path, name: str, encoding: str, rows: list[list[str]]) -> None:
+    with (tmp / name).open("w", encoding=encoding, newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    _initial_scenario(tmp, name)
+
+
+def _initial_gb18030(tmp: Path) -> None:
+    """Excel on a Chinese Windows saves CSV as GB18030 (GBK): read like calibration reads it."""
+    _initial_csv(tmp, "initial.csv", "gb18030", INITIAL_ROWS)
+
+
+def _initial_big5(tmp: Path) -> None:
+    """A register kept in traditional characters, saved as Big5 (a note column, ignored)."""
+    rows = [[*INITIAL_ROWS[0], "note"]]
+    rows += [[*r, "甲鎮鄰里糾紛 小事 調解"] for r in INITIAL_ROWS[1:]] * 3
+    for r in rows[1:]:
+        r[2] = "Jiazhen"
+    _initial_csv(tmp, "initial_big5.csv", "big5", rows)
+
+
+def _initial_folder(tmp: Path) -> None:
+    (tmp / "register_folder").mkdir()
+    _initial_scenario(tmp, "register_folder")
+
+
+def _initial_csv_as_xlsx(tmp: Path) -> None:
+    _initial_csv(tmp, "initial.xlsx", "utf-8", INITIAL_ROWS)
+
+
+def _initial_workbook(tmp: Path, name: str, formula: str | None = None) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in INITIAL_ROWS:
+        sheet.append([int(c) if c.isdigit() else c for c in row])  # case_id as a number
+    if formula is not None:
+        sheet.cell(row=2, column=INITIAL_ROWS[0].index("township") + 1, value=formula)
+    book.save(tmp / name)
+    _initial_scenario(tmp, name)
+    return tmp / name
+
+
+def _initial_xlsx(tmp: Path) -> None:
+    _initial_workbook(tmp, "initial.xlsx")
+
+
+def _initial_formula(tmp: Path) -> None:
+    """A workbook written by a program: the formula cell carries no stored value."""
+    _initial_workbook(tmp, "initial.xlsx", formula='="甲"&"镇"')
+
+
+def _initial_truncated(tmp: Path) -> None:
+    path = _initial_workbook(tmp, "initial.xlsx")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
 MAKERS: dict[str, Callable[[Path], None]] = {
     "extends_chain": _extends_chain,
     "nested_arrays": _nested_arrays,
@@ -120,6 +193,13 @@ MAKERS: dict[str, Callable[[Path], None]] = {
     "huge_name": _huge_name,
     "dollar_name": _dollar_name,
     "formula_xlsx": _formula_xlsx,
+    "initial_gb18030": _initial_gb18030,
+    "initial_big5": _initial_big5,
+    "initial_folder": _initial_folder,
+    "initial_csv_as_xlsx": _initial_csv_as_xlsx,
+    "initial_xlsx": _initial_xlsx,
+    "initial_formula": _initial_formula,
+    "initial_truncated": _initial_truncated,
 }
 
 

@@ -105,7 +105,11 @@ def _images(nb) -> int:
 
 def _check_ran(nb, figures: bool = True) -> None:
     """No glyph missing from the fonts, no stray object reprs, and figures where expected."""
-    assert "missing from font" not in _outputs(nb, "stderr")
+    stderr = _outputs(nb, "stderr")
+    assert "missing from font" not in stderr
+    # tqdm.auto in a kernel without ipywidgets warns "IProgress not found" (a notebook reader
+    # would think something is broken); the library uses plain tqdm.
+    assert "IProgress" not in stderr and "TqdmWarning" not in stderr, stderr[:500]
     plain = "".join(
         o.get("data", {}).get("text/plain", "")
         for c in nb.cells
@@ -117,6 +121,9 @@ def _check_ran(nb, figures: bool = True) -> None:
     assert not re.search(r"<matplotlib\.|^Text\(", plain, re.M), plain[:500]
     # Tables print shares as 0.725, not 7.250000e-01 (issue 17, item 8).
     assert not re.search(r"\d\.\d{6}e[-+]\d\d", plain), plain[:500]
+    # ... nor as pandas' raw six decimals (0.725000, 33.239798): tables are rounded to be read.
+    raw = re.search(r"\d\.\d{6}(?!\d)", plain)
+    assert not raw, plain[max(0, raw.start() - 300) : raw.end() + 100]
     if figures:
         assert _images(nb) >= 1, "a notebook that answers with figures drew none"
 

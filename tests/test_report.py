@@ -89,7 +89,8 @@ def test_bad_folders_exit_2(tmp_path, capsys):
     assert exc.value.code == 2
 
 
-def test_sweep_report(tmp_path):
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory) -> Path:
     spec = {
         "name": "tiny",
         "base": str(SMALL),
@@ -99,12 +100,42 @@ def test_sweep_report(tmp_path):
         "set": {"run.horizon_days": 60, "run.warmup_days": 10},
         "axes": {"ladder.township.full_time": [1, 3], "discovery.sweep_interval_days": [3, 7]},
     }
-    sim.sweep(spec, tmp_path / "sw", executor="serial", progress=False)
-    assert detect_kind(tmp_path / "sw") == "sweep"
-    page = write_report(tmp_path / "sw").read_text(encoding="utf-8")
+    folder = tmp_path_factory.mktemp("sweep") / "sw"
+    sim.sweep(spec, folder, executor="serial", progress=False)
+    return folder
+
+
+def test_sweep_report(sweep_dir, tmp_path):
+    assert detect_kind(sweep_dir) == "sweep"
+    page = write_report(sweep_dir, tmp_path / "report.html").read_text(encoding="utf-8")
     _self_contained(page)
     assert page.count("data:image/png;base64,") >= 2  # a heatmap per target KPI
     assert "Paired differences" in page and "p0001" in page
+
+
+def test_a_drawing_failure_is_reported_as_one_not_as_unreadable_results(
+    sweep_dir, tmp_path, capsys, monkeypatch
+):
+    """The sweep's files read fine; a figure that then fails to draw is our bug (exit 1), named
+    with the figure and the cause, and the folder is not called unreadable (it was, before)."""
+    from sim.reports import plots
+
+    real = plots.heatmap
+
+    def heatmap(df, kpi, *args, **kwargs):  # the other KPIs' heatmaps draw as before
+        if kpi == "minor_kept_in_village":
+            raise ValueError("cannot draw this")
+        return real(df, kpi, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "heatmap", heatmap)
+    out = tmp_path / "report.html"
+    assert main(["report", str(sweep_dir), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "readable" not in err
+    for fragment in (str(sweep_dir), "heatmap", "minor_kept_in_village", "cannot draw this"):
+        assert fragment in err, (fragment, err)
+    assert not out.exists()  # no page cut short
 
 
 def test_sizing_report_from_json(tmp_path):

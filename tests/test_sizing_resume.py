@@ -231,19 +231,26 @@ def test_resuming_a_different_run_exits_2_naming_what_differs(tmp_path, capsys, 
     assert sorted(p.name for p in _stored(out / EVALUATIONS)) == before  # nothing touched
 
 
-def test_without_resume_an_earlier_run_is_replaced_with_a_warning(tmp_path, capsys):
+def test_without_resume_an_earlier_run_is_refused_as_the_sweep_does(tmp_path, capsys):
+    """Its stored replications are work: a second run to the folder without --resume exits 2
+    naming the folder and the two ways on, and touches nothing (sim sweep does the same)."""
     out = tmp_path / "out"
     assert main([*EASY_CLI, "--out", str(out)]) == 0
     capsys.readouterr()
-    first = json.loads((out / EVALUATIONS / "manifest.json").read_text(encoding="utf-8"))
-    # Every replication the first run stored (the number depends on the search's path).
-    stored = sum(1 for _ in (out / EVALUATIONS).glob("*/*.eval"))
-    assert stored > 0
-    assert main([*EASY_CLI, "--set", "run.horizon_days=59", "--out", str(out)]) == 0
+    manifest = (out / EVALUATIONS / "manifest.json").read_bytes()
+    stored = {p: p.read_bytes() for p in _stored(out / EVALUATIONS)}
+    outputs = {p: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert stored
+    assert main([*EASY_CLI, "--set", "run.horizon_days=59", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f": {stored} replications of an earlier run discarded" in err
-    second = json.loads((out / EVALUATIONS / "manifest.json").read_text(encoding="utf-8"))
-    assert first["fingerprint"]["scenario"] != second["fingerprint"]["scenario"]
+    assert err.count("\n") == 1 and "Traceback" not in err
+    # The folder's path as InputProblem shows a long value: its end, which names the folder.
+    assert err.startswith("sim: error: --out = ") and "/out': already holds a sizing run" in err
+    assert f"{len(stored)} replications stored" in err
+    assert "add --resume to continue it, or choose another --out folder" in err
+    assert (out / EVALUATIONS / "manifest.json").read_bytes() == manifest
+    assert {p: p.read_bytes() for p in _stored(out / EVALUATIONS)} == stored
+    assert {p: p.read_bytes() for p in out.iterdir() if p.is_file()} == outputs
 
 
 _HOLD = """
@@ -297,8 +304,8 @@ def test_out_folder_safety(tmp_path, capsys):
 
     out = tmp_path / "out"
     assert main([*EASY_CLI, "--out", str(out)]) == 0
-    assert (out / ".sim-result").is_file()  # marked: the next run may replace it
-    assert main([*EASY_CLI, "--out", str(out)]) == 0
+    assert (out / ".sim-result").is_file()  # marked: a run of ours, which --resume continues
+    assert main([*EASY_CLI, "--out", str(out), "--resume"]) == 0
 
 
 class _Checking(SerialExecutor):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.cli.main import (
@@ -181,8 +182,6 @@ def _compare_screen(args: argparse.Namespace, scenario: Scenario, common: dict[s
 
     table = compare_screen(scenario, **common)
     if args.out:
-        from pathlib import Path
-
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         safe_cells(table).to_csv(folder / "screen_vs_simulation.csv", encoding="utf-8-sig")
@@ -209,7 +208,6 @@ def _search(
     args: argparse.Namespace, scenario: Scenario, demand: list[float], common: dict[str, Any]
 ) -> int:
     import contextlib
-    from pathlib import Path
 
     from sim.sizing import output as sizing_output
     from sim.sizing.size import size
@@ -229,6 +227,8 @@ def _search(
         store = EvaluationStore(folder / EVALUATIONS, args.resume, log=progress, warn=warn)
     # The lock is held until the outputs are written: a second run cannot interleave them.
     with store.locked() if store is not None else contextlib.nullcontext():
+        if store is not None and not args.resume:
+            _refuse_earlier_run(args.out, store.manifest_path)
         try:
             result = size(
                 scenario,
@@ -269,6 +269,27 @@ def _search(
     return EXIT_OK
 
 
+def _refuse_earlier_run(out: str, manifest: Path) -> None:
+    """An earlier run's stored replications are work: without --resume they are neither
+    continued nor replaced (as ``sim sweep`` refuses a folder that holds a sweep). Checked
+    under the store's lock, so no other run can start one in between."""
+    from sim.sizing.store import SUFFIX
+
+    if manifest.exists():
+        stored = sum(1 for _ in manifest.parent.glob(f"*/*{SUFFIX}"))
+        raise ScenarioError(
+            [
+                InputProblem(
+                    "--out",
+                    "",
+                    out,
+                    f"already holds a sizing run ({stored} replications stored); add --resume "
+                    "to continue it, or choose another --out folder",
+                )
+            ]
+        )
+
+
 def _json(target: str, payload: dict[str, Any]) -> None:
     from sim.sizing.results import json_safe
 
@@ -276,8 +297,6 @@ def _json(target: str, payload: dict[str, Any]) -> None:
     if target == "-":
         sys.stdout.write(text)
         return
-    from pathlib import Path
-
     try:
         Path(target).write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -70,7 +70,7 @@ def run_points(
     Nothing is written to ``out`` before the executor is up, so a bad ``--scheduler`` or a
     folder that holds another sweep leaves no trace.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # not tqdm.auto: without ipywidgets it warns in every notebook
 
     check_options(executor, workers, scheduler)
     store = SweepStore(out)

@@ -11,9 +11,8 @@ unresolved or sends it back to court).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
-
-import numpy as np
+import itertools
+from collections.abc import Callable, Sequence
 
 from sim.model.cases import _Case
 from sim.model.layout import (
@@ -31,7 +30,26 @@ from sim.model.venues import _Venues
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import RESOLVED
 
-__all__: list[str] = []  # the model's own machinery; nothing public
+__all__ = ["pick_departments"]  # the model's own machinery; shared with township_centre
+
+
+def pick_departments(
+    named: Sequence[int], staff: Sequence[int], k: int, uniform: Callable[[int], float]
+) -> tuple[int, ...]:
+    """The ``k`` departments of a joint case (district or township centre), sorted.
+
+    First those its category names (``named``, in order), then the rest by staff weight without
+    replacement, the ``d``-th of them by ``uniform(d)`` (each caller's own random numbers).
+    """
+    chosen = list(named[:k])
+    draw = 0
+    while len(chosen) < k:
+        left = [i for i in range(len(staff)) if i not in chosen]
+        weights = list(itertools.accumulate(staff[i] for i in left))
+        u = uniform(draw) * weights[-1]
+        chosen.append(left[min(bisect.bisect_right(weights, u), len(left) - 1)])
+        draw += 1
+    return tuple(sorted(chosen))
 
 
 class _Centre:
@@ -55,6 +73,7 @@ class _Centre:
             tuple(venues.departments.index(x) for x in c.departments)
             for c in sc.categories.values()
         ]
+        self.staff = [d.staff for d in self.centre.departments.values()]
 
     def summons(self, case: _Case) -> bool:
         """点将约访: the township asks the district centre for named departments."""
@@ -77,23 +96,15 @@ class _Centre:
         yield from self.final(case, DISTRICT, 0, channel)
 
     def _pick_departments(self, case: _Case) -> tuple[int, ...]:
-        k = self.centre.departments_per_case
-        named = list(self.category_departments[case.category])
-        staff = [d.staff for d in self.centre.departments.values()]
-        chosen = named[:k]
-        draw = 0
         last = len(DEPARTMENT_DRAWS) - 1
-        while len(chosen) < k:  # the rest by staff weight, without replacement
-            left = [i for i in range(len(staff)) if i not in chosen]
-            weights = np.cumsum([staff[i] for i in left])
-            # Past the carried draws, the last one is stretched to give more.
+
+        def uniform(draw: int) -> float:  # the case's carried draws
             u = case.p[P_DEPARTMENTS + min(draw, last)]
-            u = (u * (draw + 1)) % 1.0 if draw > last else u
-            chosen.append(
-                left[min(bisect.bisect_right((weights / weights[-1]).tolist(), u), len(left) - 1)]
-            )
-            draw += 1
-        return tuple(sorted(chosen))
+            # Past the carried draws, the last one is stretched to give more.
+            return (u * (draw + 1)) % 1.0 if draw > last else u
+
+        named = self.category_departments[case.category]
+        return pick_departments(named, self.staff, self.centre.departments_per_case, uniform)
 
     def final(self, case: _Case, venue: int, unit: int, channel: int):
         """A venue at the top: failure leaves the case unresolved."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from sim.scenario import limits
 from sim.scenario.errors import InputProblem, ScenarioError
+from sim.scenario.register_files import formula_problems, read_register
 from sim.scenario.schema import OpenCases, Scenario
-from sim.scenario.vocabulary import LEVELS, SEVERITIES
+from sim.scenario.vocabulary import LEVEL_LABELS, LEVELS, SEVERITIES, SEVERITY_LABELS
 
 __all__ = ["open_cases", "open_cases_from_register"]
 
@@ -26,38 +29,65 @@ def _register_path(scenario: Scenario) -> Path:
     return path
 
 
+def _text(value: object) -> str:
+    """A cell as the text a CSV would hold: Excel numbers without ``.0``, empty for no value;
+    a :class:`Formula` stays one, for its row to name."""
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _scenario_characters(scenario: Scenario) -> frozenset[str]:
+    """Chinese characters a starting register of ``scenario`` holds: its place and category
+    names and the levels' and severities' words (for telling a Big5 file from GB18030)."""
+    words = [t.name for t in scenario.townships]
+    words += [c.label for c in scenario.categories.values()]
+    words += [*LEVEL_LABELS.values(), *SEVERITY_LABELS.values()]
+    return frozenset(c for w in words for c in w if "\u4e00" <= c <= "\u9fff")
+
+
 def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
-    """Rows with ``outcome = open`` of a register CSV (docs/register.md), one case each.
+    """Rows with ``outcome = open`` of a register (docs/register.md), one case each.
 
     A case appears once, at the level of its last open row. Places must exist in the scenario.
+    The file is opened as calibration opens its registers (:mod:`sim.scenario.register_files`:
+    CSV in UTF-8 or GB18030, or an .xlsx workbook; Big5, folders, misnamed or damaged
+    workbooks and formula cells without a value are named), and the number of open cases is
+    held to :data:`~sim.scenario.limits.MAX_INITIAL_CASES` like the scenario's counts.
     """
     path = _register_path(scenario)
     shown = str(path)
-    if not path.is_file():
+    if not path.exists():
         raise ScenarioError(
             [InputProblem(shown, "initial_state.register_file", str(path), "file not found")]
         )
-    import pandas as pd  # here: a scenario without a register file runs without pandas
-
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ScenarioError(
-            [InputProblem(shown, "", InputProblem.MISSING, f"cannot read CSV: {exc}")]
-        ) from None
+    raw = read_register(path, shown, None, _scenario_characters(scenario))
+    raw.columns = [str(c).strip() for c in raw.columns]
     needed = ["case_id", "level", "township", "village", "category", "severity", "outcome"]
-    missing = [c for c in needed if c not in table.columns]
+    missing = [c for c in needed if c not in raw.columns]
     if missing:
         raise ScenarioError(
-            [InputProblem(shown, "columns", list(table.columns), f"columns {missing} are required")]
+            [InputProblem(shown, "columns", list(raw.columns), f"columns {missing} are required")]
         )
+    # Plain lists, not a frame: pandas 3 would store the texts as strings, losing Formula.
+    columns = [[_text(v) for v in raw[c]] for c in needed]
+    rows = [dict(zip(needed, cells, strict=True)) for cells in zip(*columns, strict=True)]
+    _check_size(scenario, shown, rows)
     townships = {t.name: t for t in scenario.townships} | {t.pinyin: t for t in scenario.townships}
     problems: list[InputProblem] = []
     cases: dict[str, OpenCases] = {}
-    for i, row in table.iterrows():
+    for i, row in enumerate(rows):
+        where = f"row {i + 2}"  # header is line 1
+        formulas = formula_problems(row, i + 2, shown)
+        if formulas and (row["outcome"] == "open" or "outcome" in formulas):
+            problems.extend(formulas.values())
+            continue
         if row["outcome"] != "open":
             continue
-        where = f"row {int(i) + 2}"  # header is line 1
         if row["level"] not in LEVELS:
             problems.append(
                 InputProblem(shown, f"{where}, column level", row["level"], f"one of {LEVELS}")
@@ -109,3 +139,24 @@ def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
     if problems:
         raise ScenarioError(problems)
     return list(cases.values())
+
+
+def _check_size(scenario: Scenario, shown: str, rows: list[dict[str, str]]) -> None:
+    """Refuse more open cases than a replication may start with (run.allow_large lifts it)."""
+    if scenario.run.allow_large:
+        return
+    found = len({row["case_id"] for row in rows if row["outcome"] == "open"})
+    total = found + sum(oc.count for oc in scenario.initial_state.open_cases)
+    if total > limits.MAX_INITIAL_CASES:
+        raise ScenarioError(
+            [
+                InputProblem(
+                    shown,
+                    "outcome = open",
+                    f"{found:,} cases",
+                    f"at most {limits.MAX_INITIAL_CASES:,} initial open cases per replication "
+                    f"(with initial_state.open_cases); this would start {total:,} (set "
+                    "run.allow_large = true (or sim run --force) if this is meant)",
+                )
+            ]
+        )

@@ -15,13 +15,12 @@ cases ask for them, and every variant of a scenario gives the same case the same
 
 from __future__ import annotations
 
-import bisect
-import itertools
 from collections.abc import Callable
 
 import simpy
 
 from sim.model.cases import _Case, neglect
+from sim.model.centre import pick_departments
 from sim.model.layout import (
     CH_OFFLINE,
     CH_ONLINE,
@@ -122,16 +121,12 @@ class _TownshipCentre:
 
     def pick_departments(self, case: _Case) -> tuple[int, ...]:
         """The category's named departments stationed here, the rest by staff weight."""
-        chosen = list(self.category_departments[case.category])
-        staff = self.staff
-        draw = 0
-        while len(chosen) < self.per_case:  # without replacement
-            left = [i for i in range(len(staff)) if i not in chosen]
-            weights = list(itertools.accumulate(staff[i] for i in left))
-            u = self.u(case, _J_DEPARTMENTS + min(draw, 2)) * weights[-1]
-            chosen.append(left[min(bisect.bisect_right(weights, u), len(left) - 1)])
-            draw += 1
-        return tuple(sorted(chosen))
+
+        def uniform(draw: int) -> float:  # three draws; past them the last is used again
+            return self.u(case, _J_DEPARTMENTS + min(draw, 2))
+
+        named = self.category_departments[case.category]
+        return pick_departments(named, self.staff, self.per_case, uniform)
 
     # ------------------------------------------------------------------ assigning down
     def triage(self, case: _Case, channel: int, summoned: bool):

@@ -28,7 +28,14 @@ from typing import Any, Literal
 import pandas as pd
 
 from sim.reports.fonts import check_language
-from sim.reports.html_page import figure_img, heading, html_table, verdict_text, whole_page
+from sim.reports.html_page import (
+    FigureError,
+    drawn,
+    heading,
+    html_table,
+    verdict_text,
+    whole_page,
+)
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.vocabulary import PETITION_KPIS
 
@@ -187,15 +194,15 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
         table.columns = [f"{F.outcome_label(c, 'zh')} {c}" for c in table.columns]
         body += [
             heading("纠纷在哪一级化解", "Where disputes are resolved"),
-            figure_img(F.escalation_flow(results, lang), "escalation flow"),
+            drawn("escalation flow", F.escalation_flow, results, lang),
             html_table(table.map(lambda v: f"{v:.1%}" if pd.notna(v) else "—"), index=True),
             f'<p class="note">{html.escape(" ".join(WHERE_RESOLVED_NOTE))}</p>',
         ]
     if results.timeseries:
         body += [
             heading("各级排队情况", "Queue lengths over the year"),
-            figure_img(F.queue_lengths(results, "waiting", lang), "cases waiting"),
-            figure_img(F.queue_lengths(results, "present", lang), "cases present"),
+            drawn("cases waiting", F.queue_lengths, results, "waiting", lang),
+            drawn("cases present", F.queue_lengths, results, "present", lang),
         ]
     if results.costs:
         costs = F.cost_summary(results)
@@ -204,17 +211,17 @@ def render_run(results: Any, language: str = "zh", source: str = "") -> str:
         costs["合计 total"] = costs.sum(axis=1)
         body += [
             heading("年度经费", "Yearly cost (yuan)"),
-            figure_img(F.cost_breakdown(results, lang), "cost breakdown"),
+            drawn("cost breakdown", F.cost_breakdown, results, lang),
             html_table(costs.round(0), index=True),
         ]
     # The petition section needs the petition KPIs (other mechanisms may be off: issue 15's).
     if not set(PETITION_KPIS) & set(results.not_modelled):
         body += [
             heading("信访与积案 “1减2降1升”", "Petitions and backlog"),
-            figure_img(F.petition_indicators(results, lang), "petition indicators"),
+            drawn("petition indicators", F.petition_indicators, results, lang),
         ]
         if results.petitions:
-            body.append(figure_img(F.backlog_over_time(results, lang), "backlog over time"))
+            body.append(drawn("backlog over time", F.backlog_over_time, results, lang))
     if not (results.registers and results.cases):
         body.append(
             '<p class="note">这些结果没有保存明细表,只显示指标 (no tables were kept: '
@@ -267,18 +274,15 @@ def render_sweep(folder: str | Path, language: str = "zh", source: str = "") -> 
 
     body.append(heading("关注指标图", "Figures"))
     numeric = [a for a in axes if pd.api.types.is_numeric_dtype(df[a])]
+    by = "variant" if has_variants else None
     for kpi in focus:
         if len(numeric) >= 2:
-            fig = plots.heatmap(df, kpi, x=numeric[0], y=numeric[1], language=lang)
+            fig = drawn(kpi, plots.heatmap, df, kpi, x=numeric[0], y=numeric[1], language=lang)
         elif len(axes) == 1 or (len(numeric) == 1 and not has_variants):
-            fig = plots.kpi_over_axis(
-                df, kpi, axes[0], by="variant" if has_variants else None, language=lang
-            )
+            fig = drawn(kpi, plots.kpi_over_axis, df, kpi, axes[0], by=by, language=lang)
         else:
-            fig = F.sweep_bars(
-                summary, kpi, by="variant" if has_variants else "point", language=lang
-            )
-        body.append(figure_img(fig, kpi))
+            fig = drawn(kpi, F.sweep_bars, summary, kpi, by=by or "point", language=lang)
+        body.append(fig)
 
     wide = summary.assign(
         value=[
@@ -329,8 +333,9 @@ def _render_sensitivity(folder: Path, df: pd.DataFrame, lang: str, source: str) 
     result = analyse_sensitivity(folder)
     body = [heading("哪个假设起决定作用", "Which assumption decides?")]
     for kpi in dict.fromkeys(result.indices["kpi"]):
-        fig = plots.tornado(result.indices, kpi, language=lang)
-        body.append(figure_img(fig, f"sensitivity of {kpi}"))
+        body.append(
+            drawn(f"sensitivity of {kpi}", plots.tornado, result.indices, kpi, language=lang)
+        )
     body += [heading("敏感性指数", "Sensitivity indices"), html_table(result.indices)]
     page_meta = html.escape(
         f"{meta.get('name')} · {result.method} · {meta['points_done']} 个点 points"
@@ -407,14 +412,14 @@ def render_sizing(data: dict[str, Any], language: str = "zh", source: str = "") 
     if len(budget):
         body += [heading("年度预算", "Yearly budget (yuan)")]
         if "item" in budget and "yuan_per_year" in budget:
-            body.append(figure_img(F.budget_by_level(budget, lang), "budget by level"))
+            body.append(drawn("budget by level", F.budget_by_level, budget, lang))
         body.append(html_table(budget))
     if len(targets):
         body += [heading("目标判定", "Target verdicts"), html_table(targets)]
     if len(frontier) and {"annual_cost_yuan", "attainment", "demand"} <= set(frontier):
         body += [
             heading("成本—达标前沿", "Cost frontier"),
-            figure_img(F.sizing_frontier(frontier, lang), "cost frontier"),
+            drawn("cost frontier", F.sizing_frontier, frontier, lang),
         ]
     if len(minimality):
         body += [
@@ -447,7 +452,7 @@ def render_quotas(data: dict[str, Any], language: str = "zh", source: str = "") 
     if len(towns) and {"township", "kpi", "mean", "target", "met"} <= set(towns):
         body += [
             heading("分乡镇判定", "Township by township"),
-            figure_img(F.township_verdict(towns, None, lang), "township verdict"),
+            drawn("township verdict", F.township_verdict, towns, None, lang),
             html_table(towns),
         ]
     if len(staffing):
@@ -484,6 +489,8 @@ def write_report(
         page = render[kind]()
     except ScenarioError:
         raise
+    except FigureError as exc:  # read fine, drawn wrong: our bug (exit 1), named as such
+        raise FigureError(f"sim report {folder}: {exc}") from exc.__cause__
     except (OSError, ValueError, KeyError) as exc:  # a damaged folder is bad input, not a bug
         raise _problem(folder, f"readable {kind} results ({type(exc).__name__}: {exc})") from None
     target = (

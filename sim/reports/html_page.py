@@ -8,13 +8,23 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["CSS", "figure_img", "fmt_cell", "heading", "html_table", "verdict_text", "whole_page"]
+__all__ = [
+    "CSS",
+    "FigureError",
+    "drawn",
+    "figure_img",
+    "fmt_cell",
+    "heading",
+    "html_table",
+    "verdict_text",
+    "whole_page",
+]
 
 # No web font and no link: the page must open offline, so the CSS names fonts that may be there.
 CSS = """
@@ -49,6 +59,27 @@ def figure_img(fig: Figure, alt: str) -> str:
     return (
         f'<img class="fig" alt="{html.escape(alt)}" src="data:image/png;base64,{png_base64(fig)}">'
     )
+
+
+class FigureError(RuntimeError):
+    """A figure of the page could not be drawn from results that were read: our bug, not bad
+    input, so the CLI reports it as an internal error (exit status 1) naming the figure."""
+
+
+def drawn(alt: str, draw: Callable[..., Figure], *args: Any, **kwargs: Any) -> str:
+    """:func:`figure_img` of ``draw(*args, **kwargs)``.
+
+    The results were read before: a failure while drawing or saving this figure is a
+    :class:`FigureError` that names it (``alt`` and the drawing function) and the cause, so it
+    is not mistaken for an unreadable results folder.
+    """
+    try:
+        return figure_img(draw(*args, **kwargs), alt)
+    except Exception as exc:
+        name = getattr(draw, "__name__", "figure")
+        raise FigureError(
+            f"the figure {alt!r} ({name}) could not be drawn: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def fmt_cell(x: Any, digits: int = 3) -> str:

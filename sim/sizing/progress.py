@@ -66,7 +66,7 @@ class SizingProgress:
         if not self.bars or total < 2:
             yield _NoBar()
             return
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # not tqdm.auto: without ipywidgets it warns in notebooks
 
         with tqdm(
             total=total, unit="rep", desc=what, leave=False, file=sys.stderr, dynamic_ncols=True
