@@ -20,7 +20,11 @@ pool, or a dispute waits for the grid's next round) does the round become real: 
 its end; a round a dispute waits for is real from its start. A round due while every worker was
 busy queues at the touch, which keeps its place in the FIFO: no case queued between its due
 time and the touch (that would have been a touch). The sampler of the time series reads a
-caught-up pool, so the busy counts are those of the process-per-grid model.
+caught-up pool, so the busy counts are those of the process-per-grid model. When rounds
+repeat (the interval a whole number of the calendars' periods) and each ends before the next is
+due, the sampler catches nothing up: it counts the rounds under way of the idle grids from their
+next due times (:class:`sim.model.sweep_count._LazyCount`), and a touch goes straight to the last
+round due (:func:`sim.model.sweep_count.skip_rounds`).
 
 With the hours at 0 nothing here is built: discovery computes the next sweep time of a grid as
 it always did (no process per grid, docs/design.md).
@@ -39,6 +43,7 @@ from simpy.events import NORMAL, URGENT
 from sim.model.layout import GRID
 from sim.model.pools import _Pool
 from sim.model.recorder import _Recorder
+from sim.model.sweep_count import lazy_count, skip_rounds
 from sim.model.venues import _Venues
 from sim.scenario.calendar import WorkingCalendar
 
@@ -147,6 +152,9 @@ class _Sweeps:
         self.holds = [hours / share for share in self.shares]
         self.finish = [cal.finish for cal in calendars]
         self.always_open = [cal.always_open for cal in calendars]
+        self.lazy = lazy_count(self._end_of, calendars, offsets, interval, stop)
+        # The grids whose state changed since the last sample (the lazy count refreshes them).
+        self.dirty: list[int] = list(range(len(offsets)))
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
@@ -164,14 +172,21 @@ class _Sweeps:
     def _samples(self):
         """At the sampler's times (same arithmetic: now + interval), before it samples."""
         env, until, interval = self.env, self.window[1], self.sample_interval
+        lazy = self.lazy
+        sample = self.catch_up_all if lazy is None else functools.partial(lazy.sample, self)
         while env.now <= until:
-            self.catch_up_all()
+            sample()
             if interval == math.inf:
                 return
             yield self._tick(interval)
 
     def catch_up_all(self) -> None:
         """Every grid's rounds due by now (before a sample of the time series is taken)."""
+        if self.lazy is not None:  # idle grids are not in the heap: each is caught up
+            for grid in range(len(self.touch)):
+                self.catch_up(grid)
+            return
+        self.dirty.clear()  # only the lazy count reads it
         now = self.env.now
         heap, touch, held_kind, due = self.heap, self.touch, self.held_kind, self.due
         while heap and heap[0][0] <= now:
@@ -196,6 +211,7 @@ class _Sweeps:
 
     def catch_up(self, grid: int) -> None:
         """The grid's rounds due by now, before its pool is read or changed."""
+        self.dirty.append(grid)  # the pool may change now, whether or not rounds are due
         if self.touch[grid] <= self.env.now:
             self._caught_up(grid, self.env.now)
 
@@ -217,7 +233,8 @@ class _Sweeps:
         offset, interval = self.offsets[grid], self.interval
         due = self.due[grid] = offset + (int((end - offset) / interval) + 1) * interval
         self.touch[grid] = due
-        if due > now:  # else _rounds, called next, sets the touch again
+        self.dirty.append(grid)
+        if due > now and self.lazy is None:  # else _rounds, called next, sets the touch again
             heapq.heappush(self.heap, (due, grid))
 
     def make_real(self, grid: int) -> None:
@@ -229,6 +246,7 @@ class _Sweeps:
         self.held_kind[grid] = -1
         self.held_end[grid] = math.nan
         self.touch[grid] = math.inf
+        self.dirty.append(grid)
         ev = self.env.timeout(max(end - self.env.now, 0.0))
         ev.callbacks.append(lambda _event: self._ended(grid, kind, None))
 
@@ -264,6 +282,9 @@ class _Sweeps:
                 due = offset + (int((due - offset) / interval) + 1) * interval
                 continue
             free = pool.free  # _Pool.acquire_now, inlined: full-time first
+            if self.lazy is not None and not pending and (free[0] or free[1]):
+                # Rounds repeat and each ends before the next is due: go to the last one due.
+                due = skip_rounds(self, grid, due, now)
             if free[0]:
                 free[0] -= 1
                 kind = 0
@@ -294,21 +315,25 @@ class _Sweeps:
                 self.held_end[grid] = end
                 self.due[grid] = due
                 self.touch[grid] = end
+                self.dirty.append(grid)
                 heapq.heappush(self.heap, (end, grid))
                 return
             free[kind] += 1  # over before now, and the pool had no queue meanwhile
             due = offset + (int((end - offset) / interval) + 1) * interval
         self.due[grid] = due
+        self.dirty.append(grid)
         if self.active[grid] or due == math.inf:
             self.touch[grid] = math.inf
         else:
             self.touch[grid] = due
-            heapq.heappush(self.heap, (due, grid))
+            if self.lazy is None:
+                heapq.heappush(self.heap, (due, grid))
 
     def _hold(self, grid: int, kind: int, end: float, done: simpy.Event | None) -> None:
         self.busy.value += 1
         self.active[grid] = True
         self.touch[grid] = math.inf
+        self.dirty.append(grid)
         delay = max(end - self.env.now, 0.0)
         if done is None:
             ev = self.env.timeout(delay)
@@ -358,7 +383,9 @@ class _Sweeps:
         offset, interval = self.offsets[grid], self.interval
         due = self.due[grid] = offset + (int((self.env.now - offset) / interval) + 1) * interval
         self.touch[grid] = due
-        heapq.heappush(self.heap, (due, grid))
+        self.dirty.append(grid)
+        if self.lazy is None:
+            heapq.heappush(self.heap, (due, grid))
         self._wake(grid)
 
     def _wake(self, grid: int) -> None:

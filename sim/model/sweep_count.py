@@ -1,0 +1,142 @@
+"""Sweep rounds that repeat: counted for the time series and skipped at a touch, not caught up.
+
+Used by :mod:`sim.model.sweeps` (docs/model.md "Mediators' time") when a round's length (end −
+due) is the same for every round of a grid and kind, and shorter than the sweep interval: then
+an idle grid's rounds need no work until something touches the grid.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.model.layout import GRID
+from sim.scenario.calendar import WorkingCalendar
+
+if TYPE_CHECKING:
+    from sim.model.sweeps import _Sweeps
+
+__all__: list[str] = []  # the model's own machinery; nothing public
+
+
+def lazy_count(
+    end_of: Callable[[float, int], float],
+    calendars: list[WorkingCalendar],
+    offsets: list[float],
+    interval: float,
+    stop: float,
+) -> _LazyCount | None:
+    """The sampler's count of rounds under way, when rounds repeat; else None.
+
+    A round's length (``end_of(due, kind) − due``) is the same for every round of a grid and
+    kind when the interval is a whole number of the calendars' periods (a week; a day when every
+    day is a working day; any time round the clock). If every such length is shorter than the
+    interval, a round always ends before the next is due, and the rounds under way can be
+    counted from each grid's next due time alone; else the sampler catches every due grid up.
+    """
+    for cal in calendars:
+        period = 0.0 if cal.always_open else 1.0 if cal.days_per_week == 7 else 7.0
+        if period and interval % period:
+            return None
+    lengths = [[end_of(o, kind) - o for kind in range(len(calendars))] for o in offsets]
+    if not all(length < interval - 1e-6 for row in lengths for length in row):
+        return None
+    return _LazyCount(offsets, lengths, interval, stop)
+
+
+def skip_rounds(sweeps: _Sweeps, grid: int, due: float, now: float) -> float:
+    """The last round of an idle ``grid`` due by ``now`` (and before the stop), from ``due`` on.
+
+    Every round before it took a free worker at its due time and gave it back before the next
+    was due (:func:`lazy_count`), so the pool is as it was; their hours in the window are added
+    one by one, as ``_Sweeps._rounds`` would. Due times are ``offset + k × interval``, the
+    arithmetic of ``_Sweeps._ended``, so they are the same to the bit.
+    """
+    offset, interval, stop = sweeps.offsets[grid], sweeps.interval, sweeps.stop
+    first = round((due - offset) / interval)
+    k = math.floor((min(now, stop) - offset) / interval)
+    while offset + (k + 1) * interval <= now and offset + (k + 1) * interval < stop:
+        k += 1
+    while k > first and (offset + k * interval > now or offset + k * interval >= stop):
+        k -= 1
+    if k <= first:
+        return due
+    lo, hi = sweeps.window
+    work = sweeps.work_in_window
+    for j in range(first, k):
+        if lo <= offset + j * interval < hi:
+            work[GRID] += sweeps.hours
+    return offset + k * interval
+
+
+class _LazyCount:
+    """Rounds under way at a sample time, counted from each idle grid's next due time.
+
+    An idle grid (no round held, queued or awaited) whose pool has a free worker of ``kind``
+    sweeps at every due time ``offset + k × interval`` from ``due`` (before the stop) and holds a
+    worker for the round's length (the same for each round: :func:`lazy_count`). At
+    time ``s`` the last round due began ``r = (s − offset) mod interval`` ago; it is under way
+    when ``r < length`` and it is not earlier than ``due`` (due times are ``interval`` apart, so
+    half an interval tells them apart whatever the rounding). Counted over all grids at once
+    with numpy; a grid that is not idle has length −inf (never counted).
+    """
+
+    def __init__(
+        self, offsets: list[float], lengths: list[list[float]], interval: float, stop: float
+    ) -> None:
+        self.offsets = np.asarray(offsets, dtype=float)
+        self.lengths = lengths
+        self.interval = interval
+        self.stop = stop
+        self.after = self.offsets - interval / 2.0  # a round due after this is not earlier than due
+        self.length = np.full(len(offsets), -math.inf)  # set by the first refresh of each grid
+        self.counted = 0  # rounds counted here and added to the busy gauge at the last sample
+
+    def set(self, grid: int, due: float, kind: int) -> None:
+        """Grid ``grid`` idle from ``due`` with a free worker of ``kind``, or not (kind −1)."""
+        self.after[grid] = due - self.interval / 2.0
+        self.length[grid] = self.lengths[grid][kind] if kind >= 0 else -math.inf
+
+    def sample(self, sweeps: _Sweeps) -> None:
+        """Before a sample: the busy gauge counts the rounds under way without catching up.
+
+        Rounds held without an event that ended by now give their worker back (as at a touch);
+        the rounds that began since each idle grid's last touch are counted here and added to
+        the gauge until the next sample (only the sampler reads it).
+        """
+        now = sweeps.env.now
+        heap, touch, held_kind = sweeps.heap, sweeps.touch, sweeps.held_kind
+        while heap and heap[0][0] <= now:
+            t, grid = heapq.heappop(heap)
+            if touch[grid] == t and held_kind[grid] >= 0:
+                sweeps._give_back(grid, now)
+        if sweeps.dirty:
+            for grid in set(sweeps.dirty):
+                self.refresh(sweeps, grid)
+            sweeps.dirty.clear()
+        count = self.under_way(now)
+        sweeps.busy.value += count - self.counted
+        self.counted = count
+
+    def refresh(self, sweeps: _Sweeps, grid: int) -> None:
+        """This count's view of ``grid``: idle with its next due time, or not counted."""
+        pool = sweeps.pools[grid]
+        kind = -1
+        idle = not (sweeps.active[grid] or sweeps.held_kind[grid] >= 0 or sweeps.pending[grid])
+        if pool is not None and idle:
+            free = pool.free
+            kind = 0 if free[0] else 1 if free[1] else -1
+        self.set(grid, sweeps.due[grid], kind)
+
+    def under_way(self, s: float) -> int:
+        """How many idle grids have a round under way at time ``s``."""
+        r = np.mod(s - self.offsets, self.interval)
+        began = s - r
+        under_way = (r < self.length) & (began > self.after)
+        if s >= self.stop:  # no round is due from the stop on (the samples end before it)
+            under_way &= began < self.stop
+        return int(np.count_nonzero(under_way))
