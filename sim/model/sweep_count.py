@@ -7,14 +7,18 @@ an idle grid's rounds need no work until something touches the grid.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+import simpy
+from simpy.events import NORMAL
 
 from sim.model.layout import GRID
+from sim.model.pools import _Pool
 from sim.scenario.calendar import WorkingCalendar
 
 if TYPE_CHECKING:
@@ -73,6 +77,96 @@ def skip_rounds(sweeps: _Sweeps, grid: int, due: float, now: float) -> float:
     return offset + k * interval
 
 
+# The states of a planned round (sweeps.plans[grid] = [due, kind, done, state]).
+_PLANNED, _BEGUN, _DROPPED = 0, 1, 2
+
+
+def plan_round(sweeps: _Sweeps, grid: int) -> bool:
+    """Plan the awaited round due next: one event at its end instead of a wake-up at its due time.
+
+    A dispute waits for the round; the grid is idle and its pool has a free worker. If nothing
+    touches the pool before the due time, the round takes that worker then and ends when the
+    calendar says, so the end can be scheduled now. A touch before the due time drops the plan
+    for the wake-up of ``_Sweeps._wake`` (the pool may change); a touch after it begins the
+    round as ``_Sweeps._rounds`` would have at its due time (:func:`touch_plan`).
+    """
+    pool = sweeps.pools[grid]
+    if pool is None:
+        return False
+    free = pool.free
+    kind = 0 if free[0] else 1 if free[1] else -1
+    if kind < 0:
+        return False
+    due = sweeps.due[grid]
+    plan = [due, kind, sweeps.pending[grid][0], _PLANNED]
+    sweeps.plans[grid] = plan
+    sweeps.dirty.append(grid)
+    env = sweeps.env
+    # The times of the wake-up and of the end to the bit, as _wake and _hold would schedule
+    # them (now + delay, then the wake-up's now + delay): SimPy's own arithmetic of schedule().
+    woken = env.now + (due - env.now)
+    end = woken + max(sweeps._end_of(due, kind) - woken, 0.0)
+    ev = simpy.Event(env)
+    ev._ok = True
+    ev._value = None
+    ev.callbacks.append(functools.partial(_planned_end, sweeps, grid, plan))
+    heapq.heappush(env._queue, (end, NORMAL, next(env._eid), ev))
+    return True
+
+
+def touch_plan(sweeps: _Sweeps, grid: int, pool_changes: bool) -> None:
+    """Something touches a grid with a planned round: begin it if due, else maybe drop it."""
+    plan = sweeps.plans[grid]
+    assert plan is not None
+    if sweeps.env.now >= plan[0]:
+        sweeps.plans[grid] = None
+        _begin(sweeps, grid, plan)
+    elif pool_changes:
+        sweeps.plans[grid] = None
+        plan[3] = _DROPPED
+        sweeps._wake(grid, plan=False)
+
+
+def _begin(sweeps: _Sweeps, grid: int, plan: list) -> None:
+    """The planned round began at its due time: as ``_Sweeps._rounds`` and ``_hold`` then."""
+    due, kind, done = plan[0], plan[1], plan[2]
+    plan[3] = _BEGUN
+    cast(_Pool, sweeps.pools[grid]).free[kind] -= 1
+    lo, hi = sweeps.window
+    if lo <= due < hi:
+        sweeps.work_in_window[GRID] += sweeps.hours
+    assert sweeps.pending[grid][0] is done
+    sweeps.pending[grid].pop(0)
+    sweeps.busy.value += 1
+    sweeps.active[grid] = True
+    sweeps.touch[grid] = math.inf
+    sweeps.dirty.append(grid)
+
+
+def _planned_end(sweeps: _Sweeps, grid: int, plan: list, _event: object) -> None:
+    """The end of a planned round: its done-event is processed now (``_Sweeps._ended_awaited``)."""
+    if plan[3] == _DROPPED:
+        return
+    if plan[3] == _PLANNED:  # nothing touched the grid since the plan: it began at its due time
+        sweeps.plans[grid] = None
+        _begin(sweeps, grid, plan)
+    done = plan[2]
+    callbacks = done.callbacks
+    done.callbacks = None
+    done._ok = True
+    done._value = None
+    # As _ended_awaited: a case handed the worker goes first, the disputes found after it.
+    handed = cast(_Pool, sweeps.pools[grid]).waiting > 0
+    sweeps._ended(grid, plan[1], None)
+    if handed:
+        later = sweeps.env.event()
+        later.callbacks = callbacks
+        later.succeed()
+    else:
+        for callback in callbacks:
+            callback(done)
+
+
 class _LazyCount:
     """Rounds under way at a sample time, counted from each idle grid's next due time.
 
@@ -126,7 +220,8 @@ class _LazyCount:
         """This count's view of ``grid``: idle with its next due time, or not counted."""
         pool = sweeps.pools[grid]
         kind = -1
-        idle = not (sweeps.active[grid] or sweeps.held_kind[grid] >= 0 or sweeps.pending[grid])
+        waits = sweeps.pending[grid] and sweeps.plans[grid] is None  # a planned round is counted
+        idle = not (sweeps.active[grid] or sweeps.held_kind[grid] >= 0 or waits)
         if pool is not None and idle:
             free = pool.free
             kind = 0 if free[0] else 1 if free[1] else -1

@@ -43,7 +43,7 @@ from simpy.events import NORMAL, URGENT
 from sim.model.layout import GRID
 from sim.model.pools import _Pool
 from sim.model.recorder import _Recorder
-from sim.model.sweep_count import lazy_count, skip_rounds
+from sim.model.sweep_count import lazy_count, plan_round, skip_rounds, touch_plan
 from sim.model.venues import _Venues
 from sim.scenario.calendar import WorkingCalendar
 
@@ -155,6 +155,8 @@ class _Sweeps:
         self.lazy = lazy_count(self._end_of, calendars, offsets, interval, stop)
         # The grids whose state changed since the last sample (the lazy count refreshes them).
         self.dirty: list[int] = list(range(len(offsets)))
+        # Per grid, the awaited round planned ahead of its due time (sweep_count.plan_round).
+        self.plans: list[list | None] = [None] * len(offsets)
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
@@ -184,7 +186,7 @@ class _Sweeps:
         """Every grid's rounds due by now (before a sample of the time series is taken)."""
         if self.lazy is not None:  # idle grids are not in the heap: each is caught up
             for grid in range(len(self.touch)):
-                self.catch_up(grid)
+                self.catch_up(grid, False)
             return
         self.dirty.clear()  # only the lazy count reads it
         now = self.env.now
@@ -200,7 +202,7 @@ class _Sweeps:
 
     def found(self, grid: int, rounds: int) -> simpy.Event:
         """The event that the ``rounds``-th sweep of ``grid`` not yet begun is done (≥ 1)."""
-        self.catch_up(grid)
+        self.catch_up(grid, False)
         # The round under way must end by an event, which wakes the grid for the next one.
         self.make_real(grid)
         pending = self.pending[grid]
@@ -209,9 +211,11 @@ class _Sweeps:
         self._wake(grid)
         return pending[rounds - 1]
 
-    def catch_up(self, grid: int) -> None:
+    def catch_up(self, grid: int, pool_changes: bool = True) -> None:
         """The grid's rounds due by now, before its pool is read or changed."""
         self.dirty.append(grid)  # the pool may change now, whether or not rounds are due
+        if self.plans[grid] is not None:
+            touch_plan(self, grid, pool_changes)
         if self.touch[grid] <= self.env.now:
             self._caught_up(grid, self.env.now)
 
@@ -388,12 +392,15 @@ class _Sweeps:
             heapq.heappush(self.heap, (due, grid))
         self._wake(grid)
 
-    def _wake(self, grid: int) -> None:
-        """An event at the next due time while a dispute waits for the grid's sweep."""
-        if not self.pending[grid] or self.active[grid]:
+    def _wake(self, grid: int, plan: bool = True) -> None:
+        """An event at the next due time while a dispute waits for the grid's sweep (or at
+        the round's end, when it can be planned: :func:`sim.model.sweep_count.plan_round`)."""
+        if not self.pending[grid] or self.active[grid] or self.plans[grid] is not None:
             return
         due = self.due[grid]
         if due == self.wake_at[grid] or due == math.inf:
+            return
+        if plan and self.lazy is not None and plan_round(self, grid):
             return
         self.wake_at[grid] = due
         ev = self.env.timeout(due - self.env.now)
