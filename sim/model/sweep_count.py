@@ -52,13 +52,14 @@ def lazy_count(
     return _LazyCount(offsets, lengths, interval, stop)
 
 
-def skip_rounds(sweeps: _Sweeps, grid: int, due: float, now: float) -> float:
-    """The last round of an idle ``grid`` due by ``now`` (and before the stop), from ``due`` on.
+def skip_rounds(sweeps: _Sweeps, grid: int, due: float, now: float, kind: int) -> float:
+    """The first round of an idle ``grid`` from ``due`` on that may not be over by ``now``.
 
-    Every round before it took a free worker at its due time and gave it back before the next
-    was due (:func:`lazy_count`), so the pool is as it was; their hours in the window are added
-    one by one, as ``_Sweeps._rounds`` would. Due times are ``offset + k × interval``, the
-    arithmetic of ``_Sweeps._ended``, so they are the same to the bit.
+    Every round due by ``now`` (and before the stop) takes a free worker of ``kind`` at its due
+    time and gives it back before the next is due (:func:`lazy_count`), so the pool is as it
+    was: those over by ``now`` (all but maybe the last, whose length tells) are skipped, their
+    hours in the window added one by one, as ``_Sweeps._rounds`` would. Due times are ``offset +
+    k × interval``, the arithmetic of ``_Sweeps._ended``, so they are the same to the bit.
     """
     offset, interval, stop = sweeps.offsets[grid], sweeps.interval, sweeps.stop
     first = round((due - offset) / interval)
@@ -67,13 +68,23 @@ def skip_rounds(sweeps: _Sweeps, grid: int, due: float, now: float) -> float:
         k += 1
     while k > first and (offset + k * interval > now or offset + k * interval >= stop):
         k -= 1
-    if k <= first:
+    k = max(k, first)
+    # The last one is over too when its length has passed (with room for the float slack).
+    if now > offset + k * interval + cast(_LazyCount, sweeps.lazy).lengths[grid][kind] + 1e-6:
+        k += 1
+    if k == first:
         return due
     lo, hi = sweeps.window
-    work = sweeps.work_in_window
-    for j in range(first, k):
-        if lo <= offset + j * interval < hi:
-            work[GRID] += sweeps.hours
+    work, hours = sweeps.work_in_window, sweeps.hours
+    if lo <= due and offset + (k - 1) * interval < hi:  # all in the window (most of a run)
+        total = work[GRID]
+        for _ in range(k - first):
+            total += hours
+        work[GRID] = total
+    else:
+        for j in range(first, k):
+            if lo <= offset + j * interval < hi:
+                work[GRID] += hours
     return offset + k * interval
 
 
@@ -129,14 +140,13 @@ def touch_plan(sweeps: _Sweeps, grid: int, pool_changes: bool) -> None:
 
 def _begin(sweeps: _Sweeps, grid: int, plan: list) -> None:
     """The planned round began at its due time: as ``_Sweeps._rounds`` and ``_hold`` then."""
-    due, kind, done = plan[0], plan[1], plan[2]
+    due = plan[0]
     plan[3] = _BEGUN
-    cast(_Pool, sweeps.pools[grid]).free[kind] -= 1
+    cast(_Pool, sweeps.pools[grid]).free[plan[1]] -= 1
     lo, hi = sweeps.window
     if lo <= due < hi:
         sweeps.work_in_window[GRID] += sweeps.hours
-    assert sweeps.pending[grid][0] is done
-    sweeps.pending[grid].pop(0)
+    sweeps.pending[grid].pop(0)  # the plan's done-event (a plan is dropped if it changes)
     sweeps.busy.value += 1
     sweeps.active[grid] = True
     sweeps.touch[grid] = math.inf
@@ -190,11 +200,6 @@ class _LazyCount:
         self.length = np.full(len(offsets), -math.inf)  # set by the first refresh of each grid
         self.counted = 0  # rounds counted here and added to the busy gauge at the last sample
 
-    def set(self, grid: int, due: float, kind: int) -> None:
-        """Grid ``grid`` idle from ``due`` with a free worker of ``kind``, or not (kind −1)."""
-        self.after[grid] = due - self.interval / 2.0
-        self.length[grid] = self.lengths[grid][kind] if kind >= 0 else -math.inf
-
     def sample(self, sweeps: _Sweeps) -> None:
         """Before a sample: the busy gauge counts the rounds under way without catching up.
 
@@ -217,15 +222,19 @@ class _LazyCount:
         self.counted = count
 
     def refresh(self, sweeps: _Sweeps, grid: int) -> None:
-        """This count's view of ``grid``: idle with its next due time, or not counted."""
+        """This count's view of ``grid``: idle from its next due time with a free worker of
+        some kind (whose round length it takes), or not counted (length −inf)."""
         pool = sweeps.pools[grid]
-        kind = -1
+        length = -math.inf
         waits = sweeps.pending[grid] and sweeps.plans[grid] is None  # a planned round is counted
-        idle = not (sweeps.active[grid] or sweeps.held_kind[grid] >= 0 or waits)
-        if pool is not None and idle:
+        if pool is not None and not (sweeps.active[grid] or sweeps.held_kind[grid] >= 0 or waits):
             free = pool.free
-            kind = 0 if free[0] else 1 if free[1] else -1
-        self.set(grid, sweeps.due[grid], kind)
+            if free[0]:
+                length = self.lengths[grid][0]
+            elif free[1]:
+                length = self.lengths[grid][1]
+        self.after[grid] = sweeps.due[grid] - self.interval / 2.0
+        self.length[grid] = length
 
     def under_way(self, s: float) -> int:
         """How many idle grids have a round under way at time ``s``."""

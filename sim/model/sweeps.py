@@ -287,8 +287,10 @@ class _Sweeps:
                 continue
             free = pool.free  # _Pool.acquire_now, inlined: full-time first
             if self.lazy is not None and not pending and (free[0] or free[1]):
-                # Rounds repeat and each ends before the next is due: go to the last one due.
-                due = skip_rounds(self, grid, due, now)
+                # Rounds repeat and each ends before the next is due: skip those over by now.
+                due = skip_rounds(self, grid, due, now, 0 if free[0] else 1)
+                if due > now:
+                    break
             if free[0]:
                 free[0] -= 1
                 kind = 0
