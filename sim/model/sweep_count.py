@@ -63,14 +63,19 @@ def skip_rounds(sweeps: _Sweeps, grid: int, due: float, now: float, kind: int) -
     """
     offset, interval, stop = sweeps.offsets[grid], sweeps.interval, sweeps.stop
     first = round((due - offset) / interval)
+    # The last round due by now and before the stop; the float quotient may be one off.
     k = math.floor((min(now, stop) - offset) / interval)
-    while offset + (k + 1) * interval <= now and offset + (k + 1) * interval < stop:
-        k += 1
-    while k > first and (offset + k * interval > now or offset + k * interval >= stop):
+    last = offset + k * interval
+    if last > now or last >= stop:
         k -= 1
-    k = max(k, first)
+        last = offset + k * interval
+    elif offset + (k + 1) * interval <= now and offset + (k + 1) * interval < stop:
+        k += 1
+        last = offset + k * interval
+    if k < first:
+        k, last = first, due
     # The last one is over too when its length has passed (with room for the float slack).
-    if now > offset + k * interval + cast(_LazyCount, sweeps.lazy).lengths[grid][kind] + 1e-6:
+    if now > last + cast(_LazyCount, sweeps.lazy).lengths[grid][kind] + 1e-6:
         k += 1
     if k == first:
         return due

@@ -89,7 +89,7 @@ class _SweptPool(_Pool):
         _Pool.release(self, kind, case)
 
     def queue_length(self) -> int:
-        self.sweeps.catch_up(self.grid)
+        self.sweeps.catch_up(self.grid, False)  # a read: the pool does not change
         return self.waiting
 
 
@@ -203,6 +203,7 @@ class _Sweeps:
     def found(self, grid: int, rounds: int) -> simpy.Event:
         """The event that the ``rounds``-th sweep of ``grid`` not yet begun is done (≥ 1)."""
         self.catch_up(grid, False)
+        self.dirty.append(grid)  # a dispute waits: the grid is no longer idle
         # The round under way must end by an event, which wakes the grid for the next one.
         self.make_real(grid)
         pending = self.pending[grid]
@@ -213,7 +214,8 @@ class _Sweeps:
 
     def catch_up(self, grid: int, pool_changes: bool = True) -> None:
         """The grid's rounds due by now, before its pool is read or changed."""
-        self.dirty.append(grid)  # the pool may change now, whether or not rounds are due
+        if pool_changes:  # the free workers may change now, whether or not rounds are due
+            self.dirty.append(grid)
         if self.plans[grid] is not None:
             touch_plan(self, grid, pool_changes)
         if self.touch[grid] <= self.env.now:
