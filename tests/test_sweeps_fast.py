@@ -1,4 +1,4 @@
-"""Lazy sweep rounds (sim.model.sweeps) against the process-per-grid model they replace.
+"""Lazy sweep rounds (sim.model.sweeps, sweep_count) against the process-per-grid model.
 
 docs/model.md "Mediators' time": a sweep round takes a grid worker's time. The lazy rounds make
 events only when something touches a grid; they must reproduce the process-per-grid model kept
@@ -198,3 +198,65 @@ def test_a_round_due_while_every_worker_is_busy_queues_and_runs_late():
         pool.release(k, _NO_CASE)
     env.run(until=due + 30.0)
     assert done.processed
+
+
+# A sweep interval that is no whole number of weeks: rounds do not repeat on the 5-day calendar,
+# so the lazy count and the skipping are off and every due grid is caught up before a sample.
+UNEVEN = [*SETS, "discovery.sweep_interval_days=6.5"]
+
+
+def test_rounds_that_do_not_repeat_are_caught_up_as_before(monkeypatch):
+    """The catch-up path (no lazy count) still reproduces the process-per-grid model."""
+    model = replication._Model(sim.load_scenario(SMALL_FULL, UNEVEN), 0, 1, None)
+    assert model.sweeps is not None and model.sweeps.lazy is None
+    old, old_cases, old_reg = _run(False, 0, UNEVEN, monkeypatch)
+    new, new_cases, new_reg = _run(True, 0, UNEVEN, monkeypatch)
+    pd.testing.assert_frame_equal(new_cases, old_cases)
+    pd.testing.assert_frame_equal(new_reg, old_reg)
+    a, b = old.timeseries.frame(), new.timeseries.frame()
+    diff = np.abs(a["busy"].to_numpy() - b["busy"].to_numpy())
+    assert diff.max() <= 1 and diff.sum() <= 2
+
+
+def test_the_reference_comparison_covers_plans_skips_and_lazy_counts(monkeypatch):
+    """With SETS the fast paths are on, and the comparison above runs through each of them:
+    rounds counted lazily at samples, rounds skipped at touches, awaited rounds planned ahead,
+    and plans dropped because the pool changed before their due time."""
+    import sim.model.sweep_count as sweep_count
+    import sim.model.sweeps as sweeps_module
+
+    seen = {"planned": 0, "dropped": 0, "skipped": 0, "counted": 0}
+    plan, touch, skip = (
+        sweeps_module.plan_round,
+        sweeps_module.touch_plan,
+        sweeps_module.skip_rounds,
+    )
+    under_way = sweep_count._LazyCount.under_way
+
+    def planned(sweeps, grid):
+        made = plan(sweeps, grid)
+        seen["planned"] += made
+        return made
+
+    def touched(sweeps, grid, pool_changes):
+        seen["dropped"] += pool_changes and sweeps.env.now < sweeps.plans[grid][0]
+        touch(sweeps, grid, pool_changes)
+
+    def skipped(sweeps, grid, due, now, kind):
+        out = skip(sweeps, grid, due, now, kind)
+        seen["skipped"] += out != due
+        return out
+
+    def counted(self, s):
+        n = under_way(self, s)
+        seen["counted"] += n
+        return n
+
+    monkeypatch.setattr(sweeps_module, "plan_round", planned)
+    monkeypatch.setattr(sweeps_module, "touch_plan", touched)
+    monkeypatch.setattr(sweeps_module, "skip_rounds", skipped)
+    monkeypatch.setattr(sweep_count._LazyCount, "under_way", counted)
+    model = replication._Model(sim.load_scenario(SMALL_FULL, SETS), 0, 1, None)
+    assert model.sweeps is not None and model.sweeps.lazy is not None
+    model.run()
+    assert all(n > 0 for n in seen.values()), seen

@@ -140,3 +140,26 @@ def test_grid_units_table_agrees_with_unit_of() -> None:
     assert len(table) == len(district.grid_names)
     for g, units in enumerate(table):
         assert units == tuple(district.unit_of(level, g) for level in sim.LEVELS)
+
+
+def test_every_day_calendars_finish_as_the_general_loop_to_the_bit() -> None:
+    """WorkingCalendar._every_day (7 working days a week, no weekday arithmetic) returns what
+    the general day-by-day loop returns, bit for bit, on random windows, starts and efforts."""
+    rng = np.random.default_rng(7)
+    compared = 0
+    for hours, start in [(1, 0), (2, 18), (2.5, 20), (4, 8.5), (8, 8.5), (10, 0.5), (23.5, 0)]:
+        wc = WorkingCalendar(
+            Calendar(hours_per_day=hours, days_per_week=7, day_start_hour=start),
+            int(rng.integers(7)),
+        )
+        for _ in range(2000):
+            day = int(rng.integers(0, 5000))
+            remaining = float(rng.random() * rng.choice([0.01, 0.1, 1.0, 5.0, 40.0]))
+            fast = wc._every_day(day, remaining)
+            # Just under 7: every weekday is a working day, but the general loop runs.
+            wc.days_per_week = 6.999  # type: ignore[assignment]
+            general = wc._later_days(day, remaining)
+            wc.days_per_week = 7
+            assert fast == general, (hours, start, day, remaining)
+            compared += 1
+    assert compared == 14000

@@ -124,6 +124,8 @@ class _Discovery:
         # Per grid, a factor on the mean patience (信访代办员; set by the coordinator), or None.
         self.patience_scale: list[float] | None = None
         self.worsening = self.mech.worsening
+        rates = sc.worsening.rate_per_day  # per day, read once: minor → major, major → serious
+        self.worsen_rates = (rates.get("minor", 0.0), rates.get("major", 0.0))
         self.next_id = 0
 
         self.case_rows = UniformRows(stream(seed, replication, "case"), U_WIDTH)
@@ -260,15 +262,15 @@ class _Discovery:
     def _set_worsening(self, case: _Case) -> None:
         if not self.worsening:
             return
-        rates = self.sc.worsening.rate_per_day
+        minor, major = self.worsen_rates
         at = 0.0
-        for sev, ui in ((0, U_WORSEN_1), (1, U_WORSEN_2)):
-            if case.severity > sev:
-                continue
-            r = rates.get("minor" if sev == 0 else "major", 0.0)
-            if r <= 0:
-                break
-            at += -math.log1p(-case.u[ui]) / r
+        if case.severity == 0:
+            if minor <= 0:
+                return  # no worsening from minor, hence none beyond it either
+            at += -math.log1p(-case.u[U_WORSEN_1]) / minor
+            case.worsen_at.append(at)
+        if case.severity <= 1 and major > 0:
+            at += -math.log1p(-case.u[U_WORSEN_2]) / major
             case.worsen_at.append(at)
 
     def _set_patience(self, case: _Case) -> None:

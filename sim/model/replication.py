@@ -274,12 +274,15 @@ class _Model:
         env.process(self.recorder.sampler(self.sc.run.sample_interval_days, self.window[1]))
         env.process(self.snapshot(self.window[0], "start"))
         env.process(self.snapshot(self.window[1], "end"))
-        events = 0
         step = env.step
         end = self.end_time
-        while env.peek() <= end:
+        # Events processed: those scheduled meanwhile (SimPy numbers each one it schedules) less
+        # those still queued; the loop itself then only steps (no peek() call, no count).
+        queue, ids = env._queue, env._eid
+        first, queued = next(ids), len(queue)
+        while queue and queue[0][0] <= end:
             step()
-            events += 1
+        events = next(ids) - first - 1 - (len(queue) - queued)
         finish = end if env.peek() < math.inf else min(env.now, end)
         self.recorder.close(self.petitions.open)
         return self._result(finish, events)

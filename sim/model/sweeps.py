@@ -20,7 +20,11 @@ pool, or a dispute waits for the grid's next round) does the round become real: 
 its end; a round a dispute waits for is real from its start. A round due while every worker was
 busy queues at the touch, which keeps its place in the FIFO: no case queued between its due
 time and the touch (that would have been a touch). The sampler of the time series reads a
-caught-up pool, so the busy counts are those of the process-per-grid model.
+caught-up pool, so the busy counts are those of the process-per-grid model. When rounds
+repeat (the interval a whole number of the calendars' periods) and each ends before the next is
+due, the sampler catches nothing up: it counts the rounds under way of the idle grids from their
+next due times (:class:`sim.model.sweep_count._LazyCount`), and a touch goes straight to the last
+round due (:func:`sim.model.sweep_count.skip_rounds`).
 
 With the hours at 0 nothing here is built: discovery computes the next sweep time of a grid as
 it always did (no process per grid, docs/design.md).
@@ -39,6 +43,7 @@ from simpy.events import NORMAL, URGENT
 from sim.model.layout import GRID
 from sim.model.pools import _Pool
 from sim.model.recorder import _Recorder
+from sim.model.sweep_count import lazy_count, plan_round, skip_rounds, touch_plan
 from sim.model.venues import _Venues
 from sim.scenario.calendar import WorkingCalendar
 
@@ -84,7 +89,7 @@ class _SweptPool(_Pool):
         _Pool.release(self, kind, case)
 
     def queue_length(self) -> int:
-        self.sweeps.catch_up(self.grid)
+        self.sweeps.catch_up(self.grid, False)  # a read: the pool does not change
         return self.waiting
 
 
@@ -147,6 +152,11 @@ class _Sweeps:
         self.holds = [hours / share for share in self.shares]
         self.finish = [cal.finish for cal in calendars]
         self.always_open = [cal.always_open for cal in calendars]
+        self.lazy = lazy_count(self._end_of, calendars, offsets, interval, stop)
+        # The grids whose state changed since the last sample (the lazy count refreshes them).
+        self.dirty: list[int] = list(range(len(offsets)))
+        # Per grid, the awaited round planned ahead of its due time (sweep_count.plan_round).
+        self.plans: list[list | None] = [None] * len(offsets)
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
@@ -164,14 +174,21 @@ class _Sweeps:
     def _samples(self):
         """At the sampler's times (same arithmetic: now + interval), before it samples."""
         env, until, interval = self.env, self.window[1], self.sample_interval
+        lazy = self.lazy
+        sample = self.catch_up_all if lazy is None else functools.partial(lazy.sample, self)
         while env.now <= until:
-            self.catch_up_all()
+            sample()
             if interval == math.inf:
                 return
             yield self._tick(interval)
 
     def catch_up_all(self) -> None:
         """Every grid's rounds due by now (before a sample of the time series is taken)."""
+        if self.lazy is not None:  # idle grids are not in the heap: each is caught up
+            for grid in range(len(self.touch)):
+                self.catch_up(grid, False)
+            return
+        self.dirty.clear()  # only the lazy count reads it
         now = self.env.now
         heap, touch, held_kind, due = self.heap, self.touch, self.held_kind, self.due
         while heap and heap[0][0] <= now:
@@ -185,7 +202,8 @@ class _Sweeps:
 
     def found(self, grid: int, rounds: int) -> simpy.Event:
         """The event that the ``rounds``-th sweep of ``grid`` not yet begun is done (≥ 1)."""
-        self.catch_up(grid)
+        self.catch_up(grid, False)
+        self.dirty.append(grid)  # a dispute waits: the grid is no longer idle
         # The round under way must end by an event, which wakes the grid for the next one.
         self.make_real(grid)
         pending = self.pending[grid]
@@ -194,8 +212,12 @@ class _Sweeps:
         self._wake(grid)
         return pending[rounds - 1]
 
-    def catch_up(self, grid: int) -> None:
+    def catch_up(self, grid: int, pool_changes: bool = True) -> None:
         """The grid's rounds due by now, before its pool is read or changed."""
+        if pool_changes:  # the free workers may change now, whether or not rounds are due
+            self.dirty.append(grid)
+        if self.plans[grid] is not None:
+            touch_plan(self, grid, pool_changes)
         if self.touch[grid] <= self.env.now:
             self._caught_up(grid, self.env.now)
 
@@ -217,7 +239,8 @@ class _Sweeps:
         offset, interval = self.offsets[grid], self.interval
         due = self.due[grid] = offset + (int((end - offset) / interval) + 1) * interval
         self.touch[grid] = due
-        if due > now:  # else _rounds, called next, sets the touch again
+        self.dirty.append(grid)
+        if due > now and self.lazy is None:  # else _rounds, called next, sets the touch again
             heapq.heappush(self.heap, (due, grid))
 
     def make_real(self, grid: int) -> None:
@@ -229,6 +252,7 @@ class _Sweeps:
         self.held_kind[grid] = -1
         self.held_end[grid] = math.nan
         self.touch[grid] = math.inf
+        self.dirty.append(grid)
         ev = self.env.timeout(max(end - self.env.now, 0.0))
         ev.callbacks.append(lambda _event: self._ended(grid, kind, None))
 
@@ -264,6 +288,11 @@ class _Sweeps:
                 due = offset + (int((due - offset) / interval) + 1) * interval
                 continue
             free = pool.free  # _Pool.acquire_now, inlined: full-time first
+            if self.lazy is not None and not pending and (free[0] or free[1]):
+                # Rounds repeat and each ends before the next is due: skip those over by now.
+                due = skip_rounds(self, grid, due, now, 0 if free[0] else 1)
+                if due > now:
+                    break
             if free[0]:
                 free[0] -= 1
                 kind = 0
@@ -294,21 +323,25 @@ class _Sweeps:
                 self.held_end[grid] = end
                 self.due[grid] = due
                 self.touch[grid] = end
+                self.dirty.append(grid)
                 heapq.heappush(self.heap, (end, grid))
                 return
             free[kind] += 1  # over before now, and the pool had no queue meanwhile
             due = offset + (int((end - offset) / interval) + 1) * interval
         self.due[grid] = due
+        self.dirty.append(grid)
         if self.active[grid] or due == math.inf:
             self.touch[grid] = math.inf
         else:
             self.touch[grid] = due
-            heapq.heappush(self.heap, (due, grid))
+            if self.lazy is None:
+                heapq.heappush(self.heap, (due, grid))
 
     def _hold(self, grid: int, kind: int, end: float, done: simpy.Event | None) -> None:
         self.busy.value += 1
         self.active[grid] = True
         self.touch[grid] = math.inf
+        self.dirty.append(grid)
         delay = max(end - self.env.now, 0.0)
         if done is None:
             ev = self.env.timeout(delay)
@@ -358,15 +391,20 @@ class _Sweeps:
         offset, interval = self.offsets[grid], self.interval
         due = self.due[grid] = offset + (int((self.env.now - offset) / interval) + 1) * interval
         self.touch[grid] = due
-        heapq.heappush(self.heap, (due, grid))
+        self.dirty.append(grid)
+        if self.lazy is None:
+            heapq.heappush(self.heap, (due, grid))
         self._wake(grid)
 
-    def _wake(self, grid: int) -> None:
-        """An event at the next due time while a dispute waits for the grid's sweep."""
-        if not self.pending[grid] or self.active[grid]:
+    def _wake(self, grid: int, plan: bool = True) -> None:
+        """An event at the next due time while a dispute waits for the grid's sweep (or at
+        the round's end, when it can be planned: :func:`sim.model.sweep_count.plan_round`)."""
+        if not self.pending[grid] or self.active[grid] or self.plans[grid] is not None:
             return
         due = self.due[grid]
         if due == self.wake_at[grid] or due == math.inf:
+            return
+        if plan and self.lazy is not None and plan_round(self, grid):
             return
         self.wake_at[grid] = due
         ev = self.env.timeout(due - self.env.now)

@@ -98,6 +98,8 @@ class WorkingCalendar:
         """
         s, h, weekly = self._s, self._h, self._weekly
         w0, per_week = self._weekday0, self.days_per_week
+        if per_week == 7:
+            return self._every_day(day, remaining)
         t = float(day)
         while True:
             if remaining > weekly:
@@ -122,3 +124,24 @@ class WorkingCalendar:
             else:
                 day += 1
             t = float(day)
+
+    def _every_day(self, day: int, remaining: float) -> float:
+        """:meth:`_later_days` when every day is a working day: the same arithmetic, to the bit.
+
+        From the start of a day the window begins at ``day + s`` (``max(day, day + s)``), ends
+        at ``day + s + h`` and no day is off, so the weekday need not be worked out.
+        """
+        s, h, weekly = self._s, self._h, self._weekly
+        while True:
+            if remaining > weekly:
+                weeks = math.floor((remaining - 1e-12) / weekly)
+                day += 7 * weeks
+                remaining -= weeks * weekly
+            begin = day + s
+            end = begin + h
+            if begin < end:
+                available = end - begin
+                if remaining <= available + 1e-12:  # float slack: do not spill a day
+                    return begin + min(remaining, available)
+                remaining -= available
+            day += 1
