@@ -399,10 +399,9 @@ def _format(results: Any) -> str:
 
     sc = results.scenario
     conf = round(sc.run.confidence * 100)
-    summary = results.summary
-    notes = summary.get("interval")
+    summary = results.summary_records
     rows = []
-    for name, row in summary.iterrows():
+    for name, row in summary.items():
         mark = " "
         if name in results.not_modelled:
             ci = "not in this scenario"
@@ -410,7 +409,7 @@ def _format(results: Any) -> str:
             ci = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
             # A mark for an interval bent to the KPI's range (clipped at 0, or every
             # replication at 0 or 1); the logit scale of shares is said once, below.
-            note = str(notes[name]) if notes is not None else ""
+            note = str(row.get("interval") or "")
             if note and note != "logit":
                 mark = "°"
         label = KPI_LABELS.get(name, "")
@@ -429,20 +428,21 @@ def _format(results: Any) -> str:
         line = pad(name, w_name) + pad(label, w_label) + pad(mean, 12, True) + pad(ci, w_ci, True)
         lines.append((line + mark + "  " + denominator).rstrip())
     lines += ["", *_interval_notes(results, conf)]
-    if len(results.targets):
+    targets = results.target_records
+    if targets:
         lines += [
             "",
             pad("target", w_name) + pad("目标", w_label) + pad("goal", 12, True)
             + pad("mean", 12, True) + "  verdict",
         ]  # fmt: skip
         verdicts = []
-        for _, row in results.targets.iterrows():
+        for row in targets.values():
             verdict = "met 达标" if row["met"] else "NOT met 未达标"
             if row["met"] and not row["met_with_confidence"]:
                 verdict += f" (not with {conf}% confidence)"
             verdicts.append(verdict)
         w_verdict = max(display_width(v) for v in verdicts) + 2
-        for (name, row), verdict in zip(results.targets.iterrows(), verdicts, strict=True):
+        for (name, row), verdict in zip(targets.items(), verdicts, strict=True):
             goal = f"{row['sense']} {_fmt(row['target'])}"
             label = row["label"] or KPI_LABELS.get(name, "")
             line = (
@@ -450,8 +450,8 @@ def _format(results: Any) -> str:
                 + pad(_fmt(row["mean"]), 12, True) + "  " + pad(verdict, w_verdict)
             )  # fmt: skip
             lines.append((line + share_denominator(str(name))).rstrip())
-        if "reliable" in results.targets and not results.targets["reliable"].all():
-            share = results.summary.loc["open_share", "mean"]
+        if not all(row.get("reliable", True) for row in targets.values()):
+            share = summary["open_share"]["mean"]
             lines += [
                 "",
                 f"warning 注意: {share:.0%} of the disputes were still open at the end of the run;"
