@@ -10,7 +10,6 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +63,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _parser() -> argparse.ArgumentParser:
+_BUILT_IN = ("run", "validate")
+
+
+def _parser(plugins: bool = True) -> argparse.ArgumentParser:
+    """The ``sim`` parser; without ``plugins``, only the built-in commands (enough to parse a
+    ``run`` or ``validate`` command line without loading the other commands' modules)."""
     p = _Parser(prog="sim", description="People's-mediation ladder simulation (三级四步 大调解).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -110,7 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     # Further commands register themselves: modules listed under the entry-point group
     # "sim.commands" expose add_parser(subparsers). This keeps `sim` free of imports of the
     # packages built on it (calibration), as the layering asks.
-    for entry in entry_points(group="sim.commands"):
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="sim.commands") if plugins else ():
         try:
             add_parser = entry.load()
         except ImportError as exc:  # a missing optional piece must not take `sim run` down
@@ -177,7 +183,9 @@ def executor_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``sim`` command with ``argv``; returns the exit status (0, 1 or 2)."""
-    args = _parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    # `sim run …` and `sim validate …` need no other command's parser (nor its imports).
+    args = _parser(plugins=not given or given[0] not in _BUILT_IN).parse_args(given)
     try:
         return int(args.func(args))
     except ScenarioError as exc:
