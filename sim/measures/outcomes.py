@@ -235,7 +235,7 @@ class _Pass:
     def totals(self) -> StepTotals:
         waiting = dict.fromkeys(VENUES, math.nan)
         if self.waits:
-            _, _, level, wait = _in_register_order(self.waits)
+            level, wait = _in_register_order(self.waits)
             for vi, venue in enumerate(VENUES):
                 here = wait[level == vi]
                 if len(here):
@@ -245,7 +245,7 @@ class _Pass:
             standard, gold = self.gold
             multiplied = dict.fromkeys(VENUES, 0.0)
             if self.graded:
-                _, _, level, is_gold = _in_register_order(self.graded)
+                level, is_gold = _in_register_order(self.graded)
                 weight = np.where(is_gold, gold, standard)
                 for vi, venue in enumerate(VENUES):
                     multiplied[venue] = _compensated_sum(weight[level == vi])
@@ -291,13 +291,34 @@ def _counted(cases: CaseColumns, window: tuple[float, float]) -> np.ndarray:
 
 
 def _in_register_order(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
-    """The columns of ``parts`` (case id, step, …) joined and put in the register's order."""
-    cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
-    case_id, step = cols[0], cols[1]
-    if len(case_id) > 1 and not _ordered(case_id, step):
-        order = np.lexsort((step, case_id))
-        cols = [c[order] for c in cols]
-    return cols
+    """The value columns of ``parts`` (each: case id, step, values…) joined in the register's
+    order, by case then step. ``parts`` is emptied as it is read, so that a province run's
+    steps are not held twice."""
+    keys = _register_keys([p[0] for p in parts], [p[1] for p in parts])
+    values = [np.concatenate(c) for c in zip(*(p[2:] for p in parts), strict=True)]
+    parts.clear()
+    if keys is None:  # already in order
+        return values
+    order = np.argsort(keys) if keys.ndim == 1 else np.lexsort(keys)  # keys are unique
+    del keys
+    return [v[order] for v in values]
+
+
+def _register_keys(ids: list[np.ndarray], steps: list[np.ndarray]) -> np.ndarray | None:
+    """One sort key per step, by (case id, step): an int64 where it fits, else both rows for
+    :func:`numpy.lexsort`; None when the steps are in that order already."""
+    case_id = np.concatenate(ids).astype(np.int64, copy=False)
+    step = np.concatenate(steps).astype(np.int64, copy=False)
+    if len(case_id) < 2:
+        return None
+    width = int(step.max()) + 1
+    low, high = int(case_id.min()), int(case_id.max())
+    if low >= 0 and high < (1 << 62) // max(width, 1):
+        keys = case_id * width + step
+        return None if bool(np.all(keys[1:] > keys[:-1])) else keys
+    if _ordered(case_id, step):
+        return None
+    return np.vstack((step, case_id))
 
 
 def _ordered(case_id: np.ndarray, step: np.ndarray) -> bool:
