@@ -115,9 +115,13 @@ def _parser(plugins: bool = True) -> argparse.ArgumentParser:
     # Further commands register themselves: modules listed under the entry-point group
     # "sim.commands" expose add_parser(subparsers). This keeps `sim` free of imports of the
     # packages built on it (calibration), as the layering asks.
-    from importlib.metadata import entry_points
+    if plugins:
+        from importlib.metadata import entry_points
 
-    for entry in entry_points(group="sim.commands") if plugins else ():
+        commands = list(entry_points(group="sim.commands"))
+    else:
+        commands = []
+    for entry in commands:
         try:
             add_parser = entry.load()
         except ImportError as exc:  # a missing optional piece must not take `sim run` down
