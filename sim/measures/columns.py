@@ -125,11 +125,13 @@ def gather(log: RecordLog, names: Sequence[str]) -> dict[str, np.ndarray]:
 
 def record_cases(rep: Replication) -> CaseColumns:
     """The cases of ``rep`` from its case records, ordered by case id as the case table is."""
-    cols = gather(rep.cases, _CASE_FIELDS)
-    ids = cols["case_id"]
-    if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-        order = np.argsort(ids, kind="stable")
-        cols = {name: col[order] for name, col in cols.items()}
+    cols = _by_dense_id(rep.cases, _CASE_FIELDS)
+    if cols is None:  # ids other than 0, 1, … (not the model's): join, then sort
+        cols = gather(rep.cases, _CASE_FIELDS)
+        ids = cols["case_id"]
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            cols = {name: col[order] for name, col in cols.items()}
     return CaseColumns(
         case_id=cols["case_id"].astype(np.int64, copy=False),
         arisen=cols["arisen"].astype(float, copy=False),
@@ -139,6 +141,24 @@ def record_cases(rep: Replication) -> CaseColumns:
         concluded=cols["concluded"].astype(float, copy=False),
         severity_initial=cols["severity_initial_i"],
     )
+
+
+def _by_dense_id(log: RecordLog, names: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """Columns ``names`` of ``log`` with each row put at the index of its ``case_id``, when the
+    ids are 0 … n−1, each once (the model numbers its cases so); else None. Chunk by chunk into
+    arrays of the final size: no joined copy, no sort (a province's cases are recorded as
+    they conclude, out of order)."""
+    n = len(log)
+    out = {name: np.empty(n, dtype=log.dtypes[log.fields.index(name)]) for name in names}
+    seen = np.zeros(n, dtype=bool)
+    for chunk in log.chunks(names):
+        ids = chunk["case_id"]
+        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= n):
+            return None
+        for name in names:
+            out[name][ids] = chunk[name]
+        seen[ids] = True
+    return out if bool(seen.all()) else None
 
 
 def record_steps(rep: Replication, cases: CaseColumns, grades: bool = False) -> Iterator[StepChunk]:

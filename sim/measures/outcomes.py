@@ -294,7 +294,7 @@ def _in_register_order(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
     """The value columns of ``parts`` (each: case id, step, values…) joined in the register's
     order, by case then step. ``parts`` is emptied as it is read, so that a province run's
     steps are not held twice."""
-    keys = _register_keys([p[0] for p in parts], [p[1] for p in parts])
+    keys = _register_keys(parts)
     values = [np.concatenate(c) for c in zip(*(p[2:] for p in parts), strict=True)]
     parts.clear()
     if keys is None:  # already in order
@@ -304,21 +304,20 @@ def _in_register_order(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
     return [v[order] for v in values]
 
 
-def _register_keys(ids: list[np.ndarray], steps: list[np.ndarray]) -> np.ndarray | None:
-    """One sort key per step, by (case id, step): an int64 where it fits, else both rows for
-    :func:`numpy.lexsort`; None when the steps are in that order already."""
-    case_id = np.concatenate(ids).astype(np.int64, copy=False)
-    step = np.concatenate(steps).astype(np.int64, copy=False)
-    if len(case_id) < 2:
+def _register_keys(parts: list[tuple[np.ndarray, ...]]) -> np.ndarray | None:
+    """One sort key per step of ``parts``, by (case id, step): an int64 where it fits, else
+    both rows for :func:`numpy.lexsort`; None when the steps are in that order already."""
+    if sum(len(p[0]) for p in parts) < 2:
         return None
-    width = int(step.max()) + 1
-    low, high = int(case_id.min()), int(case_id.max())
-    if low >= 0 and high < (1 << 62) // max(width, 1):
-        keys = case_id * width + step
+    width = max(int(p[1].max()) for p in parts if len(p[1])) + 1
+    low = min(int(p[0].min()) for p in parts if len(p[0]))
+    high = max(int(p[0].max()) for p in parts if len(p[0]))
+    if low >= 0 and high < (1 << 62) // width:
+        keys = np.concatenate([p[0].astype(np.int64) * width + p[1] for p in parts])
         return None if bool(np.all(keys[1:] > keys[:-1])) else keys
-    if _ordered(case_id, step):
-        return None
-    return np.vstack((step, case_id))
+    case_id = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
+    step = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
+    return None if _ordered(case_id, step) else np.vstack((step, case_id))
 
 
 def _ordered(case_id: np.ndarray, step: np.ndarray) -> bool:
@@ -344,7 +343,8 @@ def measure_records(rep: Replication, gold: tuple[float, float] | None = None) -
     scan = _Pass(rep.window, cases, gold)
     for chunk in record_steps(rep, cases, grades=gold is not None):
         scan.add(chunk)
-    return Measured(cases, scan.outcomes(cases), scan.totals())
+    totals = scan.totals()  # first: it lets go of the waits before the outcomes are made
+    return Measured(cases, scan.outcomes(cases), totals)
 
 
 def measure_tables(
@@ -358,7 +358,8 @@ def measure_tables(
     columns = table_cases(cases)
     scan = _Pass(rep.window, columns, gold)
     scan.add(table_steps(register, columns, grades=gold is not None))
-    return Measured(columns, scan.outcomes(columns), scan.totals())
+    totals = scan.totals()
+    return Measured(columns, scan.outcomes(columns), totals)
 
 
 def step_totals(
