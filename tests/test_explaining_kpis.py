@@ -127,7 +127,7 @@ def test_each_kpi_against_a_hand_count():
     assert got["found_by_sweep"] == pytest.approx(3 / 8)
     # Restricted to one subset (as the township table does): disputes 1-5 only.
     w = window_outcomes(rep, cases, register)
-    part = explaining_kpis(w, (w.cases["case_id"] <= 5).to_numpy())
+    part = explaining_kpis(w, w.case_id <= 5)
     assert part["minor_reached_village"] == pytest.approx(3 / 4)
     assert part["found_by_sweep"] == pytest.approx(2 / 4)  # 1, 2, 3, 5 discovered; 1, 3 swept
     assert part["resolved_at_or_below_township"] == pytest.approx(4 / 5)

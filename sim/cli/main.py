@@ -6,11 +6,11 @@ Exit status: 0 done, 2 bad input (one line per problem on stderr), 1 internal er
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _parser() -> argparse.ArgumentParser:
+_BUILT_IN = ("run", "validate")
+
+
+def _parser(plugins: bool = True) -> argparse.ArgumentParser:
+    """The ``sim`` parser; without ``plugins``, only the built-in commands (enough to parse a
+    ``run`` or ``validate`` command line without loading the other commands' modules)."""
     p = _Parser(prog="sim", description="People's-mediation ladder simulation (三级四步 大调解).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -110,7 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     # Further commands register themselves: modules listed under the entry-point group
     # "sim.commands" expose add_parser(subparsers). This keeps `sim` free of imports of the
     # packages built on it (calibration), as the layering asks.
-    for entry in entry_points(group="sim.commands"):
+    if plugins:
+        from importlib.metadata import entry_points
+
+        commands = list(entry_points(group="sim.commands"))
+    else:
+        commands = []
+    for entry in commands:
         try:
             add_parser = entry.load()
         except ImportError as exc:  # a missing optional piece must not take `sim run` down
@@ -177,7 +188,16 @@ def executor_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``sim`` command with ``argv``; returns the exit status (0, 1 or 2)."""
-    args = _parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    built_in = bool(given) and given[0] in _BUILT_IN
+    # `sim run …` and `sim validate …` need no other command's parser (nor its imports).
+    args = _parser(plugins=not built_in).parse_args(given)
+    paused = argv is None and built_in and gc.isenabled()
+    if paused:
+        # A process of its own: the collector waits until the modules are loaded
+        # (_modules_loaded), since loading them makes ~100,000 objects and no garbage.
+        gc.disable()
+        _STARTUP.append(True)
     try:
         return int(args.func(args))
     except ScenarioError as exc:
@@ -198,6 +218,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        if paused:
+            _modules_loaded()
+
+
+_STARTUP: list[bool] = []  # not empty while main() holds the collector paused for start-up
+
+
+def _modules_loaded() -> None:
+    """Start-up is over: what it made stays alive, so it is frozen out of the collector's
+    passes (``gc.freeze``), which then scan only what the run makes. A no-op unless
+    :func:`main` paused the collector."""
+    if _STARTUP:
+        _STARTUP.clear()
+        gc.freeze()
+        gc.enable()
 
 
 def load_for_command(args: argparse.Namespace):
@@ -295,6 +331,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.force:  # the deliberate large run: the size limits of sim.scenario.limits are lifted
         args.overrides = [*args.overrides, "run.allow_large=true"]
     scenario = load_for_command(args)
+    _modules_loaded()
     refuse_outputs_over_inputs(
         {"--json": args.json_out, "--register": args.register, "--out": args.out,
          "--spool": args.spool},
@@ -399,10 +436,9 @@ def _format(results: Any) -> str:
 
     sc = results.scenario
     conf = round(sc.run.confidence * 100)
-    summary = results.summary
-    notes = summary.get("interval")
+    summary = results.summary_records
     rows = []
-    for name, row in summary.iterrows():
+    for name, row in summary.items():
         mark = " "
         if name in results.not_modelled:
             ci = "not in this scenario"
@@ -410,7 +446,7 @@ def _format(results: Any) -> str:
             ci = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
             # A mark for an interval bent to the KPI's range (clipped at 0, or every
             # replication at 0 or 1); the logit scale of shares is said once, below.
-            note = str(notes[name]) if notes is not None else ""
+            note = str(row.get("interval") or "")
             if note and note != "logit":
                 mark = "°"
         label = KPI_LABELS.get(name, "")
@@ -429,20 +465,21 @@ def _format(results: Any) -> str:
         line = pad(name, w_name) + pad(label, w_label) + pad(mean, 12, True) + pad(ci, w_ci, True)
         lines.append((line + mark + "  " + denominator).rstrip())
     lines += ["", *_interval_notes(results, conf)]
-    if len(results.targets):
+    targets = results.target_records
+    if targets:
         lines += [
             "",
             pad("target", w_name) + pad("目标", w_label) + pad("goal", 12, True)
             + pad("mean", 12, True) + "  verdict",
         ]  # fmt: skip
         verdicts = []
-        for _, row in results.targets.iterrows():
+        for row in targets.values():
             verdict = "met 达标" if row["met"] else "NOT met 未达标"
             if row["met"] and not row["met_with_confidence"]:
                 verdict += f" (not with {conf}% confidence)"
             verdicts.append(verdict)
         w_verdict = max(display_width(v) for v in verdicts) + 2
-        for (name, row), verdict in zip(results.targets.iterrows(), verdicts, strict=True):
+        for (name, row), verdict in zip(targets.items(), verdicts, strict=True):
             goal = f"{row['sense']} {_fmt(row['target'])}"
             label = row["label"] or KPI_LABELS.get(name, "")
             line = (
@@ -450,8 +487,8 @@ def _format(results: Any) -> str:
                 + pad(_fmt(row["mean"]), 12, True) + "  " + pad(verdict, w_verdict)
             )  # fmt: skip
             lines.append((line + share_denominator(str(name))).rstrip())
-        if "reliable" in results.targets and not results.targets["reliable"].all():
-            share = results.summary.loc["open_share", "mean"]
+        if not all(row.get("reliable", True) for row in targets.values()):
+            share = summary["open_share"]["mean"]
             lines += [
                 "",
                 f"warning 注意: {share:.0%} of the disputes were still open at the end of the run;"

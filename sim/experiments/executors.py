@@ -10,14 +10,10 @@ bit-identical numbers.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import logging
-import multiprocessing
 import os
 import signal
 import threading
 import time
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from types import TracebackType
@@ -137,6 +133,10 @@ class ProcessExecutor(Executor):
     name = "processes"
 
     def __init__(self, workers: int | None = None, start_method: str | None = None):
+        # Imported here: a serial run (`sim run -r 1`) needs no pool, nor their import time.
+        import concurrent.futures as cf
+        import multiprocessing
+
         self.workers = workers or available_cores()
         if start_method is None and "fork" in multiprocessing.get_all_start_methods():
             start_method = "fork"
@@ -154,6 +154,8 @@ class ProcessExecutor(Executor):
         self, fn: Callable[..., Any], tasks: Iterable[Task]
     ) -> Iterator[tuple[Hashable, Any]]:
         """Submit every task to the process pool; yield (key, result) as each finishes."""
+        import concurrent.futures as cf
+
         futures = {self._pool.submit(fn, *args): key for key, args in tasks}
         for future in cf.as_completed(futures):
             yield futures.pop(future), future.result()
@@ -180,6 +182,8 @@ class DaskExecutor(Executor):
         scheduler: str | None = None,
         handshake_timeout: float | None = None,
     ):
+        import logging
+
         from dask.distributed import Client, LocalCluster
 
         self._cluster = None
@@ -207,6 +211,8 @@ class DaskExecutor(Executor):
         self, fn: Callable[..., Any], tasks: Iterable[Task]
     ) -> Iterator[tuple[Hashable, Any]]:
         """Submit every task to the Dask scheduler; yield (key, result) as each finishes."""
+        import uuid
+
         from dask.distributed import as_completed
 
         token = uuid.uuid4().hex[:8]  # task keys must be unique for the client's lifetime

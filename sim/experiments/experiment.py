@@ -9,16 +9,14 @@ differences and other signed quantities use it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, cast
 
 from sim.experiments.executors import (
     Executor,
@@ -38,13 +36,25 @@ from sim.experiments.files import (
     write_marker,
 )
 from sim.experiments.intervals import confidence_interval, kpi_interval
-from sim.measures.costs import cost_table
+from sim.experiments.summary import (
+    SUMMARY_COLUMNS,
+    TARGET_COLUMNS,
+    UNRELIABLE_OPEN_SHARE,
+    Summary,
+    Verdicts,
+    open_share,
+    results_json,
+    summary_records,
+    target_records,
+)
 from sim.measures.kpis import PETITION_KPIS, kpis
 from sim.measures.notice_kpis import notice_not_modelled
-from sim.measures.register import case_table, petition_table, register_table, timeseries_table
 from sim.model.replication import simulate_replication
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.schema import Scenario
+
+if TYPE_CHECKING:  # pandas is imported when a table is made: `sim run` without files needs none
+    import pandas as pd
 
 __all__ = [
     "UNRELIABLE_OPEN_SHARE",
@@ -65,21 +75,68 @@ _TABLES = ("registers", "cases", "timeseries", "petitions", "costs")
 
 @dataclass
 class Results:
-    """What :func:`simulate` returns: KPIs per replication, their summary, the targets."""
+    """What :func:`simulate` returns: KPIs per replication, their summary, the targets.
+
+    The summary and verdicts are plain dicts (``summary_records``, ``target_records``:
+    :mod:`sim.experiments.summary`); :attr:`per_replication`, :attr:`summary` and
+    :attr:`targets` are the same as DataFrames, made (and pandas imported) when first read.
+    """
 
     scenario: Scenario
     seed: int
-    per_replication: pd.DataFrame  # one row per replication, one column per KPI
-    summary: pd.DataFrame  # index KPI; columns mean, ci_low, ci_high, std, n, interval
-    targets: (
-        pd.DataFrame
-    )  # index KPI; columns label, sense, target, mean, ci_low, ci_high, met, ...
+    rows: list[dict[str, float]]  # one per replication, in order: KPI name -> value
+    summary_records: Summary
+    target_records: Verdicts
     registers: list[pd.DataFrame] = field(default_factory=list)
     cases: list[pd.DataFrame] = field(default_factory=list)
     timeseries: list[pd.DataFrame] = field(default_factory=list)
     petitions: list[pd.DataFrame] = field(default_factory=list)
     costs: list[pd.DataFrame] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_frames(
+        cls,
+        scenario: Scenario,
+        seed: int,
+        per_replication: pd.DataFrame,
+        summary: pd.DataFrame,
+        targets: pd.DataFrame,
+        **tables: list[pd.DataFrame],
+    ) -> Results:
+        """Results whose KPI tables are given as DataFrames (as read back from files)."""
+        out = cls(
+            scenario=scenario,
+            seed=seed,
+            rows=cast(list[dict[str, float]], per_replication.to_dict(orient="records")),
+            summary_records=_records(summary),
+            target_records=_records(targets),
+            **tables,
+        )
+        # The frames as given, not remade from the dicts.
+        out.__dict__.update(per_replication=per_replication, summary=summary, targets=targets)
+        return out
+
+    @cached_property
+    def per_replication(self) -> pd.DataFrame:
+        """One row per replication, one column per KPI."""
+        import pandas as pd
+
+        out = pd.DataFrame(self.rows)
+        out.index.name = "replication"
+        return out
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """Index KPI; columns mean, ci_low, ci_high, std, n, interval."""
+        return _frame(self.summary_records, SUMMARY_COLUMNS)
+
+    @cached_property
+    def targets(self) -> pd.DataFrame:
+        """Index KPI; columns label, sense, target, mean, ci_low, ci_high, met, ..."""
+        out = _frame(self.target_records, TARGET_COLUMNS)
+        out.attrs["open_share"] = open_share(self.summary_records)
+        return out
 
     def save(self, folder: str | Path, tables_written: bool = False, option: str = "") -> Path:
         """Write everything to ``folder`` (JSON, CSV and Parquet) for ``sim report``.
@@ -116,7 +173,7 @@ class Results:
     @property
     def replications(self) -> int:
         """Number of replications run."""
-        return len(self.per_replication)
+        return len(self.rows)
 
     @property
     def not_modelled(self) -> list[str]:
@@ -129,38 +186,29 @@ class Results:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape fixed by DESIGN.md (NaN becomes None)."""
-
-        def num(x: float) -> float | None:
-            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-        return {
-            "scenario": self.scenario.name,
-            "replications": self.replications,
-            "seed": self.seed,
-            "kpis": {
-                name: {
-                    "mean": num(row["mean"]),
-                    "ci_low": num(row["ci_low"]),
-                    "ci_high": num(row["ci_high"]),
-                }
-                for name, row in self.summary.iterrows()
-            },
-            "targets": {
-                name: {
-                    "target": float(row["target"]),
-                    "met": bool(row["met"]),
-                    "sense": row["sense"],
-                    "met_with_confidence": bool(row["met_with_confidence"]),
-                    "reliable": bool(row.get("reliable", True)),
-                    "label": row["label"],
-                }
-                for name, row in self.targets.iterrows()
-            },
-            "not_modelled": self.not_modelled,
-        }
+        return results_json(
+            self.scenario,
+            self.seed,
+            self.replications,
+            self.summary_records,
+            self.target_records,
+            self.not_modelled,
+        )
 
 
-TableSink = Callable[[int, dict[str, pd.DataFrame]], None]
+def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {str(name): row.to_dict() for name, row in frame.iterrows()}
+
+
+def _frame(records: dict[str, dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    out = pd.DataFrame.from_dict(records, orient="index", columns=list(columns))
+    out.index.name = "kpi"
+    return out
+
+
+TableSink = Callable[[int, dict[str, "pd.DataFrame"]], None]
 
 
 def _table_file(folder: Path, name: str, k: int) -> Path:
@@ -340,9 +388,8 @@ def simulate(
             # Without keep_tables, tables are dropped here: a sink has written them.
             done[k] = (row, events, tables if keep_tables else None)
     order = sorted(done)  # KPIs and kept tables in replication order, whatever finished first
-    per_rep = pd.DataFrame([done[k][0] for k in order])
-    per_rep.index.name = "replication"
-    summary = summarise(per_rep, scenario.run.confidence)
+    rows = [done[k][0] for k in order]
+    summary = summary_records(rows, scenario.run.confidence)
     kept: dict[str, list[pd.DataFrame]] = {name: [] for name in _TABLES}
     if keep_tables:
         for k in order:
@@ -353,15 +400,15 @@ def simulate(
     return Results(
         scenario=scenario,
         seed=seed,
-        per_replication=per_rep,
-        summary=summary,
-        targets=judge_targets(scenario, summary),
+        rows=rows,
+        summary_records=summary,
+        target_records=target_records(scenario, summary),
         events=[done[k][1] for k in order],
         **kept,
     )
 
 
-_Replicated = tuple[dict[str, float], int, dict[str, pd.DataFrame] | None]
+_Replicated = tuple[dict[str, float], int, "dict[str, pd.DataFrame] | None"]
 """What one replication sends back: its KPI row, its event count and (if asked) its tables."""
 
 
@@ -369,14 +416,35 @@ def _replicate(
     scenario: Scenario, seed: int, k: int, spool: str | None, want_tables: bool
 ) -> _Replicated:
     """One work unit of :func:`simulate`: replication ``k``; depends only on its arguments."""
-    rep = simulate_replication(
-        scenario, replication=k, seed=seed, spool=Path(spool) if spool is not None else None
-    )
-    cases = case_table(rep)
-    register = register_table(rep, cases)
-    row = kpis(rep, cases, register)
+    # The collector stays paused, as the model pauses it, until the records are packed: the
+    # model hands its last chunk back as tuples, tens of thousands of tracked objects that a
+    # collector pass right after the run would scan only to find them alive (0.05-0.1 s for
+    # 12,000 disputes, a tenth of the run). Packed first, the pass is short, and it frees the
+    # model's own objects before the KPIs are measured.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        rep = simulate_replication(
+            scenario, replication=k, seed=seed, spool=Path(spool) if spool is not None else None
+        )
+        for log in (rep.cases, rep.steps, rep.petitions, rep.timeseries):
+            log.pack()
+    finally:
+        if collecting:
+            gc.enable()
+    row = kpis(rep)  # off the records, streaming: no table needed
     tables = None
     if want_tables:
+        from sim.measures.costs import cost_table
+        from sim.measures.register import (
+            case_table,
+            petition_table,
+            register_table,
+            timeseries_table,
+        )
+
+        cases = case_table(rep)
+        register = register_table(rep, cases)
         tables = {
             "registers": register,
             "cases": cases,
@@ -416,6 +484,8 @@ def _executor_for(
 
 def load_results(folder: str | Path) -> Results:
     """Read back what :meth:`Results.save` wrote."""
+    import pandas as pd
+
     folder = Path(folder)
     meta = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     scenario = Scenario.model_validate_json((folder / "scenario.json").read_text(encoding="utf-8"))
@@ -435,87 +505,20 @@ def load_results(folder: str | Path) -> Results:
             key=lambda p: int(p.stem.rsplit("_", 1)[1]),
         )
         tables[name] = [pd.read_parquet(f) for f in files]
-    return Results(
-        scenario=scenario,
-        seed=int(meta["seed"]),
-        per_replication=per_rep,
-        summary=summary,
-        targets=targets,
-        **tables,
-    )
+    return Results.from_frames(scenario, int(meta["seed"]), per_rep, summary, targets, **tables)
 
 
 def summarise(per_replication: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """KPI × (mean, ci_low, ci_high, std, n, interval): each KPI's :func:`kpi_interval`.
-
-    ``interval`` says how the interval was made (``"logit"``, ``"clipped at 0"``, ``"all 0"``,
-    ``"all 1"`` or empty for the plain t interval).
-    """
-    records = {}
-    for name in per_replication.columns:
-        values = per_replication[name].to_numpy(dtype=float)
-        mean, lo, hi, how = kpi_interval(str(name), values, confidence)
-        ok = values[~np.isnan(values)]
-        records[name] = {
-            "mean": mean,
-            "ci_low": lo,
-            "ci_high": hi,
-            "std": float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
-            "n": len(ok),
-            "interval": how,
-        }
-    out = pd.DataFrame.from_dict(records, orient="index")
-    out.index.name = "kpi"
-    return out
-
-
-# A verdict on a run that left more of its disputes open than this is marked unreliable: the
-# shares are of concluded disputes, so a run that concluded few can read "met" on a sliver.
-UNRELIABLE_OPEN_SHARE = 0.2
+    """KPI × (mean, ci_low, ci_high, std, n, interval): each KPI's :func:`kpi_interval`
+    (:func:`sim.experiments.summary.summary_records` as a DataFrame)."""
+    rows = cast(list[dict[str, float]], per_replication.to_dict(orient="records"))
+    return _frame(summary_records(rows, confidence), SUMMARY_COLUMNS)
 
 
 def judge_targets(scenario: Scenario, summary: pd.DataFrame) -> pd.DataFrame:
-    """Met: the mean meets the target. Met with confidence: the whole interval does.
-
-    The interval is the one shown (:func:`kpi_interval`: logit scale for shares, clipped at 0
-    for counts), so a verdict never contradicts the printed interval. ``reliable`` is False
-    for every target when the mean ``open_share`` (disputes of the window still open at the
-    end) is above :data:`UNRELIABLE_OPEN_SHARE`.
-    """
-    open_share = (
-        float(summary.loc["open_share", "mean"]) if "open_share" in summary.index else math.nan
-    )
-    reliable = not (open_share > UNRELIABLE_OPEN_SHARE)
-    rows = {}
-    for name, target in scenario.targets.items():
-        mean, lo, hi = (summary.loc[name, c] for c in ("mean", "ci_low", "ci_high"))
-        bound = lo if target.sense == ">=" else hi
-        rows[name] = {
-            "label": target.label,
-            "sense": target.sense,
-            "target": target.value,
-            "mean": mean,
-            "ci_low": lo,
-            "ci_high": hi,
-            "met": target.met_by(mean),
-            "met_with_confidence": target.met_by(bound),
-            "reliable": reliable,
-        }
-    out = pd.DataFrame.from_dict(
-        rows,
-        orient="index",
-        columns=[
-            "label",
-            "sense",
-            "target",
-            "mean",
-            "ci_low",
-            "ci_high",
-            "met",
-            "met_with_confidence",
-            "reliable",
-        ],
-    )
-    out.attrs["open_share"] = open_share
-    out.index.name = "kpi"
+    """The verdict on each target (:func:`sim.experiments.summary.target_records`) as a
+    DataFrame, with the mean ``open_share`` in ``attrs``."""
+    records = _records(summary)
+    out = _frame(target_records(scenario, records), TARGET_COLUMNS)
+    out.attrs["open_share"] = open_share(records)
     return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from sim.scenario.vocabulary import KPI_NAMES, SHARE_KPIS
 
@@ -22,6 +21,8 @@ def t_quantile(probability: float, n: int) -> float:
     freedom); infinite when ``n < 2`` (no interval can be given)."""
     if n < 2:
         return math.inf
+    from scipy import special  # here: a run of one replication, or none yet, needs no scipy
+
     return float(special.stdtrit(n - 1, probability))
 
 

@@ -3,21 +3,53 @@ services."""
 
 from __future__ import annotations
 
-import pandas as pd
+import math
+from typing import TYPE_CHECKING
 
-from sim.measures.register import unit_specs
+import numpy as np
+
+from sim.measures.columns import table_steps
+from sim.measures.outcomes import StepTotals, step_totals
 from sim.model.replication import Replication
 from sim.scenario.schema import Grades
-from sim.scenario.vocabulary import VENUES
+from sim.scenario.vocabulary import LEVELS, VENUES
 
-__all__ = ["GOLD_GRADE", "cost_table"]
+if TYPE_CHECKING:  # pandas only for the table
+    import pandas as pd
+
+__all__ = ["GOLD_GRADE", "CostRow", "annual_cost", "cost_rows", "cost_table", "gold_multipliers"]
 
 # The grade of costs.grades that is the gold-medal mediator (金牌调解员) of mechanisms.quality.
 GOLD_GRADE = "gold"
 
+CostRow = tuple[str, str, float, float]
+"""One cost item: item, where, count, yuan a year."""
+
 
 def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
-    """One row per cost item and place, in yuan per year.
+    """One row per cost item and place, in yuan per year (the rows of :func:`cost_rows`, items
+    of no count and no cost left out). ``register`` must be the register of ``rep``."""
+    import pandas as pd
+
+    gold = gold_multipliers(rep)
+    totals = step_totals(rep.window, [table_steps(register, grades=gold is not None)], gold)
+    out = pd.DataFrame(cost_rows(rep, totals), columns=["item", "where", "count", "yuan_per_year"])
+    return out[(out["yuan_per_year"] != 0) | (out["count"].fillna(0) != 0)].reset_index(drop=True)
+
+
+def annual_cost(rep: Replication, totals: StepTotals) -> float:
+    """The yearly cost: the sum of the cost table's yuan, added in its order (as the table's
+    own sum adds them, so that the two agree to the last bit)."""
+    kept = [yuan for _, _, n, yuan in cost_rows(rep, totals) if yuan != 0 or _count(n) != 0]
+    return float(np.sum(np.array(kept, dtype=float)))
+
+
+def _count(n: float) -> float:
+    return 0.0 if math.isnan(n) else n
+
+
+def cost_rows(rep: Replication, totals: StepTotals) -> list[CostRow]:
+    """The cost items of ``rep``, given its register's totals (with :func:`gold_multipliers`).
 
     Salaries (专职, paid from the district budget) and allowances (兼职) per level and committee;
     training (培训, with ``mechanisms.quality``): each mediator's training hours a year times
@@ -26,13 +58,12 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
     draws gold-medal mediators (quality on and a ``gold_medal_share`` > 0), the multiplier of the
     grade of the mediator who settled it; expert fees per case an expert joined; purchased
     services and gold-mediator awards (金牌调解员) as given; village petition agents' allowances
-    (信访代办员补贴) per agent. ``register`` must be the register
-    of ``rep``.
+    (信访代办员补贴) per agent. Every item, those with no count and no cost too.
     """
     costs = rep.scenario.costs
     lo, hi = rep.window
     years = (hi - lo) / 365.0
-    rows: list[tuple[str, str, float, float]] = []  # item, where, count, yuan a year
+    rows: list[CostRow] = []
     for venue in VENUES:
         staff = rep.staffing[venue]
         full = sum(f for f, _ in staff)
@@ -44,31 +75,18 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
     if rep.scenario.mechanisms.quality and costs.training_yuan_per_hour > 0:
         for venue, hours in _training_hours_a_year(rep).items():
             rows.append(("training", venue, hours, hours * costs.training_yuan_per_hour))
-    in_window = register[
-        (register["arisen"] >= lo) & (register["arisen"] < hi) & ~register["initial"]
-    ]
-    resolved = in_window[in_window["outcome"].isin(["resolved", "resolved_on_the_spot"])]
-    counts = resolved["level"].value_counts()
-    if _gold_drawn(rep):
-        # Each settled step earns its mediator's grade multiplier; costs.grades.shares then
-        # only split the non-gold grades (the gold share is the levels' gold_medal_share).
-        standard, gold = _grade_multipliers(costs.grades)
-        is_gold = (resolved["mediator_grade"] == "gold_medal").to_numpy()
-        weight = resolved.assign(m=[gold if g else standard for g in is_gold])
-        multiplied = weight.groupby("level", observed=False)["m"].sum()
-    else:
-        multiplied = None
+    multiplied = totals.multiplied
     grade = costs.grades.mean_multiplier
     for venue in VENUES:
-        n = int(counts.get(venue, 0))
+        n = totals.resolved[venue]
         reward = costs.case_reward_yuan.of(venue)
         if multiplied is None:
             yuan = n * reward * grade / years
         else:
-            yuan = float(multiplied.get(venue, 0.0)) * reward / years
+            yuan = multiplied[venue] * reward / years
         rows.append(("case_reward", venue, n / years, yuan))
     experts = rep.scenario.experts
-    n_expert = int(in_window["expert"].sum())
+    n_expert = totals.experts
     rows.append(
         (
             "expert_fee",
@@ -77,8 +95,8 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
             n_expert * experts.fee_per_case_yuan / years,
         )
     )
-    rows.append(("purchased_services", "district", float("nan"), costs.purchased_services_yuan))
-    rows.append(("gold_mediator_awards", "district", float("nan"), costs.gold_mediator_awards_yuan))
+    rows.append(("purchased_services", "district", math.nan, costs.purchased_services_yuan))
+    rows.append(("gold_mediator_awards", "district", math.nan, costs.gold_mediator_awards_yuan))
     # 信访代办员补贴: one allowance per agent-year, whether or not the entry choice is on.
     agents = rep.district.petition_agents()
     rows.append(
@@ -89,8 +107,30 @@ def cost_table(rep: Replication, register: pd.DataFrame) -> pd.DataFrame:
             agents * costs.petition_agent_allowance_yuan,
         )
     )
-    out = pd.DataFrame(rows, columns=["item", "where", "count", "yuan_per_year"])
-    return out[(out["yuan_per_year"] != 0) | (out["count"].fillna(0) != 0)].reset_index(drop=True)
+    return rows
+
+
+def unit_specs(rep: Replication) -> dict[str, list]:
+    """The settings of each unit of each venue, in unit order, as the model built its desks
+    (sim.model.venues); the enterprise committees share ``[enterprise]``, which has no
+    training or grade keys (read them with ``getattr(spec, key, 0.0)``)."""
+    sc = rep.scenario
+    names = rep.unit_names
+    return {
+        **{lv: [sc.ladder.level(lv)] * max(1, len(names[lv])) for lv in LEVELS},
+        "sector": [sc.sectors[n] for n in names["sector"]],
+        "enterprise": [sc.enterprise] * len(names["enterprise"]),
+        "stationed_room": [sc.stationed_rooms[n] for n in names["stationed_room"]],
+        "joint": [sc.district_centre.joint] if names["joint"] else [],
+        "township_joint": [sc.township_centre.joint] * len(names["township_joint"]),
+    }
+
+
+def gold_multipliers(rep: Replication) -> tuple[float, float] | None:
+    """(standard, gold) reward multipliers when the model draws each mediator's grade, so that
+    each settled step earns its mediator's (costs.grades.shares then only split the non-gold
+    grades: the gold share is the levels' gold_medal_share); None when it does not."""
+    return _grade_multipliers(rep.scenario.costs.grades) if _gold_drawn(rep) else None
 
 
 def _training_hours_a_year(rep: Replication) -> dict[str, float]:

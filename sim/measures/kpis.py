@@ -8,25 +8,49 @@ cases given as the initial state are excluded. Time averages (utilization) use t
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from sim.measures.costs import cost_table
-from sim.measures.notice_kpis import notice_kpis
-from sim.measures.outcomes import WindowOutcomes, share, window_outcomes
-from sim.measures.register import case_table, petition_table, register_table
+from sim.measures.costs import annual_cost, gold_multipliers
+from sim.measures.notice_kpis import notice_kpis, petition_columns
+from sim.measures.outcomes import (
+    Measured,
+    WindowOutcomes,
+    measure_records,
+    measure_tables,
+    share,
+)
+from sim.model.layout import ORIGINS, STATUSES
 from sim.model.replication import Replication
 from sim.scenario.vocabulary import (
     EXPLAINING_KPIS,
     KPI_NAMES,
     LEVELS,
+    OUTCOMES,
     PETITION_KPIS,
     RESOLVED,
     VENUES,
 )
 
-__all__ = ["EXPLAINING_KPIS", "PETITION_KPIS", "explaining_kpis", "kpis", "venue_time_limits"]
+if TYPE_CHECKING:  # pandas only when tables are given
+    import pandas as pd
+
+__all__ = [
+    "EXPLAINING_KPIS",
+    "PETITION_KPIS",
+    "explaining_kpis",
+    "kpis",
+    "time_limit_days",
+    "venue_time_limits",
+]
+
+_RESOLVED = [OUTCOMES.index(o) for o in RESOLVED]
+_ON_THE_SPOT = OUTCOMES.index("resolved_on_the_spot")
+_COURT = ORIGINS.index("court_referral")
+_ST_RESOLVED, _ST_UNRESOLVED, _ST_PETITIONED = (
+    STATUSES.index(s) for s in ("resolved", "unresolved", "petitioned")
+)
 
 
 def kpis(
@@ -35,70 +59,77 @@ def kpis(
     register: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """The KPI values of one replication, keyed by the names in
-    ``sim.scenario.vocabulary.KPI_NAMES``."""
+    ``sim.scenario.vocabulary.KPI_NAMES``.
+
+    Without tables they are read off the replication's records, streaming over its steps
+    (:func:`sim.measures.outcomes.measure_records`: no pandas, and no register held whole);
+    with ``cases`` (and ``register``, else made from ``rep``) off those tables. Both give the
+    same numbers to the last bit.
+    """
+    gold = gold_multipliers(rep)
+    if cases is None and register is None:
+        measured = measure_records(rep, gold)
+    else:
+        from sim.measures.register import case_table, register_table
+
+        cases = case_table(rep) if cases is None else cases
+        register = register_table(rep, cases) if register is None else register
+        measured = measure_tables(rep, cases, register, gold)
+    return _kpis(rep, measured)
+
+
+def _kpis(rep: Replication, measured: Measured) -> dict[str, float]:
     sc = rep.scenario
-    cases = case_table(rep) if cases is None else cases
-    register = register_table(rep, cases) if register is None else register
     lo, hi = rep.window
     years = (hi - lo) / 365.0
-    w = window_outcomes(rep, cases, register)
-    c, r, last = w.cases, w.steps, w.last
-    status, resolved, concluded = w.status, w.resolved, w.concluded
+    w, totals, every_case = measured.outcomes, measured.totals, measured.cases
+    resolved, concluded = w.resolved, w.concluded
 
     out: dict[str, float] = dict.fromkeys(KPI_NAMES, math.nan)
-    everyone = np.ones(len(c), dtype=bool)
-    out["disputes"] = len(c) / years
+    everyone = np.ones(len(w), dtype=bool)
+    out["disputes"] = len(w) / years
     # 小事不出村 / 大事不出镇: enterprise committees sit inside the village's ground.
     out["minor_kept_in_village"] = share(resolved & w.village_or_below, w.minor & concluded)
     out["major_kept_in_township"] = share(resolved & w.township_or_below, w.major & concluded)
     out.update(explaining_kpis(w))
-    for venue in VENUES:
-        out[f"resolved_share.{venue}"] = share(resolved & (w.final_level == venue), everyone)
+    for vi, venue in enumerate(VENUES):
+        out[f"resolved_share.{venue}"] = share(resolved & (w.final_level == vi), everyone)
     # Court referrals (诉调衔接) are their own stream: the room's share is over referrals.
-    referrals = cases[
-        (cases["origin"] == "court_referral") & (cases["arisen"] >= lo) & (cases["arisen"] < hi)
-    ]
-    if len(referrals):
-        out["resolved_share.stationed_room"] = float((referrals["status"] == "resolved").mean())
+    arisen = every_case.arisen
+    referrals = (every_case.origin == _COURT) & (arisen >= lo) & (arisen < hi)
+    if referrals.any():
+        out["resolved_share.stationed_room"] = float(
+            np.mean(every_case.status[referrals] == _ST_RESOLVED)
+        )
     elif not rep.staffing["stationed_room"]:
         out["resolved_share.stationed_room"] = 0.0
-    out["unresolved_share"] = share(status == "unresolved", everyone)
+    out["unresolved_share"] = share(w.status == _ST_UNRESOLVED, everyone)
     out["open_share"] = share(~concluded, everyone)
-    out["on_the_spot_share"] = share(w.final_outcome == "resolved_on_the_spot", everyone)
+    out["on_the_spot_share"] = share(w.final_outcome == _ON_THE_SPOT, everyone)
 
-    days = (c["concluded"] - c["arisen"]).to_numpy()[resolved]
+    days = w.days[resolved]
     out["days_to_resolution.mean"] = float(days.mean()) if len(days) else math.nan
     out["days_to_resolution.p90"] = float(np.quantile(days, 0.9)) if len(days) else math.nan
 
     # Resolved within the time limit of the venue that resolved it (no limit: within).
-    limits = venue_time_limits(rep)
-    res_last = last[last["outcome"].isin(RESOLVED) & last.index.isin(c["case_id"])]
-    if len(res_last):
-        limit = res_last["level"].astype(object).map(limits).astype(float).fillna(np.inf)
-        took = res_last["ended"] - res_last["entered"]
-        out["resolved_within_limit"] = float((took <= limit + 1e-9).mean())
-    out["escalations_by_time_limit"] = float((r["outcome"] == "escalated_time_limit").sum()) / years
+    res_last = np.isin(w.final_outcome, _RESOLVED)
+    if res_last.any():
+        limit = time_limit_days(rep, w.final_level[res_last])
+        out["resolved_within_limit"] = float(np.mean(w.took[res_last] <= limit + 1e-9))
+    out["escalations_by_time_limit"] = float(w.escalated_by_time_limit) / years
 
-    window_steps = register[
-        (register["entered"] >= lo) & (register["entered"] < hi) & ~register["initial"]
-    ]
     for venue in VENUES:
         avail = rep.available_hours[venue]
         out[f"utilization.{venue}"] = rep.effort_hours[venue] / avail if avail > 0 else math.nan
-        steps = window_steps[(window_steps["level"] == venue) & window_steps["started"].notna()]
-        waits = (steps["started"] - steps["entered"]).to_numpy()
-        out[f"waiting_days.{venue}"] = float(waits.mean()) if len(waits) else math.nan
+        out[f"waiting_days.{venue}"] = totals.waiting_days[venue]
 
     if sc.petitions is not None and sc.mechanisms.petitions:
-        out.update(_petition_kpis(rep, status, years))
+        out.update(_petition_kpis(rep, w.status, years))
     out.update(notice_kpis(rep))
     # Counted as the expert fees are (sim.costs): steps of disputes arising in the window.
-    arising = register[
-        (register["arisen"] >= lo) & (register["arisen"] < hi) & ~register["initial"]
-    ]
-    out["expert_cases_per_year"] = float(arising["expert"].sum()) / years
+    out["expert_cases_per_year"] = float(totals.experts) / years
 
-    out["annual_cost_yuan"] = float(cost_table(rep, register)["yuan_per_year"].sum())
+    out["annual_cost_yuan"] = annual_cost(rep, totals)
     out["full_time_mediators"] = float(
         sum(
             f
@@ -118,7 +149,7 @@ def explaining_kpis(w: WindowOutcomes, here: np.ndarray | None = None) -> dict[s
     the village must have come within its reach first, so per replication
     ``minor_kept_in_village == minor_reached_village * minor_retained_in_village``.
     """
-    among = np.ones(len(w.cases), dtype=bool) if here is None else here
+    among = np.ones(len(w), dtype=bool) if here is None else here
     minor = w.minor & w.concluded & among
     kept_in_village = w.resolved & w.village_or_below
     kept_in_township = w.resolved & w.township_or_below
@@ -152,22 +183,33 @@ def venue_time_limits(rep: Replication) -> dict[str, float]:
     return {k: v for k, v in limits.items() if v is not None}
 
 
+def time_limit_days(
+    rep: Replication, venues: np.ndarray, limits: dict[str, float] | None = None
+) -> np.ndarray:
+    """The time limit in days of each venue code of ``venues``: ``limits`` (by default
+    :func:`venue_time_limits`), infinite where a venue has none or the code is -1 (no step)."""
+    limits = venue_time_limits(rep) if limits is None else limits
+    table = np.array([limits.get(v, math.inf) for v in VENUES], dtype=float)
+    return np.where(venues >= 0, table[venues], math.inf)
+
+
 def _petition_kpis(rep: Replication, status: np.ndarray, years: float) -> dict[str, float]:
     """The "1减2降1升" indicators over the measurement window."""
     lo, hi = rep.window
-    pets = petition_table(rep)
-    filed = pets[(pets["filed"] >= lo) & (pets["filed"] < hi)]
+    pets = petition_columns(rep)
+    filed = (pets["filed"] >= lo) & (pets["filed"] < hi)
+    n_filed = int(np.count_nonzero(filed))
     backlog_in = pets["backlog_entered"]
-    new_backlog = int(((backlog_in >= lo) & (backlog_in < hi)).sum())
-    closed_backlog = int(
-        (pets["backlog_entered"].notna() & (pets["closed"] >= lo) & (pets["closed"] < hi)).sum()
-    )
+    new_backlog = int(np.count_nonzero((backlog_in >= lo) & (backlog_in < hi)))
+    closed = pets["closed"]
+    closed_backlog = int(np.count_nonzero(~np.isnan(backlog_in) & (closed >= lo) & (closed < hi)))
     at_risk = rep.backlog_at_start + new_backlog
     return {
-        "petitions_per_year": len(filed) / years,
-        "skip_level_petitions_per_year": float(filed["skip_level"].sum()) / years,
-        "repeat_petitions_per_year": float(filed["repeat"].sum()) / years,
-        "new_backlog_rate": new_backlog / len(filed) if len(filed) else math.nan,
+        "petitions_per_year": n_filed / years,
+        "skip_level_petitions_per_year": float(np.count_nonzero(pets["skip_level"] & filed))
+        / years,
+        "repeat_petitions_per_year": float(np.count_nonzero(pets["repeat"] & filed)) / years,
+        "new_backlog_rate": new_backlog / n_filed if n_filed else math.nan,
         "backlog_resolution_rate": closed_backlog / at_risk if at_risk else math.nan,
-        "petitioned_share": float((status == "petitioned").mean()) if len(status) else math.nan,
+        "petitioned_share": (float(np.mean(status == _ST_PETITIONED)) if len(status) else math.nan),
     }

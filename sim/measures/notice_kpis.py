@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import math
 
-from sim.measures.register import petition_table
+import numpy as np
+
+from sim.measures.columns import gather
+from sim.model.layout import PETITION_OUTCOMES
 from sim.model.replication import Replication
 from sim.scenario.schema import Scenario
 
-__all__ = ["NOTICE_KPIS", "notice_kpis", "notice_not_modelled"]
+__all__ = ["NOTICE_KPIS", "notice_kpis", "notice_not_modelled", "petition_columns"]
 
 BACKLOG_KPIS = ("backlog_open_at_start", "backlog_open_at_end")
 MEDIATION_KPIS = ("petitions_closed_by_mediation_per_year",)
@@ -52,17 +55,27 @@ def notice_kpis(rep: Replication) -> dict[str, float]:
     years = (hi - lo) / 365.0
     skipped = set(notice_not_modelled(sc))
     if "backlog_open_at_start" not in skipped:
-        pets = petition_table(rep)
+        pets = petition_columns(rep)
         entered, closed = pets["backlog_entered"], pets["closed"]
         for name, t in (("backlog_open_at_start", lo), ("backlog_open_at_end", hi)):
             # Entered by t and not closed by t (a NaN closing time is still open).
-            out[name] = float(((entered <= t) & ~(closed <= t)).sum())
+            out[name] = float(np.count_nonzero((entered <= t) & ~(closed <= t)))
         if "petitions_closed_by_mediation_per_year" not in skipped:
-            by_mediation = (
-                (pets["outcome"] == "closed_by_mediation") & (closed >= lo) & (closed < hi)
+            by_mediation = (pets["outcome_i"] == _BY_MEDIATION) & (closed >= lo) & (closed < hi)
+            out["petitions_closed_by_mediation_per_year"] = (
+                float(np.count_nonzero(by_mediation)) / years
             )
-            out["petitions_closed_by_mediation_per_year"] = float(by_mediation.sum()) / years
     if "court_filings_per_year" not in skipped:
         out["court_filings_per_year"] = rep.counts.get("court_filings", 0) / years
         out["court_delegations_per_year"] = rep.counts.get("court_delegations", 0) / years
     return out
+
+
+_BY_MEDIATION = PETITION_OUTCOMES.index("closed_by_mediation")
+_PETITION_COLUMNS = ("filed", "skip_level", "repeat", "backlog_entered", "closed", "outcome_i")
+
+
+def petition_columns(rep: Replication) -> dict[str, np.ndarray]:
+    """The petition records' columns the KPIs count over (``filed``, ``skip_level``,
+    ``repeat``, ``backlog_entered``, ``closed``, ``outcome_i``), in the order recorded."""
+    return gather(rep.petitions, _PETITION_COLUMNS)

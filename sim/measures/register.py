@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.measures.costs import unit_specs
 from sim.model.layout import GRADES
 from sim.model.replication import CHANNELS, ORIGINS, PETITION_OUTCOMES, STATUSES, Replication
 from sim.scenario.vocabulary import KINDS, LEVELS, OUTCOMES, SEVERITIES, VENUES
@@ -146,22 +147,6 @@ def register_table(rep: Replication, cases: pd.DataFrame | None = None) -> pd.Da
         columns += QUALITY_COLUMNS
     out = out.sort_values(["case_id", "step"], ignore_index=True)
     return out[columns]
-
-
-def unit_specs(rep: Replication) -> dict[str, list]:
-    """The settings of each unit of each venue, in unit order, as the model built its desks
-    (sim.model.venues); the enterprise committees share ``[enterprise]``, which has no
-    training or grade keys (read them with ``getattr(spec, key, 0.0)``)."""
-    sc = rep.scenario
-    names = rep.unit_names
-    return {
-        **{lv: [sc.ladder.level(lv)] * max(1, len(names[lv])) for lv in LEVELS},
-        "sector": [sc.sectors[n] for n in names["sector"]],
-        "enterprise": [sc.enterprise] * len(names["enterprise"]),
-        "stationed_room": [sc.stationed_rooms[n] for n in names["stationed_room"]],
-        "joint": [sc.district_centre.joint] if names["joint"] else [],
-        "township_joint": [sc.township_centre.joint] * len(names["township_joint"]),
-    }
 
 
 def _training_hours(rep: Replication, raw: pd.DataFrame) -> np.ndarray:

@@ -18,9 +18,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.measures.kpis import EXPLAINING_KPIS, explaining_kpis, venue_time_limits
+from sim.measures.kpis import EXPLAINING_KPIS, explaining_kpis, time_limit_days
 from sim.measures.outcomes import share, window_outcomes
+from sim.model.layout import STATUSES
 from sim.model.replication import Replication
+from sim.scenario.vocabulary import OUTCOMES
 
 __all__ = ["TOWNSHIP_KPIS", "township_kpis"]
 
@@ -51,16 +53,13 @@ def township_kpis(
     """
     lo, hi = rep.window
     years = (hi - lo) / 365.0
-    if time_limits is None:
-        time_limits = venue_time_limits(rep)  # the district KPIs' own table
     w = window_outcomes(rep, cases, register)
-    c, last, status = w.cases, w.last, w.status
-    resolved, concluded = w.resolved, w.concluded
-    took = (last["ended"] - last["entered"]).reindex(c["case_id"].to_numpy()).to_numpy(dtype=float)
-    days = (c["concluded"] - c["arisen"]).to_numpy(dtype=float)
-    limit = np.array([time_limits.get(str(v), np.inf) for v in w.final_level], dtype=float)
-    within = took <= limit + 1e-9
-    township = c["township"].astype(str).to_numpy()
+    resolved, concluded, days = w.resolved, w.concluded, w.days
+    # By default the district KPIs' own limits; a dispute with no step has none.
+    within = w.took <= time_limit_days(rep, w.final_level, time_limits) + 1e-9
+    township = cases["township"].astype(str).to_numpy()[w.rows]
+    unresolved = w.status == STATUSES.index("unresolved")
+    on_the_spot = w.final_outcome == OUTCOMES.index("resolved_on_the_spot")
 
     rows = {}
     for name in rep.district.township_names:
@@ -74,8 +73,8 @@ def township_kpis(
             "major_kept_in_township": share(
                 res_here & w.township_or_below, w.major & concluded & here
             ),
-            "on_the_spot_share": share(w.final_outcome == "resolved_on_the_spot", here),
-            "unresolved_share": share(status == "unresolved", here),
+            "on_the_spot_share": share(on_the_spot, here),
+            "unresolved_share": share(unresolved, here),
             "days_to_resolution.mean": float(days[res_here].mean()) if res_here.any() else math.nan,
             "days_to_resolution.p90": (
                 float(np.quantile(days[res_here], 0.9)) if res_here.any() else math.nan

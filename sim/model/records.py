@@ -9,7 +9,7 @@ file and forgets them, so that memory no longer grows with the length of the run
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,6 +125,30 @@ class RecordLog:
         return pd.DataFrame(
             {n: np.concatenate([p[n] for p in parts]) for n in names}, columns=names
         )
+
+    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+        """Every row so far as typed columns (only ``columns``), a chunk at a time, in order.
+
+        Without pandas, and without holding more than one chunk beyond what the log holds: the
+        packed chunks in memory, or the spool file's row groups one by one (read after
+        :meth:`close`), so that measures can stream over a run too long to tabulate whole.
+        """
+        names = list(self.fields if columns is None else columns)
+        if self.spool is not None and self._writer is not None:
+            raise RuntimeError(f"{self.spool} is still being written; close() the log first")
+        if self.spool is not None and self._count:
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(self.spool) as file:
+                for group in range(file.num_row_groups):
+                    table = file.read_row_group(group, columns=names)
+                    yield {n: table.column(n).to_numpy() for n in names}
+            return
+        if self.spool is None:
+            self.pack()
+        for part in (*self._chunks, self._tail_columns()):
+            if len(part[self.fields[0]]):
+                yield {n: part[n] for n in names}
 
     def _tail_columns(self) -> dict[str, np.ndarray]:
         if not self.rows:

@@ -12,7 +12,6 @@ from statistics import NormalDist
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import special
 
 __all__ = [
     "Distribution",
@@ -139,6 +138,8 @@ class Gamma(_Dist):
 
     def ppf(self, u: float) -> float:
         """The ``u``-quantile: the draw for the uniform ``u``."""
+        from scipy import special  # here: only a gamma draw needs scipy, not loading a scenario
+
         shape = 1.0 / self.cv**2
         return float(special.gammaincinv(shape, u)) * self.mean_value / shape
 
