@@ -10,7 +10,9 @@ scenario table of a key is written by stepping each measure with the catalogue's
 
 The search (:class:`PackageSearch`, docs/sizing.md):
 
-1. **Greedy.** From the start (the floors, no measures), while a target fails: simulate a few
+1. **Jumps, then greedy.** From the start (the floors, no measures), while a target fails:
+   linearised least-cost jumps over every measure's steps (:mod:`sim.sizing.package_jump`);
+   then what they leave, by the greedy: simulate a few
    candidate steps (⌈candidates/2⌉ of each kind) — the headcount units the screen ranks best
    (:class:`~sim.sizing.surrogate.Surrogate`) and the measures
    :func:`~sim.sizing.explain.explain_at` ranks best per 10,000 yuan — with common random
