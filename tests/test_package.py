@@ -18,6 +18,7 @@ import pytest
 import sim
 from sim.cli.main import main
 from sim.scenario.loading import validate_table
+from sim.sizing import package_jump
 from sim.sizing.confirmation import judge
 from sim.sizing.levers import base_table
 from sim.sizing.package_level import FRESH_SEED_OFFSET
@@ -94,6 +95,21 @@ def test_entry_binds_package_buys_petition_agents_not_headcount(entry):
     at_one = entry.staffing[entry.staffing["demand"] == 1.0]
     assert (at_one["value"] == at_one["floor"]).all()  # no mediator above the quotas
     assert (entry.targets["verdict"] == "met").all()
+
+
+def test_jumps_reach_the_greedys_package(entry, monkeypatch):
+    """The linearised jumps (sim/sizing/package_jump.py) end where the one-step greedy alone
+    ends: the same petition-agent steps and staffing at demand 1.0 (the first level, so a run
+    of it alone starts from the same floors)."""
+    path = entry.frontier[entry.frontier["demand"] == 1.0]["step"]
+    assert path.str.startswith("jump").any()  # the jump was taken, not left to the greedy
+    monkeypatch.setattr(package_jump, "MAX_JUMPS", 0)
+    greedy = size(FULL, ENTRY, demand=[1.0], **EFFORT)
+    assert not greedy.frontier["step"].str.startswith("jump").any()
+    at_one = entry.measures[entry.measures["demand"] == 1.0]
+    assert greedy.measures["steps"].tolist() == at_one["steps"].tolist()
+    staffing = entry.staffing[entry.staffing["demand"] == 1.0]
+    assert greedy.staffing["value"].tolist() == staffing["value"].tolist()
 
 
 def test_package_meets_targets_with_fresh_seeds_and_is_minimal(entry):

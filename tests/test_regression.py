@@ -48,7 +48,8 @@ CASES: dict[str, tuple[str, list[str], int, int]] = {
     ),
     # The same with issue 13's mechanisms off, as qujiang.toml was before its re-tuning: its
     # fingerprint is the one the "qujiang" case had then, so Qujiang-scale neutrality is proved.
-    # The petition agents cost an allowance whatever the switches, hence coverage 0.
+    # The petition agents cost an allowance whatever the switches, hence coverage 0; and the
+    # enterprise committees' salary (60,000 [EST] since issue 14, 0 before) is set back to 0.
     "qujiang_neutral": (
         "scenarios/qujiang.toml",
         [
@@ -60,6 +61,7 @@ CASES: dict[str, tuple[str, list[str], int, int]] = {
             "mechanisms.discovery_race=false",
             "mechanisms.entry_choice=false",
             "petition_agents.coverage=0",
+            "costs.full_time_salary_yuan.enterprise=0",
         ],
         0,
         3,

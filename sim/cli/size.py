@@ -20,6 +20,7 @@ from sim.cli.main import (
     load_for_command,
     refuse_outputs_over_inputs,
 )
+from sim.experiments.executors import available_cores
 from sim.experiments.files import safe_cells
 from sim.scenario.errors import InputProblem, ScenarioError
 
@@ -80,7 +81,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--search-replications", type=int, help="replications while searching (default half)"
     )
     p.add_argument("--seed", type=int, help="base random seed (common random numbers)")
-    p.add_argument("--workers", type=int, default=1, help="processes for replications")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="processes for replications (default: all cores; the numbers are the same)",
+    )
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -123,7 +128,9 @@ def _size(args: argparse.Namespace) -> int:
     _check_resume(args)
     refuse_outputs_over_inputs({"--out": args.out, "--json": args.json_out}, [args.scenario])
     scenario = load_for_command(args)
-    common = {"replications": args.replications, "seed": args.seed, "workers": args.workers}
+    # All cores unless told: serial and parallel runs give the same numbers.
+    workers = args.workers or available_cores()
+    common = {"replications": args.replications, "seed": args.seed, "workers": workers}
     if args.screen_only:
         return _screen_only(args, scenario)
     if args.compare_screen:

@@ -10,7 +10,9 @@ scenario table of a key is written by stepping each measure with the catalogue's
 
 The search (:class:`PackageSearch`, docs/sizing.md):
 
-1. **Greedy.** From the start (the floors, no measures), while a target fails: simulate a few
+1. **Jumps, then greedy.** From the start (the floors, no measures), while a target fails:
+   linearised least-cost jumps over every measure's steps (:mod:`sim.sizing.package_jump`);
+   then what they leave, by the greedy: simulate a few
    candidate steps (⌈candidates/2⌉ of each kind) — the headcount units the screen ranks best
    (:class:`~sim.sizing.surrogate.Surrogate`) and the measures
    :func:`~sim.sizing.explain.explain_at` ranks best per 10,000 yuan — with common random
@@ -46,6 +48,7 @@ from sim.sizing.catalogue import CatalogueLever, measure_ids, step_measure
 from sim.sizing.confirmation import judge
 from sim.sizing.explain import Explanation
 from sim.sizing.levers import Lever, Staffing, adjust, apply_staffing
+from sim.sizing.package_jump import jump
 from sim.sizing.replications import Replications
 from sim.sizing.search import SearchSettings, StaffingSearch
 from sim.sizing.surrogate import StaffingScreens, Surrogate
@@ -264,7 +267,8 @@ class PackageSearch:
 
     # -- the phases
 
-    def _surrogate(self, key: Package, n: int, runs: Replications) -> Surrogate:
+    def surrogate(self, key: Package, n: int, runs: Replications) -> Surrogate:
+        """The staffing screen at a package, corrected by its simulated verdict."""
         steps = self.space.steps(key)
         if steps not in self._screens:
             self._screens[steps] = StaffingScreens(
@@ -284,7 +288,7 @@ class PackageSearch:
         # The staffing search's ``candidates`` split between headcount and measures (⌈c/2⌉
         # each, 2 + 2 by default): each greedy step simulates four packages, not six.
         c = max(1, math.ceil(self.settings.candidates / 2))
-        heads = self._surrogate(key, n, runs).rank(self.space.staffing(key))[:c]
+        heads = self.surrogate(key, n, runs).rank(self.space.staffing(key))[:c]
         out = []
         for _, i in heads:
             lever = self.space.levers[i]
@@ -440,6 +444,7 @@ class PackageSearch:
         n_confirm = self.settings.confirmation_replications
         key = self.start
         self.path.append((key, "start"))
+        key = jump(self, key, n_search, self.runs)
         key = self.greedy(key, n_search, self.runs)
         if self.met(key, n_search):
             key = self.prune_measures(key, n_search, self.runs)
