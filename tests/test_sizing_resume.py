@@ -346,3 +346,27 @@ def test_parallel_results_are_stored_as_they_arrive_and_kept_in_asked_order(tmp_
             pd.Series(runs.outcomes[key].kpis),
             check_exact=True,
         )
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="only a forking platform shares flocks")
+def test_a_forked_child_does_not_keep_the_folder_locked(tmp_path):
+    """A process-pool worker forked while a run holds the lock must not hold it after the run:
+    flock belongs to the open file, which fork shares, so a worker outliving a killed run kept
+    the folder locked and the --resume that followed was refused (the CI failure of stop 21)."""
+    folder = tmp_path / EVALUATIONS
+    ready, told = os.pipe()
+    with EvaluationStore(folder).locked():
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child only waits to be killed
+            os.write(told, b"!")  # after fork's hooks ran, as a pool worker's first task is
+            time.sleep(60)
+            os._exit(0)
+    assert os.read(ready, 1) == b"!"
+    os.close(ready)
+    os.close(told)
+    try:
+        with EvaluationStore(folder).locked():  # the holder left; the child must not block
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)

@@ -55,6 +55,24 @@ LOG = "log.jsonl"
 POINTS = "points"
 LOCK = ".lock"
 
+# The lock fds this process holds. flock belongs to the open file, which a forked child
+# shares: a process-pool worker forked while a run holds its lock would keep the folder locked
+# after the run is killed (until the worker notices its parent is gone), and the --resume that
+# follows would be refused. So a forked child closes its copies at once; the parent's hold is
+# unchanged.
+_held_lock_fds: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in _held_lock_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_lock_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
 
 def to_json(data: Any) -> str:
     """Canonical JSON (sorted keys; dates and other objects as text) for files and hashes."""
@@ -122,8 +140,10 @@ def folder_lock(folder: Path, holder: str = "sweep") -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        _held_lock_fds.add(fd)
         yield
     finally:
+        _held_lock_fds.discard(fd)
         os.close(fd)  # releases the lock; the file stays (removing it would race a waiter)
 
 
