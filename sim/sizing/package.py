@@ -18,14 +18,17 @@ The search (:class:`PackageSearch`, docs/sizing.md):
    :func:`~sim.sizing.explain.explain_at` ranks best per 10,000 yuan — with common random
    numbers, and keep the one with the largest fall in total shortfall per yuan.
 2. **Prune measures** while every target stays met (half the steps at once, then a quarter, …).
-3. **Headcount for those measures**: :class:`~sim.sizing.search.StaffingSearch` from the floors
-   with the measures fixed (so a package of no measures is exactly today's least-cost staffing);
+3. **Headcount for those measures**: with no measure bought,
+   :class:`~sim.sizing.search.StaffingSearch` from the floors (so such a package is exactly
+   today's least-cost staffing); with measures, the headcount the jumps and greedy chose,
+   pruned while every target stays met;
    when headcount alone (at its ceilings) meets every target, the staffing search with no
    measures too, kept if it costs no more.
 4. **Confirmation with fresh seeds** at the confirmation replications: a package that fails is
-   topped up by the greedy there; then **minimality**: removing one step of any measure, or one
-   mediator of any headcount lever above its floor, must break a target — the removals that do
-   not are taken one by one while every target stays met, and the check repeats.
+   topped up there by jumps, then the greedy; then **minimality**: removing one step of any
+   measure, or one mediator of any headcount lever above its floor, must break a target — the
+   removals that do not are taken one by one while every target stays met, and the check
+   repeats.
 
 The yearly cost of a package (``yuan``) is the simulated yearly cost of the start plus the
 salaries added and the catalogue's yearly cost of the measures' steps: what the budget ceiling
@@ -231,7 +234,6 @@ class PackageSearch:
         # in a row (a lever far from enough gets there in a few simulations, not one per step;
         # pruning takes back any overshoot), back to 1 when another lever wins.
         self._stride: dict[str, int] = {}
-        self.staffing_searches: list[StaffingSearch] = []
         # Whether headcount alone (every headcount lever at its ceiling, no measures) meets
         # every target: then the search also tries the least-cost staffing with no measures.
         self.headcount_may_do = False
@@ -375,10 +377,16 @@ class PackageSearch:
         return key
 
     def headcount(self, key: Package) -> Package:
-        """Least-cost staffing for the key's measures: :class:`StaffingSearch` from the floors.
+        """Least-cost staffing for the key's measures (the module docstring, step 3).
 
-        Its replications are the package's (:class:`_StaffingView`): nothing is simulated twice,
-        and with an evaluation store every one is kept on disk.
+        With no measure bought: :class:`StaffingSearch` from the floors, today's least-cost
+        staffing. With measures: the headcount the jumps and the greedy chose with them, pruned
+        while every target stays met at the search's replications. (A full staffing search
+        from the floors added one mediator per round of simulations — on Qujiang some 60
+        rounds at the confirmation replications, for a target measures move and headcount
+        barely does; the confirmation's greedy weighs headcount and measures together instead.)
+        Its replications are the package's (:class:`_StaffingView`): nothing is simulated
+        twice, and with an evaluation store every one is kept on disk.
         """
         steps = self.space.steps(key)
         view = _StaffingView(self.runs, self.space, steps)
@@ -386,13 +394,15 @@ class PackageSearch:
         if budget is not None:
             budget -= float(sum(self.space.measure_yuan(key)))
         settings = dataclasses.replace(self.settings, budget=budget)
-        # With no measure bought this is today's staffing search itself (the package then is
-        # the least-cost staffing); with measures its minimality pass on the search's seeds is
-        # left to the package's own on fresh seeds (run), which covers the same removals.
-        kind = StaffingSearch if steps == self.space.steps(self.start) else _NoMinimality
-        search = kind(view, self.targets, self.confidence, settings, self.log)
-        staffing, _, met = search.run(self.space.staffing(self.start))
-        self.staffing_searches.append(search)
+        search = StaffingSearch(view, self.targets, self.confidence, settings, self.log)
+        if steps == self.space.steps(self.start):
+            staffing, _, met = search.run(self.space.staffing(self.start))
+        else:
+            n = self.settings.search_replications
+            staffing = self.space.staffing(key)
+            met = search.met(staffing, n)
+            if met:
+                staffing = search.prune(staffing, n)
         found = self.space.key(staffing, steps)
         if not met:
             # Headcount does not complete what these measures lack (entry binds, say): buy
@@ -459,6 +469,10 @@ class PackageSearch:
         table = pd.DataFrame()
         for _ in range(self.settings.max_steps):
             if not self.met(key, n_confirm, self.fresh):
+                # Jumps first here too: on fresh seeds a package the search judged met may
+                # miss by a little on several targets at once, which the greedy closes one
+                # lever per round (on Qujiang ~20 rounds of 40 replications each).
+                key = jump(self, key, n_confirm, self.fresh, " (confirmation)")
                 key = self.greedy(key, n_confirm, self.fresh, " (confirmation)")
                 if not self.met(key, n_confirm, self.fresh):
                     break
@@ -480,14 +494,6 @@ class PackageSearch:
                 self.log(f"  - {lever:<28} yuan {self.yuan(key):>14,.0f} (confirmation)")
         met = self.met(key, n_confirm, self.fresh)
         return key, (table if met else pd.DataFrame()), met
-
-
-class _NoMinimality(StaffingSearch):
-    """:class:`StaffingSearch` without its minimality pass (the package's is on fresh seeds)."""
-
-    def minimality(self, staffing: Staffing, n: int) -> pd.DataFrame:
-        """No table: the staffing search stops after its pruning."""
-        return pd.DataFrame()
 
 
 class _StaffingView(Replications):

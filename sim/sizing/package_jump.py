@@ -114,7 +114,7 @@ def _columns(search: PackageSearch, key: Package, n: int, runs: Replications) ->
     return out
 
 
-def jump(search: PackageSearch, key: Package, n: int, runs: Replications) -> Package:
+def jump(search: PackageSearch, key: Package, n: int, runs: Replications, tag: str = "") -> Package:
     """Up to :data:`MAX_JUMPS` linearised jumps from ``key`` while a target fails."""
     for _ in range(MAX_JUMPS):
         if search.met(key, n, runs):
@@ -157,9 +157,9 @@ def jump(search: PackageSearch, key: Package, n: int, runs: Replications) -> Pac
             break  # the linearisation did not help here: the greedy goes on
         bought = ", ".join(f"{col.what}+{k}" for col, k in zip(cols, plan, strict=True) if k)
         key = new
-        search.path.append((key, f"jump {bought}"))
+        search.path.append((key, f"jump {bought}{tag}"))
         search.log(f"  ⇒ jump {bought:<22} yuan {search.yuan(key):>14,.0f}  shortfall "
-                   f"{search.score(key, n, runs):.4f}")  # fmt: skip
+                   f"{search.score(key, n, runs):.4f}{tag}")  # fmt: skip
     return key
 
 

@@ -91,7 +91,7 @@ def size_package(
         store=store, progress=shown,
     )  # fmt: skip
     n_search, n_confirm = settings.search_replications, settings.confirmation_replications
-    log = shown.watch(runs, sc.targets, sc.run.confidence, n_search, n_confirm)
+    log = shown.watch(runs, sc.targets, sc.run.confidence, n_search, n_confirm, [fresh])
     names = ", ".join(m.id for m in ms) or "none"
     log(f"demand ×{multiplier:g}: {len(lv)} headcount levers and {len(ms)} measures ({names}), "
         f"{n_search}/{n_confirm} replications")  # fmt: skip

@@ -15,7 +15,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -80,9 +80,11 @@ class SizingProgress:
         confidence: float,
         search_replications: int,
         confirmation_replications: int,
+        also: Sequence[Replications] = (),
     ) -> Callable[[str], None]:
         """The search's log function at one demand level: each message with the step, the
-        replications so far and the best found so far (module doc)."""
+        replications so far (of ``replications`` and of ``also``: the package search's
+        fresh-seed confirmation) and the best found so far (module doc)."""
         best = _Best(
             replications, targets, confidence, search_replications, confirmation_replications
         )
@@ -91,10 +93,10 @@ class SizingProgress:
             if self._log is None:
                 return  # --quiet: not even the verdicts are worth computing
             self.step += 1
-            runs = replications
-            done = f"{runs.simulated} simulated"
-            if runs.store is not None:
-                done += f", {runs.store.loaded} from disk"
+            simulated = replications.simulated + sum(r.simulated for r in also)
+            done = f"{simulated} simulated"
+            if replications.store is not None:
+                done += f", {replications.store.loaded} from disk"
             self.line(f"step {self.step} ({done}) {message.strip()} | {best.describe()}")
 
         return log
