@@ -19,8 +19,11 @@ import pytest
 
 import sim
 from sim.cli.main import main
+from sim.measures.township_kpis import TOWNSHIP_KPIS
 from sim.sizing.confirmation import check_quotas, judge
 from sim.sizing.feasibility import on_the_spot_ceiling
+from sim.sizing.output import format_sizing
+from sim.sizing.replications import run_replication
 from sim.sizing.size import size
 
 from .scenarios import SMALL
@@ -147,6 +150,29 @@ def test_target_no_staffing_reaches_exits_2(capsys):
     assert all(line.startswith("sim: error:") for line in err.strip().splitlines())
 
 
+def test_the_answer_is_judged_in_every_township(sized):
+    """townships: each township × each target with a per-township meaning, judged by the same
+    rule over the same replications as the district; recomputed here from the sized scenario's
+    own replications (run_replication, the sizing's unit of work), so equal to the bit."""
+    at_one = sized.townships[sized.townships["demand"] == 1.0]
+    scenario = sim.load_scenario(
+        SMALL, [*SIZED, *_overrides(sized.staffing[sized.staffing["demand"] == 1.0])]
+    )
+    kpis = [k for k in scenario.targets if k in TOWNSHIP_KPIS]
+    assert {"minor_kept_in_village", "major_kept_in_township"} <= set(kpis)
+    assert sorted(at_one["kpi"].unique()) == sorted(kpis)
+    assert set(at_one["township"]) == {"甲镇", "乙乡"} and len(at_one) == 2 * len(kpis)
+    by_town = [run_replication(scenario, k, SEED).townships for k in range(REPLICATIONS)]
+    for row in at_one.itertuples():
+        values = pd.DataFrame({row.kpi: [t.loc[row.township, row.kpi] for t in by_town]})
+        expected = judge({row.kpi: scenario.targets[row.kpi]}, values, scenario.run.confidence)
+        assert row.mean == expected["mean"].iloc[0] and row.met == expected["met"].iloc[0]
+        assert row.n == REPLICATIONS
+    # The printout names the townships that miss, or says all meet.
+    text = format_sizing(sized)
+    assert "per township 分乡镇" in text and "met 达标 in " in text
+
+
 def test_check_quotas_verdict(capsys):
     code = main(
         ["size", str(SMALL), "--check-quotas", "-r", "3", "--set", "run.horizon_days=120",
@@ -174,12 +200,15 @@ def test_outputs_written(tmp_path, capsys):
     assert code == 0, text
     for name in ("budget.csv", "staffing.csv", "targets.csv", "frontier.csv", "sizing.json"):
         assert (out / name).is_file(), name
+    towns = pd.read_csv(out / "townships.csv", encoding="utf-8-sig")
+    assert {"township 乡镇", "kpi 指标", "met 达标"} <= set(towns.columns) and len(towns) == 2
     assert (out / "frontier.png").stat().st_size > 1000
     header = (out / "budget.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     for word in ("层级", "专职人数", "年度成本(元)"):
         assert word in header
     data = json.loads((out / "sizing.json").read_text(encoding="utf-8"))
     assert data["replications_simulated"] > 0
+    assert {r["kpi"] for r in data["townships"]} == {"minor_kept_in_village"}
     assert "年度成本(元)" in text
 
 

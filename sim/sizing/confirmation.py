@@ -13,7 +13,7 @@ simulation, KPI by KPI.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ __all__ = [
     "compare_screen",
     "judge",
     "one_sided_t",
+    "township_verdicts",
 ]
 
 
@@ -214,22 +215,28 @@ def check_quotas(
             explanation = explain_at(
                 table, source, lv, x, n, seed, executor, base=per_rep, levers_when="not_headcount"
             )
-    rows = []
-    for name, target in sc.targets.items():
-        if name not in TOWNSHIP_KPIS:
-            continue
-        values = pd.DataFrame({k: t[name] for k, t in enumerate(by_town)}).T
-        for town in values.columns:
-            v = judge(
-                {name: target}, values[[town]].rename(columns={town: name}), sc.run.confidence
-            )
-            r = v.iloc[0].to_dict()
-            rows.append({"township": town, "kpi": name, **r})
-    townships = pd.DataFrame(rows)
+    townships = township_verdicts(sc.targets, by_town, sc.run.confidence)
     staffing = staffing_table(lv, x, 1.0).drop(columns=["demand", "floor"])
     return QuotaVerdict(
         quota_sc, staffing, targets, townships, n, seed, sc.run.confidence, explanation
     )
+
+
+def township_verdicts(
+    targets: Mapping[str, Target], by_town: Sequence[pd.DataFrame], confidence: float
+) -> pd.DataFrame:
+    """Each target with a per-township meaning (:data:`TOWNSHIP_KPIS`), judged in every
+    township by the same rule over the replications: one row per (township, kpi) with
+    :func:`judge`'s columns. ``by_town`` holds one table per replication (townships × KPIs)."""
+    rows = []
+    for name, target in targets.items():
+        if name not in TOWNSHIP_KPIS or not by_town:
+            continue
+        values = pd.DataFrame({k: t[name] for k, t in enumerate(by_town)}).T
+        for town in values.columns:
+            v = judge({name: target}, values[[town]].rename(columns={town: name}), confidence)
+            rows.append({"township": town, "kpi": name, **v.iloc[0].to_dict()})
+    return pd.DataFrame(rows)
 
 
 def compare_screen(

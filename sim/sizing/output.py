@@ -37,7 +37,7 @@ __all__ = [
 
 SIZING_HEADERS: dict[str, str] = {
     **BUDGET_HEADERS,
-    # targets.csv, quota_targets.csv, quota_townships.csv: the verdict per target
+    # targets.csv, townships.csv, quota_targets.csv, quota_townships.csv: the verdict per target
     "kpi": "kpi 指标",
     "township": "township 乡镇",
     "label": "label 指标名称",
@@ -152,6 +152,7 @@ def format_sizing(result: SizingResult) -> str:
                 + _pad(_num(r.mean), 10, True) + _pad(_num(r.bound), 12, True)
                 + _pad(f"{r.p_meet:.2f}", 9, True) + ("  met 达标" if r.met else "  NOT met 未达标")
             )  # fmt: skip
+        lines += _township_lines(result.townships, demand)
     if result.mode == "package":
         lines += _package_lines(result)
     lines += ["", *_legend(conf)]
@@ -163,6 +164,28 @@ def format_sizing(result: SizingResult) -> str:
         f"{result.replications_simulated} replications simulated in {result.seconds:.1f} s",
     ]
     return "\n".join(lines)
+
+
+def _township_lines(townships: pd.DataFrame, demand: float) -> list[str]:
+    """Per target, the townships where the answer meets it and those where it does not
+    (each with its mean), in a line or two; the whole table is townships.csv."""
+    if not len(townships):
+        return []
+    here = townships[townships["demand"] == demand]
+    lines = [
+        "",
+        "per township 分乡镇 (the district's targets read in each township's own disputes)",
+    ]
+    for kpi, rows in here.groupby("kpi", sort=False):
+        missed = rows[~rows["met"].astype(bool)]
+        label = rows["label"].iloc[0] if "label" in rows else ""
+        head = f"  {kpi} {label}: met 达标 in {len(rows) - len(missed)} of {len(rows)}"
+        if len(missed):
+            worst = missed.sort_values("mean", ascending=rows["sense"].iloc[0] == ">=")
+            named = ", ".join(f"{r.township} {_num(r.mean)}" for r in worst.itertuples())
+            head += f"; not met 未达标: {named}"
+        lines.append(head)
+    return lines
 
 
 def _package_lines(result: SizingResult) -> list[str]:
@@ -269,7 +292,8 @@ def _writable(out: Path) -> Path:
 
 
 def write_sizing(result: SizingResult, out: str | Path) -> list[Path]:
-    """Write budget.csv, staffing.csv, targets.csv, frontier.csv and sizing.json.
+    """Write budget.csv, staffing.csv, targets.csv, frontier.csv, minimality.csv,
+    townships.csv and sizing.json.
 
     The frontier figure (frontier.png) is the caller's: ``sim size --out`` draws it with
     :func:`sim.reports.planning_figures.sizing_frontier`.
@@ -282,6 +306,7 @@ def write_sizing(result: SizingResult, out: str | Path) -> list[Path]:
         ("targets.csv", result.targets),
         ("frontier.csv", result.frontier),
         ("minimality.csv", result.minimality),
+        ("townships.csv", result.townships),
     ):
         path = folder / name
         # BOM: Excel reads the Chinese

@@ -24,7 +24,7 @@ import pandas as pd
 from sim.experiments.executors import Executor
 from sim.scenario.loading import validate_table
 from sim.scenario.schema import Target
-from sim.sizing.confirmation import judge
+from sim.sizing.confirmation import judge, township_verdicts
 from sim.sizing.explain import explain_at
 from sim.sizing.feasibility import package_verdicts
 from sim.sizing.levers import Lever
@@ -59,6 +59,7 @@ class PackageLevel:
     targets: pd.DataFrame
     frontier: pd.DataFrame
     minimality: pd.DataFrame
+    townships: pd.DataFrame
     scenario_table: dict[str, Any]
     simulated: int
 
@@ -131,6 +132,9 @@ def size_package(
     targets = package_verdicts(verdict, at_top, aims, unreachable, explanation)
     targets = targets.reset_index()
     targets.insert(0, "demand", multiplier)
+    # Per township by the scenario's own targets (not the aims of unreachable ones).
+    townships = township_verdicts(sc.targets, fresh.townships(key, n_confirm), sc.run.confidence)
+    townships.insert(0, "demand", multiplier)
     staffing = space.staffing(key)
     measure_table = _measure_table(space, key, search, multiplier)
     budget = budget_table(lv, staffing, fresh.costs(key, n_confirm))
@@ -149,6 +153,7 @@ def size_package(
         targets=targets,
         frontier=frontier,
         minimality=minimal,
+        townships=townships,
         scenario_table=space.table_of(key),
         simulated=runs.simulated + fresh.simulated + explanation.simulated,
     )

@@ -46,6 +46,12 @@ class SizingResult:
     ``targets`` adds each target's verdict (达标 met / 不可达 unreachable / 未达标 not met), the
     best attainable value and what binds, ``frontier`` is each accepted step (cumulative cost and
     each target's mean) and ``minimality`` covers measures as well as headcount.
+
+    ``townships``: the answer's verdict in each township (乡镇) for the targets that have a
+    per-township meaning (小事不出村, 大事不出镇, the P90 of days to resolution, …), by the same
+    rule over the confirmation replications — one row per demand level, township and target.
+    The targets are the district's; a township read alone is a smaller sample, so its interval
+    is wider.
     """
 
     scenario: Scenario
@@ -62,6 +68,7 @@ class SizingResult:
     infeasible: dict[float, list[str]] = field(default_factory=dict)
     mode: str = "headcount"
     measures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    townships: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def unreachable(self) -> pd.DataFrame:
@@ -98,6 +105,7 @@ class SizingResult:
             "infeasible": {str(k): v for k, v in self.infeasible.items()},
             "mode": self.mode,
             "measures": records(self.measures) if len(self.measures) else [],
+            "townships": records(self.townships) if len(self.townships) else [],
         }
 
 

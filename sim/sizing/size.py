@@ -37,7 +37,7 @@ from sim.experiments.executors import Executor
 from sim.scenario.errors import InputProblem, ScenarioError
 from sim.scenario.loading import validate_table
 from sim.scenario.schema import Scenario
-from sim.sizing.confirmation import check_replications
+from sim.sizing.confirmation import check_replications, township_verdicts
 from sim.sizing.explain import explain_at
 from sim.sizing.feasibility import generous_failures, structural_problems
 from sim.sizing.levers import Lever, base_table, levers, scale_demand
@@ -149,6 +149,7 @@ def size(
         targets=pd.concat([lv.targets for lv in sized], ignore_index=True),
         frontier=pd.concat([lv.frontier for lv in sized], ignore_index=True),
         minimality=_concat([lv.minimality for lv in sized if len(lv.minimality)]),
+        townships=_concat([lv.townships for lv in sized if len(lv.townships)]),
         replications_simulated=simulated,
         seconds=time.perf_counter() - began,
         confidence=base.run.confidence,
@@ -170,6 +171,7 @@ class _Level:
     targets: pd.DataFrame
     frontier: pd.DataFrame
     minimality: pd.DataFrame
+    townships: pd.DataFrame
 
 
 def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -250,6 +252,7 @@ def _size_packages(
         targets=pd.concat([lv.targets for lv in done], ignore_index=True),
         frontier=pd.concat([lv.frontier for lv in done], ignore_index=True),
         minimality=_concat([lv.minimality for lv in done if len(lv.minimality)]),
+        townships=_concat([lv.townships for lv in done if len(lv.townships)]),
         replications_simulated=sum(lv.simulated for lv in done),
         seconds=time.perf_counter() - began,
         confidence=base.run.confidence,
@@ -351,6 +354,10 @@ def _size_level(
     budget.insert(0, "demand", multiplier)
     targets = search.verdict(staffing, n_confirm).reset_index()
     targets.insert(0, "demand", multiplier)
+    townships = township_verdicts(
+        search.targets, runs.townships(staffing, n_confirm), search.confidence
+    )
+    townships.insert(0, "demand", multiplier)
     cost_frontier = frontier(search, staffing, multiplier)
     if len(minimal):
         minimal.insert(0, "demand", multiplier)
@@ -363,4 +370,5 @@ def _size_level(
         targets=targets,
         frontier=cost_frontier,
         minimality=minimal,
+        townships=townships,
     ), []
