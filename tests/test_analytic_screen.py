@@ -45,6 +45,26 @@ def test_screen_equals_erlang_c_where_exact(exact_case):
 
 
 @pytest.mark.parametrize(
+    ("switch", "words"),
+    [
+        ("major_difficult_to_district", "mechanisms.major_difficult_to_district"),
+        ("special_teams", "mechanisms.special_teams"),
+        ("quality", "mechanisms.quality"),
+    ],
+)
+def test_a_mechanism_the_flows_leave_out_makes_the_screen_approximate(exact_case, switch, words):
+    """Switched on, a mechanism the flows do not follow is named, and "exact" is not claimed
+    (the exact case itself is exact: test above)."""
+    scenario, _ = exact_case
+    on = scenario.model_copy(
+        update={"mechanisms": scenario.mechanisms.model_copy(update={switch: True})}
+    )
+    result = screen(on)
+    assert not result.exact and not screen_is_exact(on)
+    assert any(words in a for a in result.approximations)
+
+
+@pytest.mark.parametrize(
     "kpi",
     [
         "resolved_share.grid",

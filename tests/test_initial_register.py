@@ -51,3 +51,32 @@ def test_open_cases_of_a_register_are_held_to_the_size_cap(tmp_path, monkeypatch
     assert "initial.csv: outcome = open = '2 cases'" in line
     assert "at most 1 initial open cases" in line and "run.allow_large" in line
     assert len(_cases(tmp_path, "run.allow_large=true")) == 2
+
+
+def test_a_column_given_twice_is_named_not_a_traceback(tmp_path):
+    """'outcome' and 'outcome ' are one name once spaces are stripped: refused naming it."""
+    rows = [[*INITIAL_ROWS[0], "outcome "]] + [[*r, "open"] for r in INITIAL_ROWS[1:]]
+    _initial_csv(tmp_path, "initial.csv", "utf-8", rows)
+    with pytest.raises(ScenarioError) as err:
+        _cases(tmp_path)
+    (line,) = err.value.shown_lines()
+    assert "initial.csv: columns" in line and "each of ['outcome'] once" in line
+
+
+def test_a_workbook_is_closed_once_read(tmp_path):
+    """The model reads the register in each replication with garbage collection paused: an
+    unclosed workbook kept a file descriptor per replication."""
+    import gc
+    import os
+
+    MAKERS["initial_xlsx"](tmp_path)
+    fds = len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else None
+    if fds is None:
+        pytest.skip("no /proc to count file descriptors")
+    gc.disable()
+    try:
+        for _ in range(5):
+            _cases(tmp_path)
+        assert len(os.listdir("/proc/self/fd")) == fds
+    finally:
+        gc.enable()

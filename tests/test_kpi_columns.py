@@ -66,11 +66,28 @@ def test_streamed_kpis_equal_the_tables_to_the_bit(path, overrides, gold, tmp_pa
         assert not _same(sim.kpis(rep), from_tables)
 
 
-def test_the_kpis_of_a_run_need_no_register_in_memory(tmp_path):
-    """Spooled, the KPIs read the steps' row groups one by one and leave no table behind."""
+def test_the_kpis_of_a_run_need_no_register_in_memory(tmp_path, monkeypatch):
+    """Spooled, the KPIs read the steps' row groups one by one (RecordLog.chunks) and never
+    build the whole register: RecordLog.frame, the one way to it, fails if called."""
+    from sim.model.records import RecordLog
+
     scenario = sim.load_scenario(SMALL_FULL, ["run.horizon_days=120"])
     spooled = sim.simulate_replication(scenario, 0, 2, spool=tmp_path / "rep")
-    sim.kpis(spooled)
+    read = []
+    chunks = RecordLog.chunks
+
+    def counted(self, *args, **kwargs):
+        for chunk in chunks(self, *args, **kwargs):
+            read.append(len(next(iter(chunk.values()))))
+            yield chunk
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the KPIs built a whole table of records")
+
+    monkeypatch.setattr(RecordLog, "frame", refuse)
+    monkeypatch.setattr(RecordLog, "chunks", counted)
+    kpis = sim.kpis(spooled)
+    assert kpis["disputes"] > 0 and len(read) >= 2  # read in parts, never whole
     assert not spooled.steps.rows and not spooled.steps._chunks
 
 

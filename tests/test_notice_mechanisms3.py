@@ -215,3 +215,35 @@ def test_the_team_takes_exactly_the_backlog_cases_failed_at_two_ladder_steps() -
     team = set(backlog.loc[backlog["outcome"].astype(str) == "open", "case_id"])
     assert len(team) > 5 and len(backlog) > len(team)
     assert team == set(backlog["case_id"]) & twice
+
+
+def test_major_difficult_needs_enough_departments_for_joint_mediation(capsys) -> None:
+    """A 重大疑难 case is summoned to joint mediation whatever joint_share says; with fewer
+    departments than departments_per_case it had no department to pick (an IndexError deep in
+    the run). Now the scenario is refused, naming the switch and the two numbers."""
+    from sim.cli.main import main
+
+    settings = [
+        "mechanisms.major_difficult_to_district=true",
+        "district_centre.joint_share={minor=0, major=0, serious=0}",
+        "district_centre.summon_probability={minor=0, major=0, serious=0}",
+        "district_centre.departments_per_case=4",  # small_full lists 3
+    ]
+    args = [a for s in settings for a in ("--set", s)]
+    assert main(["run", str(SMALL_FULL), "-r", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert "mechanisms.major_difficult_to_district" in err and "Traceback" not in err
+    assert "needs 4 departments per case" in err and "3 are listed" in err
+    # With departments_per_case at 3 the same scenario runs (the check is not too strict).
+    assert (
+        main(
+            [
+                "validate",
+                str(SMALL_FULL),
+                *args[:-2],
+                "--set",
+                "district_centre.departments_per_case=3",
+            ]
+        )
+        == 0
+    )

@@ -53,3 +53,5 @@ def test_paired_gain_is_zero_within_one_standard_error():
     # relative to the target's scale and in its direction.
     assert abs(paired_gain(base, base + 0.02, 1.0, 0.5) - 0.04) < 1e-12
     assert abs(paired_gain(base, base + 0.02, -1.0, 1.0) + 0.02) < 1e-12
+    # One pair (the rest NaN): no standard error, so no gain however large the difference.
+    assert paired_gain(np.array([0.5, np.nan]), np.array([0.9, 0.7]), 1.0, 1.0) == 0.0

@@ -68,6 +68,11 @@ def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
     raw = read_register(path, shown, None, _scenario_characters(scenario))
     raw.columns = [str(c).strip() for c in raw.columns]
     needed = ["case_id", "level", "township", "village", "category", "severity", "outcome"]
+    twice = sorted({c for c in needed if list(raw.columns).count(c) > 1})
+    if twice:  # e.g. "outcome" and "outcome " (spaces are not part of a column's name)
+        raise ScenarioError(
+            [InputProblem(shown, "columns", list(raw.columns), f"each of {twice} once")]
+        )
     missing = [c for c in needed if c not in raw.columns]
     if missing:
         raise ScenarioError(

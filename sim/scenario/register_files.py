@@ -134,17 +134,19 @@ def _read_excel(path: Path, shown: str, sheet: str | int | None) -> pd.DataFrame
 
     _check_workbook(path, shown)
     try:
-        book = pd.ExcelFile(path, engine="openpyxl")
-        names = book.sheet_names
-        if sheet is None:
-            # The register is the first sheet unless one is named as such (notes may come first).
-            wanted = [n for n in names if _plain(n) in ("登记表", "register")]
-            sheet = wanted[0] if wanted else names[0]
-        elif isinstance(sheet, str) and sheet not in names:
-            raise ScenarioError(
-                [InputProblem(shown, "sheet", sheet, f"one of the workbook's sheets {names}")]
-            )
-        raw = pd.read_excel(book, sheet_name=sheet, dtype=object)
+        # Closed at once: an open workbook holds a file descriptor until garbage collection,
+        # which the model pauses while it runs.
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            names = book.sheet_names
+            if sheet is None:
+                # The register is the first sheet unless one is named so (notes may come first).
+                wanted = [n for n in names if _plain(n) in ("登记表", "register")]
+                sheet = wanted[0] if wanted else names[0]
+            elif isinstance(sheet, str) and sheet not in names:
+                raise ScenarioError(
+                    [InputProblem(shown, "sheet", sheet, f"one of the workbook's sheets {names}")]
+                )
+            raw = pd.read_excel(book, sheet_name=sheet, dtype=object)
     except (zipfile.BadZipFile, KeyError, EOFError) as exc:  # parts missing inside the zip
         raise ScenarioError(
             [InputProblem(shown, "", _MISSING, f"a damaged .xlsx workbook ({exc})")]

@@ -247,6 +247,23 @@ class Scenario(SchemaModel):
                 raise ValueError(f"{where}.category = {oc.category!r}: no such category")
             if oc.level != "district" and oc.township is None:
                 raise ValueError(f"{where}: a {oc.level}-level case needs a township")
+        centre = self.district_centre
+        difficult = max(self.routing.major_difficult_share.model_dump().values())
+        if (
+            self.mechanisms.major_difficult_to_district
+            and difficult > 0
+            and self.mechanisms.joint_mediation
+            and centre.joint is not None
+            and len(centre.departments) < centre.departments_per_case
+        ):
+            # Such a case is summoned to joint mediation whatever joint_share says, so the
+            # centre's own check (only when joint_share or summon_probability > 0) is not enough.
+            raise ValueError(
+                "mechanisms.major_difficult_to_district sends 重大疑难 disputes to joint "
+                f"mediation (联合调处), which needs {centre.departments_per_case} departments per "
+                f"case (district_centre.departments_per_case); {len(centre.departments)} are "
+                "listed in district_centre.departments"
+            )
         if self.court.room is not None and self.court.room not in self.stationed_rooms:
             raise ValueError(
                 f"court.room = {self.court.room!r}: no such stationed room "

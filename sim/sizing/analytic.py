@@ -168,6 +168,24 @@ def screen_is_exact(scenario: Scenario) -> bool:
     return not _approximations(scenario)
 
 
+_UNFOLLOWED = (
+    "discovery_race",
+    "entry_choice",
+    "quality",
+    "assign_down",
+    "township_centres",
+    "petition_agent_effect",
+    "petition_history",
+    "petition_mediation",
+    "leader_visits",
+    "court_linkage",
+    "cross_village_routing",
+    "major_difficult_to_district",
+    "special_teams",
+)
+"""Switches of [mechanisms] whose effect :class:`~sim.sizing.flows.DisputeFlows` leaves out."""
+
+
 def _approximations(sc: Scenario) -> list[str]:
     m = sc.mechanisms
     out: list[str] = []
@@ -199,6 +217,18 @@ def _approximations(sc: Scenario) -> list[str]:
         say("experts: waiting for an expert is ignored; their bonus is added to resolution")
     if m.joint_mediation and sc.district_centre.joint is not None:
         say("joint mediation: department staff are pooled as min(staff) servers")
+    cal = sc.calendars
+    if m.mediator_time and (
+        min(cal.full_time.mediation_share, cal.part_time.mediation_share) < 1
+        or any(sc.ladder.level(lv).travel_hours > 0 for lv in LEVELS)
+        or sc.discovery.sweep_hours_per_grid > 0
+    ):
+        say("mediator time: mediation shares, travel and sweep hours are ignored")
+    # Mechanisms the flows do not follow at all (simulation only); the screen says so rather
+    # than claim to be exact when one of them is on.
+    unfollowed = [name for name in _UNFOLLOWED if getattr(m, name)]
+    if unfollowed:
+        say("not in the screen (simulation only): mechanisms." + ", ".join(unfollowed))
     specs: list[tuple[str, Level | Enterprise]] = [(lv, sc.ladder.level(lv)) for lv in LEVELS]
     if m.sector_committees:
         specs += [(f"sectors.{k}", c) for k, c in sc.sectors.items()]

@@ -62,13 +62,14 @@ class Column:
 
 def paired_gain(base: np.ndarray, moved: np.ndarray, sign: float, scale: float) -> float:
     """The mean paired difference in the target's direction, relative to ``scale``; 0 when it
-    is within one standard error of 0 (noise buys nothing), NaN pairs left out."""
+    is within one standard error of 0 (noise buys nothing), NaN pairs left out, or when fewer
+    than two pairs are left."""
     d = sign * (np.asarray(moved, dtype=float) - np.asarray(base, dtype=float))
     d = d[~np.isnan(d)]
-    if len(d) == 0:
-        return 0.0
+    if len(d) < 2:
+        return 0.0  # no standard error to tell a gain from noise
     mean = float(d.mean())
-    se = float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else 0.0
+    se = float(d.std(ddof=1)) / math.sqrt(len(d))
     return mean / scale if abs(mean) > se else 0.0
 
 

@@ -248,8 +248,8 @@ class EvaluationStore:
                             fingerprint.get(k),
                             f"the value the run in {self.folder} started with "
                             f"({before.get(k)!r}{_WHAT_CHANGED.get(k, '')}): cannot resume a "
-                            "different run (drop --resume to start afresh, or use another "
-                            "--out folder)",
+                            f"different run (remove {self.folder} to start afresh, or use "
+                            "another --out folder)",
                         )
                         for k in changed
                     ]
