@@ -92,7 +92,10 @@ def size_package(
         store=store, progress=shown,
     )  # fmt: skip
     n_search, n_confirm = settings.search_replications, settings.confirmation_replications
-    log = shown.watch(runs, sc.targets, sc.run.confidence, n_search, n_confirm, [fresh])
+    # The progress line judges "best so far" by these: the targets, an unreachable one
+    # replaced by its aim below (in place, so the line follows).
+    aims = dict(sc.targets)
+    log = shown.watch(runs, aims, sc.run.confidence, n_search, n_confirm, [fresh])
     names = ", ".join(m.id for m in ms) or "none"
     log(f"demand ×{multiplier:g}: {len(lv)} headcount levers and {len(ms)} measures ({names}), "
         f"{n_search}/{n_confirm} replications")  # fmt: skip
@@ -104,7 +107,6 @@ def size_package(
         sc.targets, runs.per_replication(start, n_search), sc.run.confidence, planned=n_confirm
     )
     unreachable = [str(k) for k in at_top.index if not at_top.loc[k, "met"]]
-    aims = dict(sc.targets)
     if unreachable and settings.budget is None:
         for name in unreachable:
             aims[name] = _aim(sc.targets[name], at_start.loc[name], at_top.loc[name], attain_share)

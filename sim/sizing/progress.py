@@ -2,8 +2,9 @@
 
 Each line the search logs is prefixed with the elapsed time, a step number and how many
 replications were simulated or read from the evaluation store, and followed by the best the
-run has found so far: the cheapest key (staffing or package) that meets every target, with its
-simulated yearly cost, or, while none does, the least total shortfall of the targets' bounds.
+run has found so far: the cheapest key (staffing or package) that meets every target (in
+package mode, an unreachable target at its aim), with its simulated yearly cost, or, while none
+does, the least total shortfall of the targets' bounds.
 "Meets" is the search's own rule (:func:`~sim.sizing.confirmation.judge` over the replications at
 hand, at the confirmation number's t-quantile). A batch of replications shows a tqdm bar when
 stderr is a terminal.
@@ -84,7 +85,11 @@ class SizingProgress:
     ) -> Callable[[str], None]:
         """The search's log function at one demand level: each message with the step, the
         replications so far (of ``replications`` and of ``also``: the package search's
-        fresh-seed confirmation) and the best found so far (module doc)."""
+        fresh-seed confirmation) and the best found so far (module doc).
+
+        ``targets`` is read at every line, so a caller may change it in place: the package
+        search replaces an unreachable target by its aim, and "best" then means meeting the
+        aims (the line says so)."""
         best = _Best(
             replications, targets, confidence, search_replications, confirmation_replications
         )
@@ -118,20 +123,22 @@ class _Best:
         self.confidence = confidence
         self.enough = enough
         self.planned = planned
-        self._seen: dict[tuple[tuple[int, ...], int], tuple[bool, float, float]] = {}
+        self._seen: dict[tuple[Any, ...], tuple[bool, float, float]] = {}
+        self._original = {k: (t.sense, t.value) for k, t in targets.items()}
 
     def _judged(self, key: tuple[int, ...], n: int) -> tuple[bool, float, float]:
         """(every target met, total shortfall, mean yearly cost) of ``key`` over ``n``."""
-        if (key, n) not in self._seen:
+        goals = tuple((k, t.sense, t.value) for k, t in self.targets.items())
+        if (key, n, goals) not in self._seen:
             per_rep = self.replications.per_replication(key, n)
             verdict = judge(self.targets, per_rep, self.confidence, planned=self.planned)
             shortfall = verdict["shortfall"].to_numpy(dtype=float)
-            self._seen[(key, n)] = (
+            self._seen[(key, n, goals)] = (
                 bool(verdict["met"].all()),
                 float(np.where(np.isfinite(shortfall), shortfall, 1e6).sum()),
                 float(per_rep["annual_cost_yuan"].mean()),
             )
-        return self._seen[(key, n)]
+        return self._seen[(key, n, goals)]
 
     def describe(self) -> str:
         """'best met: 1,234,567 yuan/yr (4 reps)', or the least shortfall while none meets."""
@@ -145,8 +152,10 @@ class _Best:
                 cheapest = (cost, n)
             if shortfall < closest[0]:
                 closest = (shortfall, cost)
+        aims = any((t.sense, t.value) != self._original.get(k) for k, t in self.targets.items())
         if math.isfinite(cheapest[0]):
-            return f"best met so far: {cheapest[0]:,.0f} yuan/yr ({cheapest[1]} reps)"
+            what = "best meeting the aims so far" if aims else "best met so far"
+            return f"{what}: {cheapest[0]:,.0f} yuan/yr ({cheapest[1]} reps)"
         if math.isfinite(closest[0]):
             return f"none met yet; least shortfall {closest[0]:.4f} at {closest[1]:,.0f} yuan/yr"
         return "nothing judged yet"
