@@ -180,3 +180,33 @@ def test_headcount_only_keeps_exit_2(capsys):
     code = main(args)
     err = capsys.readouterr().err
     assert code == 2 and "minor_kept_in_village" in err and "generous staffing" in err
+
+
+def test_a_package_table_is_its_steps_table_with_its_staffing():
+    """PackageSpace.table_of composes: the steps' table (stepped once) with the key's staffing
+    applied. That holds because a measure's step writes only its own keys and apply_staffing
+    only headcount keys; checked here against stepping each key from its own staffing, on
+    Qujiang (every measure of its catalogue active) for keys that differ in both parts."""
+    import random
+
+    from sim.sizing.levers import levers
+    from sim.sizing.package import PackageSpace, measures
+
+    table, source = base_table(ROOT / "scenarios" / "qujiang.toml", [])
+    sc = validate_table(table, source)
+    lv = levers(sc)
+    ms = measures(table, source)
+    assert len(ms) >= 4
+    rng = random.Random(3)
+    steps = [tuple(rng.randint(0, min(3, m.max_steps)) for m in ms) for _ in range(2)]
+    composed = PackageSpace(table, source, lv, ms)
+    for st in steps:
+        staffings = [
+            tuple(rng.randint(lever.floor, lever.ceiling) for lever in lv) for _ in range(3)
+        ]
+        keys = [composed.key(x, st) for x in staffings]
+        composed.measure_yuan(keys[0])  # steps the first: the others are composed from it
+        for key in keys[1:]:
+            stepped = PackageSpace(table, source, lv, ms)._build(key)[0]
+            assert composed.table_of(key) == stepped
+            assert key not in composed._built  # it was composed, not stepped

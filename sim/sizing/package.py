@@ -123,6 +123,14 @@ class PackageSpace:
         self.levers = list(levers)
         self.measures = list(measures)
         self._built: dict[Package, tuple[dict[str, Any], list[float], list[float]]] = {}
+        # The measures' keys of a table do not depend on the staffing, nor the staffing's on
+        # the measures (a measure's step writes its own keys; apply_staffing writes headcount
+        # keys only): so a package's table is the table of its steps, stepped once, with its
+        # staffing applied. The screen asks for ~50 staffings per steps in a round; stepping
+        # each from the floors validated the table once per step (on Qujiang ~0.5 s a table).
+        # Yuan and values still come from stepping (a step's yuan counts the mediators).
+        self._stepped: dict[Package, dict[str, Any]] = {}
+        self._tables: dict[Package, dict[str, Any]] = {}
 
     def key(self, staffing: Staffing, steps: Sequence[int]) -> Package:
         """The key of a staffing with these steps of the measures."""
@@ -156,11 +164,21 @@ class PackageSpace:
                 yuan.append(cost)
                 values.append(value)
             self._built[key] = (table, yuan, values)
+            self._stepped.setdefault(self.steps(key), table)
         return self._built[key]
 
     def table_of(self, key: Package) -> dict[str, Any]:
         """The scenario table of a package (a fresh reference: do not modify it)."""
-        return self._build(key)[0]
+        if key in self._built:
+            return self._built[key][0]
+        if key not in self._tables:
+            steps = self.steps(key)
+            if steps in self._stepped:
+                stepped = self._stepped[steps]
+                self._tables[key] = apply_staffing(stepped, self.levers, self.staffing(key))
+            else:
+                return self._build(key)[0]
+        return self._tables[key]
 
     def measure_yuan(self, key: Package) -> list[float]:
         """Yearly cost of each measure's steps (the catalogue's yuan per step, summed)."""
