@@ -80,3 +80,23 @@ def test_a_workbook_is_closed_once_read(tmp_path):
         assert len(os.listdir("/proc/self/fd")) == fds
     finally:
         gc.enable()
+
+
+def test_every_replication_starts_from_one_read_of_the_register(tmp_path, monkeypatch):
+    """The model asks for the open cases in each replication: the file is parsed once per
+    scenario and file version (an edit, a new size or mtime, is read again)."""
+    from sim.model import initial_state
+
+    reads = []
+    real = initial_state.read_register
+    monkeypatch.setattr(
+        initial_state, "read_register", lambda *a, **k: reads.append(1) or real(*a, **k)
+    )
+    _initial_csv(tmp_path, "initial.csv", "utf-8", INITIAL_ROWS)
+    scenario = sim.load_scenario(tmp_path / "initial.toml")
+    first = open_cases(scenario)
+    assert open_cases(scenario) == first and len(reads) == 1
+    sim.simulate(scenario, replications=2, seed=1)  # two replications, no further read
+    assert len(reads) == 1
+    _initial_csv(tmp_path, "initial.csv", "utf-8", INITIAL_ROWS[:2])  # one open case less
+    assert len(open_cases(scenario)) == len(first) - 1 and len(reads) == 2

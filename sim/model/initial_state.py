@@ -14,11 +14,30 @@ from sim.scenario.vocabulary import LEVEL_LABELS, LEVELS, SEVERITIES, SEVERITY_L
 __all__ = ["open_cases", "open_cases_from_register"]
 
 
+# The register's open cases of the last scenario read, with the file's identity: every
+# replication of a run starts from them without parsing the file again (the scenario object
+# is kept, so its id cannot be another's; an edited file has another mtime or size).
+_last_read: tuple[Scenario, tuple[str, int, int], list[OpenCases]] | None = None
+
+
 def open_cases(scenario: Scenario) -> list[OpenCases]:
     """All open cases the run starts with: the scenario's counts, then the register's rows."""
+    global _last_read
     out = list(scenario.initial_state.open_cases)
     if scenario.initial_state.register_file:
-        out.extend(open_cases_from_register(scenario))
+        path = _register_path(scenario)
+        try:
+            st = path.stat()
+            stamp = (str(path), st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None  # not there: the read below says so
+        if _last_read is not None and _last_read[0] is scenario and _last_read[1] == stamp:
+            out.extend(_last_read[2])
+        else:
+            read = open_cases_from_register(scenario)
+            if stamp is not None:
+                _last_read = (scenario, stamp, read)
+            out.extend(read)
     return out
 
 
