@@ -188,6 +188,12 @@ class PackageSpace:
         """Each measure's value at the package (in its unit)."""
         return self._build(key)[2]
 
+    def yuan(self, key: Package, start: Package, start_cost: float) -> float:
+        """Yearly cost of ``key``: ``start``'s simulated cost (``start_cost``) + the salaries
+        added since + the catalogue's yuan of the measures' steps."""
+        added = self.salary(key) - self.salary(start)
+        return start_cost + added + float(sum(self.measure_yuan(key)))
+
     def salary(self, key: Package) -> float:
         """Yearly salaries of the headcount levers."""
         s = self.staffing(key)
@@ -277,8 +283,7 @@ class PackageSearch:
         """Yearly cost: the start's simulated cost + salaries added + the measures' yuan."""
         n = self.settings.search_replications
         base = float(self.runs.per_replication(self.start, n)["annual_cost_yuan"].mean())
-        added = self.space.salary(key) - self.space.salary(self.start)
-        return base + added + float(sum(self.space.measure_yuan(key)))
+        return self.space.yuan(key, self.start, base)
 
     def fits(self, key: Package) -> bool:
         """Whether a package is within the budget ceiling (if any)."""

@@ -95,11 +95,19 @@ def size_package(
     # The progress line judges "best so far" by these: the targets, an unreachable one
     # replaced by its aim below (in place, so the line follows).
     aims = dict(sc.targets)
-    log = shown.watch(runs, aims, sc.run.confidence, n_search, n_confirm, [fresh])
+    start = space.key(tuple(lever.floor for lever in lv), [m.floor for m in ms])
+
+    def yuan(key: Package) -> float | None:
+        """A package's yearly cost as the search counts it (None before the start is run)."""
+        if runs.done(start) < n_search:
+            return None
+        base = float(runs.per_replication(start, n_search)["annual_cost_yuan"].mean())
+        return space.yuan(key, start, base)
+
+    log = shown.watch(runs, aims, sc.run.confidence, n_search, n_confirm, [fresh], yuan)
     names = ", ".join(m.id for m in ms) or "none"
     log(f"demand ×{multiplier:g}: {len(lv)} headcount levers and {len(ms)} measures ({names}), "
         f"{n_search}/{n_confirm} replications")  # fmt: skip
-    start = space.key(tuple(lever.floor for lever in lv), [m.floor for m in ms])
     generous = space.key(tuple(lever.ceiling for lever in lv), [m.max_steps for m in ms])
     log("  every lever at its bound (the best the catalogue attains)")
     at_top = judge(sc.targets, runs.per_replication(generous, n_confirm), sc.run.confidence)

@@ -82,6 +82,7 @@ class SizingProgress:
         search_replications: int,
         confirmation_replications: int,
         also: Sequence[Replications] = (),
+        cost: Callable[[tuple[int, ...]], float | None] | None = None,
     ) -> Callable[[str], None]:
         """The search's log function at one demand level: each message with the step, the
         replications so far (of ``replications`` and of ``also``: the package search's
@@ -89,10 +90,13 @@ class SizingProgress:
 
         ``targets`` is read at every line, so a caller may change it in place: the package
         search replaces an unreachable target by its aim, and "best" then means meeting the
-        aims (the line says so)."""
+        aims (the line says so). ``cost`` gives a key's yearly cost where the simulated cost
+        is not all of it (a package's measures are costed by the catalogue); None while it
+        cannot tell yet."""
         best = _Best(
-            replications, targets, confidence, search_replications, confirmation_replications
-        )
+            replications, targets, confidence, search_replications, confirmation_replications,
+            cost,
+        )  # fmt: skip
 
         def log(message: str) -> None:
             if self._log is None:
@@ -117,7 +121,10 @@ class _Best:
         confidence: float,
         enough: int,
         planned: int,
+        cost: Callable[[tuple[int, ...]], float | None] | None = None,
     ):
+        self.cost = cost
+        self._costs: dict[tuple[int, ...], float | None] = {}
         self.replications = replications
         self.targets = targets
         self.confidence = confidence
@@ -140,22 +147,34 @@ class _Best:
             )
         return self._seen[(key, n, goals)]
 
+    def _yuan(self, key: tuple[int, ...], simulated: float) -> float | None:
+        """The key's yearly cost: ``cost``'s (cached; asked only of keys shown) or simulated."""
+        if self.cost is None:
+            return simulated
+        if key not in self._costs or self._costs[key] is None:
+            self._costs[key] = self.cost(key)
+        return self._costs[key]
+
     def describe(self) -> str:
         """'best met: 1,234,567 yuan/yr (4 reps)', or the least shortfall while none meets."""
-        cheapest, closest = (math.inf, 0), (math.inf, 0.0)
+        cheapest: tuple[float, int] = (math.inf, 0)
+        closest: tuple[float, tuple[int, ...], float] = (math.inf, (), math.nan)
         for key in self.replications.staffings():
             n = self.replications.done(key)
             if n < self.enough:
                 continue
-            met, shortfall, cost = self._judged(key, n)
-            if met and cost < cheapest[0]:
+            met, shortfall, simulated = self._judged(key, n)
+            cost = self._yuan(key, simulated) if met else None
+            if cost is not None and cost < cheapest[0]:
                 cheapest = (cost, n)
             if shortfall < closest[0]:
-                closest = (shortfall, cost)
+                closest = (shortfall, key, simulated)
         aims = any((t.sense, t.value) != self._original.get(k) for k, t in self.targets.items())
         if math.isfinite(cheapest[0]):
             what = "best meeting the aims so far" if aims else "best met so far"
             return f"{what}: {cheapest[0]:,.0f} yuan/yr ({cheapest[1]} reps)"
         if math.isfinite(closest[0]):
-            return f"none met yet; least shortfall {closest[0]:.4f} at {closest[1]:,.0f} yuan/yr"
+            at = self._yuan(closest[1], closest[2])
+            where = f" at {at:,.0f} yuan/yr" if at is not None else ""
+            return f"none met yet; least shortfall {closest[0]:.4f}{where}"
         return "nothing judged yet"
