@@ -268,15 +268,18 @@ def _fit_family(
                 raise np.linalg.LinAlgError
         except (np.linalg.LinAlgError, ValueError):
             cov = np.full((len(theta), len(theta)), np.nan)
-    summary = _summary(family, theta)
-    ci = {q: (math.nan, math.nan) for q in summary}
-    if np.all(np.isfinite(cov)):
-        draws = rng.multivariate_normal(theta, cov, size=_DRAWS)
-        values = _summaries(family, draws)
-        tail = (1 - level) / 2
-        for q in summary:
-            lo, hi = np.nanquantile(values[q], [tail, 1 - tail])
-            ci[q] = (float(lo), float(hi))
+    # A fit near its edge (durations with little spread) has draws whose summaries overflow
+    # to inf or nan: they are out of the interval's way, not a fault to print.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        summary = _summary(family, theta)
+        ci = {q: (math.nan, math.nan) for q in summary}
+        if np.all(np.isfinite(cov)):
+            draws = rng.multivariate_normal(theta, cov, size=_DRAWS)
+            values = _summaries(family, draws)
+            tail = (1 - level) / 2
+            for q in summary:
+                lo, hi = np.nanquantile(values[q], [tail, 1 - tail])
+                ci[q] = (float(lo), float(hi))
     return FamilyFit(family, theta, cov, loglik, 2 * len(theta) - 2 * loglik, summary, ci)
 
 
