@@ -270,9 +270,9 @@ def _fit_family(
             cov = np.full((len(theta), len(theta)), np.nan)
     # A fit near its edge (durations with little spread) has draws whose summaries overflow
     # to inf or nan: they are out of the interval's way, not a fault to print.
+    summary = _summary(family, theta)
+    ci = {q: (math.nan, math.nan) for q in summary}
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        summary = _summary(family, theta)
-        ci = {q: (math.nan, math.nan) for q in summary}
         if np.all(np.isfinite(cov)):
             draws = rng.multivariate_normal(theta, cov, size=_DRAWS)
             values = _summaries(family, draws)

@@ -53,9 +53,11 @@ def test_open_cases_of_a_register_are_held_to_the_size_cap(tmp_path, monkeypatch
     assert len(_cases(tmp_path, "run.allow_large=true")) == 2
 
 
-def test_a_column_given_twice_is_named_not_a_traceback(tmp_path):
-    """'outcome' and 'outcome ' are one name once spaces are stripped: refused naming it."""
-    rows = [[*INITIAL_ROWS[0], "outcome "]] + [[*r, "open"] for r in INITIAL_ROWS[1:]]
+@pytest.mark.parametrize("again", ["outcome ", "outcome"])
+def test_a_column_given_twice_is_named_not_a_traceback(tmp_path, again):
+    """'outcome' twice ('outcome ' is the same name once spaces are stripped; an exact repeat
+    pandas renames 'outcome.1'): refused naming it, not a traceback nor the first silently."""
+    rows = [[*INITIAL_ROWS[0], again]] + [[*r, "open"] for r in INITIAL_ROWS[1:]]
     _initial_csv(tmp_path, "initial.csv", "utf-8", rows)
     with pytest.raises(ScenarioError) as err:
         _cases(tmp_path)

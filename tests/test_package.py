@@ -182,21 +182,34 @@ def test_headcount_only_keeps_exit_2(capsys):
     assert code == 2 and "minor_kept_in_village" in err and "generous staffing" in err
 
 
-def test_a_package_table_is_its_steps_table_with_its_staffing():
+@pytest.mark.parametrize(
+    ("path", "overrides"),
+    [
+        # Qujiang: training, gold medal, experts, sweeps and mediation share active.
+        (ROOT / "scenarios" / "qujiang.toml", []),
+        # The entry-binds district: petition agents active (inactive on Qujiang).
+        (FULL, ["levers.training.enabled=false", *ENTRY[:6]]),
+    ],
+)
+def test_a_package_table_is_its_steps_table_with_its_staffing(path, overrides):
     """PackageSpace.table_of composes: the steps' table (stepped once) with the key's staffing
     applied. That holds because a measure's step writes only its own keys and apply_staffing
-    only headcount keys; checked here against stepping each key from its own staffing, on
-    Qujiang (every measure of its catalogue active) for keys that differ in both parts."""
+    only headcount keys; checked here against stepping each key from its own staffing, for
+    keys that differ in both parts, with every measure builder active in one case or the
+    other."""
     import random
 
     from sim.sizing.levers import levers
     from sim.sizing.package import PackageSpace, measures
 
-    table, source = base_table(ROOT / "scenarios" / "qujiang.toml", [])
+    table, source = base_table(path, overrides)
     sc = validate_table(table, source)
     lv = levers(sc)
     ms = measures(table, source)
-    assert len(ms) >= 4
+    seen = {m.id for m in ms}
+    assert seen >= {"training", "gold_medal", "experts", "sweeps", "mediation_share"} or (
+        "petition_agents" in seen
+    )
     rng = random.Random(3)
     steps = [tuple(rng.randint(0, min(3, m.max_steps)) for m in ms) for _ in range(2)]
     composed = PackageSpace(table, source, lv, ms)
@@ -210,3 +223,41 @@ def test_a_package_table_is_its_steps_table_with_its_staffing():
             stepped = PackageSpace(table, source, lv, ms)._build(key)[0]
             assert composed.table_of(key) == stepped
             assert key not in composed._built  # it was composed, not stepped
+
+
+def test_progress_prices_the_best_by_the_search_s_cost_and_reads_the_aims():
+    """The progress line in package mode: 'best' is the cheapest met key by the cost callable
+    (the search's yearly cost), keys it cannot price yet are left out, and a target replaced
+    in place by its aim turns the wording to 'aims'. Three keys with known KPIs: A meets and
+    costs 30 by the callable (10 simulated), B meets and costs 20 (40 simulated), C meets but
+    is not priced."""
+    import pandas as pd
+
+    from sim.scenario.schema import Target
+    from sim.sizing.progress import SizingProgress
+
+    rows = {"A": 0.9, "B": 0.8, "C": 0.95}
+    simulated = {"A": 10.0, "B": 40.0, "C": 1.0}
+
+    class Runs:  # what the progress reads of Replications
+        simulated, store = 0, None
+
+        def staffings(self):
+            return list(rows)
+
+        def done(self, key):
+            return 4
+
+        def per_replication(self, key, n):
+            kpi = [rows[key] + d for d in (-0.01, 0.0, 0.01, 0.0)]
+            return pd.DataFrame({"kpi": kpi, "annual_cost_yuan": [simulated[key]] * 4})
+
+    lines: list[str] = []
+    targets = {"kpi": Target(at_least=0.99)}
+    cost = {"A": 30.0, "B": 20.0, "C": None}
+    log = SizingProgress(lines.append).watch(Runs(), targets, 0.9, 4, 4, (), cost.get)
+    log("searching")
+    assert "none met yet" in lines[-1]  # nothing reaches 0.99
+    targets["kpi"] = Target(at_least=0.7)  # its aim, set in place as the package search does
+    log("searching")
+    assert "best meeting the aims so far: 20 yuan/yr (4 reps)" in lines[-1], lines[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from sim.scenario import limits
@@ -15,8 +16,9 @@ __all__ = ["open_cases", "open_cases_from_register"]
 
 
 # The register's open cases of the last scenario read, with the file's identity: every
-# replication of a run starts from them without parsing the file again (the scenario object
-# is kept, so its id cannot be another's; an edited file has another mtime or size).
+# replication of a run in this process starts from them without parsing the file again (the
+# scenario object is kept, so its id cannot be another's; an edited file has another mtime or
+# size). A process pool's task gets the scenario pickled, a new object: it parses the file.
 _last_read: tuple[Scenario, tuple[str, int, int], list[OpenCases]] | None = None
 
 
@@ -87,7 +89,9 @@ def open_cases_from_register(scenario: Scenario) -> list[OpenCases]:
     raw = read_register(path, shown, None, _scenario_characters(scenario))
     raw.columns = [str(c).strip() for c in raw.columns]
     needed = ["case_id", "level", "township", "village", "category", "severity", "outcome"]
-    twice = sorted({c for c in needed if list(raw.columns).count(c) > 1})
+    # pandas renames a repeated header "outcome" to "outcome.1": that is a second one too.
+    base = [re.sub(r"\.\d+$", "", c) if c not in needed else c for c in raw.columns]
+    twice = sorted({c for c in needed if base.count(c) > 1})
     if twice:  # e.g. "outcome" and "outcome " (spaces are not part of a column's name)
         raise ScenarioError(
             [InputProblem(shown, "columns", list(raw.columns), f"each of {twice} once")]

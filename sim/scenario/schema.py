@@ -254,8 +254,10 @@ class Scenario(SchemaModel):
             and difficult > 0
             and self.mechanisms.joint_mediation
             and centre.joint is not None
-            and len(centre.departments) < centre.departments_per_case
+            and 2 <= len(centre.departments) < centre.departments_per_case
         ):
+            # (Fewer than two departments: no joint mediation at all, as in the model, and such
+            # a case goes to the district committee.)
             # Such a case is summoned to joint mediation whatever joint_share says, so the
             # centre's own check (only when joint_share or summon_probability > 0) is not enough.
             raise ValueError(

@@ -167,6 +167,10 @@ class PackageSpace:
             self._stepped.setdefault(self.steps(key), table)
         return self._built[key]
 
+    def priced(self, key: Package) -> bool:
+        """Whether the key's measures were stepped already (its yuan is at hand, no work)."""
+        return key in self._built
+
     def table_of(self, key: Package) -> dict[str, Any]:
         """The scenario table of a package (a fresh reference: do not modify it)."""
         if key in self._built:
@@ -433,7 +437,12 @@ class PackageSearch:
             return key
         if self.fits(found) or not self.fits(key):
             if found != key:
-                self.path.append((found, "headcount for these measures (StaffingSearch)"))
+                what = (
+                    "headcount pruned for these measures"
+                    if steps != self.space.steps(self.start)
+                    else "headcount for these measures (StaffingSearch)"
+                )
+                self.path.append((found, what))
             return found
         return key  # the staffing search's budget is approximate: keep what surely fits
 

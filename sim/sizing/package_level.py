@@ -98,8 +98,10 @@ def size_package(
     start = space.key(tuple(lever.floor for lever in lv), [m.floor for m in ms])
 
     def yuan(key: Package) -> float | None:
-        """A package's yearly cost as the search counts it (None before the start is run)."""
-        if runs.done(start) < n_search:
+        """A package's yearly cost as the search counts it; None before the start is run or
+        while the search has not priced the key (pricing steps every measure: not for a
+        progress line)."""
+        if runs.done(start) < n_search or not space.priced(key):
             return None
         base = float(runs.per_replication(start, n_search)["annual_cost_yuan"].mean())
         return space.yuan(key, start, base)

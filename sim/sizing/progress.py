@@ -3,8 +3,9 @@
 Each line the search logs is prefixed with the elapsed time, a step number and how many
 replications were simulated or read from the evaluation store, and followed by the best the
 run has found so far: the cheapest key (staffing or package) that meets every target (in
-package mode, an unreachable target at its aim), with its simulated yearly cost, or, while none
-does, the least total shortfall of the targets' bounds.
+package mode, an unreachable target at its aim), with its yearly cost (simulated; in package
+mode the search's: simulated start + salaries added + the measures' yuan, among the packages
+the search has priced), or, while none does, the least total shortfall of the targets' bounds.
 "Meets" is the search's own rule (:func:`~sim.sizing.confirmation.judge` over the replications at
 hand, at the confirmation number's t-quantile). A batch of replications shows a tqdm bar when
 stderr is a terminal.
@@ -148,7 +149,7 @@ class _Best:
         return self._seen[(key, n, goals)]
 
     def _yuan(self, key: tuple[int, ...], simulated: float) -> float | None:
-        """The key's yearly cost: ``cost``'s (cached; asked only of keys shown) or simulated."""
+        """The key's yearly cost: ``cost``'s (cached; None while it cannot tell) or simulated."""
         if self.cost is None:
             return simulated
         if key not in self._costs or self._costs[key] is None:
