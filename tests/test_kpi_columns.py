@@ -73,12 +73,13 @@ def test_the_kpis_of_a_run_need_no_register_in_memory(tmp_path, monkeypatch):
 
     scenario = sim.load_scenario(SMALL_FULL, ["run.horizon_days=120"])
     spooled = sim.simulate_replication(scenario, 0, 2, spool=tmp_path / "rep")
-    read = []
+    read = 0
     chunks = RecordLog.chunks
 
     def counted(self, *args, **kwargs):
+        nonlocal read
         for chunk in chunks(self, *args, **kwargs):
-            read.append(len(next(iter(chunk.values()))))
+            read += 1
             yield chunk
 
     def refuse(self, *args, **kwargs):
@@ -87,7 +88,7 @@ def test_the_kpis_of_a_run_need_no_register_in_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(RecordLog, "frame", refuse)
     monkeypatch.setattr(RecordLog, "chunks", counted)
     kpis = sim.kpis(spooled)
-    assert kpis["disputes"] > 0 and len(read) >= 2  # read in parts, never whole
+    assert kpis["disputes"] > 0 and read >= 2  # read in parts, never whole
     assert not spooled.steps.rows and not spooled.steps._chunks
 
 

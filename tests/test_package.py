@@ -183,15 +183,18 @@ def test_headcount_only_keeps_exit_2(capsys):
 
 
 @pytest.mark.parametrize(
-    ("path", "overrides"),
+    ("path", "overrides", "active"),
     [
-        # Qujiang: training, gold medal, experts, sweeps and mediation share active.
-        (ROOT / "scenarios" / "qujiang.toml", []),
+        (
+            ROOT / "scenarios" / "qujiang.toml",
+            [],
+            {"training", "gold_medal", "experts", "sweeps", "mediation_share"},
+        ),
         # The entry-binds district: petition agents active (inactive on Qujiang).
-        (FULL, ["levers.training.enabled=false", *ENTRY[:6]]),
+        (FULL, ["levers.training.enabled=false", *ENTRY[:6]], {"petition_agents"}),
     ],
 )
-def test_a_package_table_is_its_steps_table_with_its_staffing(path, overrides):
+def test_a_package_table_is_its_steps_table_with_its_staffing(path, overrides, active):
     """PackageSpace.table_of composes: the steps' table (stepped once) with the key's staffing
     applied. That holds because a measure's step writes only its own keys and apply_staffing
     only headcount keys; checked here against stepping each key from its own staffing, for
@@ -206,10 +209,7 @@ def test_a_package_table_is_its_steps_table_with_its_staffing(path, overrides):
     sc = validate_table(table, source)
     lv = levers(sc)
     ms = measures(table, source)
-    seen = {m.id for m in ms}
-    assert seen >= {"training", "gold_medal", "experts", "sweeps", "mediation_share"} or (
-        "petition_agents" in seen
-    )
+    assert {m.id for m in ms} >= active
     rng = random.Random(3)
     steps = [tuple(rng.randint(0, min(3, m.max_steps)) for m in ms) for _ in range(2)]
     composed = PackageSpace(table, source, lv, ms)

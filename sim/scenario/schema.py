@@ -256,10 +256,10 @@ class Scenario(SchemaModel):
             and centre.joint is not None
             and 2 <= len(centre.departments) < centre.departments_per_case
         ):
-            # (Fewer than two departments: no joint mediation at all, as in the model, and such
-            # a case goes to the district committee.)
             # Such a case is summoned to joint mediation whatever joint_share says, so the
             # centre's own check (only when joint_share or summon_probability > 0) is not enough.
+            # With fewer than two departments there is no joint mediation (as in the model)
+            # and such a case goes to the district committee.
             raise ValueError(
                 "mechanisms.major_difficult_to_district sends 重大疑难 disputes to joint "
                 f"mediation (联合调处), which needs {centre.departments_per_case} departments per "

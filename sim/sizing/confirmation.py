@@ -228,7 +228,7 @@ def township_verdicts(
     """Each target with a per-township meaning (:data:`TOWNSHIP_KPIS`), judged in every
     township by the same rule over the replications: one row per (township, kpi) with
     :func:`judge`'s columns. ``by_town`` holds one table per replication (townships × KPIs)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, target in targets.items():
         if name not in TOWNSHIP_KPIS or not by_town:
             continue

@@ -178,8 +178,8 @@ def _township_lines(townships: pd.DataFrame, demand: float) -> list[str]:
     ]
     for kpi, rows in here.groupby("kpi", sort=False):
         missed = rows[~rows["met"].astype(bool)]
-        label = rows["label"].iloc[0] if "label" in rows else ""
-        head = f"  {kpi} {label}: met 达标 in {len(rows) - len(missed)} of {len(rows)}"
+        met = len(rows) - len(missed)
+        head = f"  {kpi} {rows['label'].iloc[0]}: met 达标 in {met} of {len(rows)}"
         if len(missed):
             worst = missed.sort_values("mean", ascending=rows["sense"].iloc[0] == ">=")
             named = ", ".join(f"{r.township} {_num(r.mean)}" for r in worst.itertuples())

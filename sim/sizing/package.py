@@ -134,9 +134,7 @@ class PackageSearch:
 
     def yuan(self, key: Package) -> float:
         """Yearly cost: the start's simulated cost + salaries added + the measures' yuan."""
-        n = self.settings.search_replications
-        base = float(self.runs.per_replication(self.start, n)["annual_cost_yuan"].mean())
-        return self.space.yuan(key, self.start, base)
+        return self.space.yuan(key, self.runs, self.start, self.settings.search_replications)
 
     def fits(self, key: Package) -> bool:
         """Whether a package is within the budget ceiling (if any)."""
@@ -271,7 +269,8 @@ class PackageSearch:
             budget -= float(sum(self.space.measure_yuan(key)))
         settings = dataclasses.replace(self.settings, budget=budget)
         search = StaffingSearch(view, self.targets, self.confidence, settings, self.log)
-        if steps == self.space.steps(self.start):
+        bought = steps != self.space.steps(self.start)
+        if not bought:
             staffing, _, met = search.run(self.space.staffing(self.start))
         else:
             n = self.settings.search_replications
@@ -286,12 +285,8 @@ class PackageSearch:
             return key
         if self.fits(found) or not self.fits(key):
             if found != key:
-                what = (
-                    "headcount pruned for these measures"
-                    if steps != self.space.steps(self.start)
-                    else "headcount for these measures (StaffingSearch)"
-                )
-                self.path.append((found, what))
+                what = "pruned" if bought else "for these measures (StaffingSearch)"
+                self.path.append((found, f"headcount {what}"))
             return found
         return key  # the staffing search's budget is approximate: keep what surely fits
 

@@ -103,8 +103,7 @@ def size_package(
         progress line)."""
         if runs.done(start) < n_search or not space.priced(key):
             return None
-        base = float(runs.per_replication(start, n_search)["annual_cost_yuan"].mean())
-        return space.yuan(key, start, base)
+        return space.yuan(key, runs, start, n_search)
 
     log = shown.watch(runs, aims, sc.run.confidence, n_search, n_confirm, [fresh], yuan)
     names = ", ".join(m.id for m in ms) or "none"

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.sizing.catalogue import CatalogueLever, measure_ids, step_measure
 from sim.sizing.levers import Lever, Staffing, adjust, apply_staffing
+
+if TYPE_CHECKING:
+    from sim.sizing.replications import Replications
 
 __all__ = ["Measure", "Package", "PackageSpace", "measures"]
 
@@ -152,9 +155,10 @@ class PackageSpace:
         """Each measure's value at the package (in its unit)."""
         return self._build(key)[2]
 
-    def yuan(self, key: Package, start: Package, start_cost: float) -> float:
-        """Yearly cost of ``key``: ``start``'s simulated cost (``start_cost``) + the salaries
-        added since + the catalogue's yuan of the measures' steps."""
+    def yuan(self, key: Package, runs: Replications, start: Package, n: int) -> float:
+        """Yearly cost of ``key``: ``start``'s simulated cost (mean over ``n`` replications of
+        ``runs``) + the salaries added since + the catalogue's yuan of the measures' steps."""
+        start_cost = float(runs.per_replication(start, n)["annual_cost_yuan"].mean())
         added = self.salary(key) - self.salary(start)
         return start_cost + added + float(sum(self.measure_yuan(key)))
 
