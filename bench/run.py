@@ -28,6 +28,7 @@ Usage: python -m bench [-n 3] [--only pairs,agreement,qujiang,scaling,sweep] [--
 from __future__ import annotations
 
 import argparse
+import compileall
 import concurrent.futures as cf
 import datetime as dt
 import importlib.util
@@ -108,6 +109,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ------------------------------------------------------------------------- running children
+def compile_bytecode(package: Path) -> dict[str, Any]:
+    """Byte-compile the measured ``sim`` (and ``bench``) the way ``pip install`` compiles SimPy.
+
+    Whole-process timings otherwise compare a ``sim`` compiled from source in every child (when
+    no ``__pycache__`` can be written, as under ``PYTHONDONTWRITEBYTECODE=1`` on these machines)
+    with a SimPy read from the .pyc files pip wrote at install: ~0.03 s of each ``sim run``
+    that no user with a written cache pays. ``py_compile`` writes even under that variable.
+    """
+    folders = [package, HERE]
+    ok = all(compileall.compile_dir(str(f), quiet=1) for f in folders)
+    return {
+        "compiled": [str(f) for f in folders],
+        "ok": bool(ok),
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+    }
+
+
 def run_child(argv: list[str]) -> dict[str, Any]:
     """Run one command; its JSON plus whole-process wall, CPU and peak RSS (os.wait4)."""
     t = time.perf_counter()
@@ -858,6 +876,9 @@ def main(argv: list[str] | None = None) -> None:
         "parts": args.parts,
         "git": args.git,
         "sim_package": importlib.util.find_spec("sim").origin,  # type: ignore[union-attr]
+        "bytecode": compile_bytecode(
+            Path(importlib.util.find_spec("sim").origin).parent  # type: ignore[arg-type,union-attr]
+        ),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
