@@ -27,7 +27,7 @@ _STANDARD_NORMAL = NormalDist()  # inv_cdf is exact to double precision and ~20Ã
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # as SchemaModel
 
     @property
     def mean(self) -> float:  # pragma: no cover - overridden
