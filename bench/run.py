@@ -543,16 +543,22 @@ def part_process(args: argparse.Namespace) -> dict[str, Any]:
     }
     print(f"process: sim run vs SimPy script, {args.n} rounds", flush=True)
     runs: dict[str, list[float]] = {k: [] for k in ref}
+    simpy_model_s: list[float] = []
     for _ in range(args.n):
         for name, argv in ref.items():
-            runs[name].append(run_child(argv)["proc_wall_s"])
+            res = run_child(argv)
+            runs[name].append(res["proc_wall_s"])
+            if name == "simpy":
+                simpy_model_s.append(res["json"]["wall_s"])
             print(f"  {name:22s} process {runs[name][-1]:8.3f} s", flush=True)
     out["reference"] = {
         "commands": {k: " ".join(v) for k, v in ref.items()},
         "sim_proc_wall_s": spread(runs["sim run -r 1"]),
         "simpy_proc_wall_s": spread(runs["simpy"]),
+        "simpy_model_s": spread(simpy_model_s),
         "ratio_proc_wall": spread([a / b for a, b in zip(*runs.values(), strict=True)]),
     }
+    out["phases"] = part_phases(args.n)
     helps = []
     for _ in range(args.n):
         t = time.perf_counter()
@@ -579,6 +585,24 @@ def part_process(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_2_over_1": spread([b / a for a, b in zip(walls[1], walls[2], strict=True)]),
     }
     return out
+
+
+def part_phases(n: int) -> dict[str, Any]:
+    """Where `sim run bench/reference.toml -r 1` spends its time (bench/phases.py), in ``n``
+    rounds, each beside a bare interpreter (a `python -c` printing ``{}``): medians per phase."""
+    print(f"process: phases of sim run, {n} rounds", flush=True)
+    bare: list[float] = []
+    rows: list[dict[str, float]] = []
+    for _ in range(n):
+        bare.append(run_child([sys.executable, "-c", "print('{}')"])["proc_wall_s"])
+        res = run_child(py(HERE / "phases.py"))
+        rows.append({**res["json"]["phases_s"], "process": res["proc_wall_s"]})
+    names = list(rows[0])
+    return {
+        "interpreter_s": spread(bare),
+        "phases_s": {k: spread([r[k] for r in rows]) for k in names},
+        "asyncio_needed_by_pydantic": sys.version_info < (3, 13),
+    }
 
 
 # ------------------------------------------------------------------------- report
@@ -812,7 +836,49 @@ def markdown(result: dict[str, Any]) -> str:
             f" {med(pr['qujiang_workers']['ratio_2_over_1'])} (pairs in turn).",
             "",
         ]
+        if "phases" in pr:
+            lines += phase_lines(pr)
     return "\n".join(lines)
+
+
+PHASE_LABELS = {
+    "asyncio": "asyncio (imported by pydantic_core's typing_extensions on Python < 3.13)",
+    "numpy": "numpy",
+    "pydantic": "pydantic",
+    "scenario_schema": "sim.scenario.schema (our pydantic classes)",
+    "rest_of_sim": "the rest of sim, SimPy",
+    "load": "load and validate the scenario",
+    "replication": "the replication (model build and run)",
+    "measures": "measures (records to columns, KPIs, summary)",
+    "output": "the --json text",
+}
+
+
+def phase_lines(pr: dict[str, Any]) -> list[str]:
+    """The table of where `sim run` spends its time, beside the SimPy script's split."""
+    ph = pr["phases"]
+    ref = pr["reference"]
+    rows = [("interpreter start (a `python -c` that prints `{}`)", ph["interpreter_s"]["median"])]
+    rows += [(PHASE_LABELS[k], v["median"]) for k, v in ph["phases_s"].items() if k != "process"]
+    total = ph["phases_s"]["process"]["median"]
+    simpy_total = ref["simpy_proc_wall_s"]["median"]
+    simpy_model = ref["simpy_model_s"]["median"]
+    lines = [
+        "Where `sim run bench/reference.toml -r 1` spends its time (medians; bench/phases.py,"
+        f" its process {total:.2f} s):",
+        "",
+        "| phase | s | share of the process |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {name} | {s:.3f} | {s / total:.0%} |" for name, s in rows]
+    lines += [
+        "",
+        f"The SimPy script: {simpy_total:.2f} s as a process, of which its model"
+        f" {simpy_model:.2f} s and interpreter start plus imports {simpy_total - simpy_model:.2f}"
+        " s (same rounds as the ratio above).",
+        "",
+    ]
+    return lines
 
 
 def git(*a: str) -> str:
