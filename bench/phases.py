@@ -1,14 +1,17 @@
 """Where `sim run bench/reference.toml -r 1` spends its time, phase by phase, and print JSON.
 
-The phases follow what ``sim run`` does, in its order and with its garbage-collector handling
-(paused while modules load, then frozen out, as :func:`sim.cli.main.main` does):
+The modules are imported first, phase by phase, with the collector paused as ``sim run``
+pauses it; then the command itself runs (:func:`sim.cli.main.main`, as the ``sim`` entry point
+calls it, its ``--json -`` text captured), its steps marked where it calls them:
 
 - ``numpy``, ``pydantic`` (``pydantic.main`` and what it imports), ``scenario_schema`` (our
   pydantic classes, ``sim.scenario.schema``; pydantic builds the validators of the defaults'
   classes here, and looks for its plugins' entry points), ``rest_of_sim`` (the command, the
   model, SimPy, the measures);
-- ``load``: reading and validating the scenario (pydantic builds the rest of its validators);
-- ``replication``: ``sim.simulate_replication`` inside ``simulate`` (the model: build and run);
+- ``load``: the command's start, reading and validating the scenario (pydantic builds the rest
+  of its validators);
+- ``replication``: up to the end of ``sim.simulate_replication`` inside ``simulate`` (the
+  run's setup, then the model: build and run);
 - ``measures``: the rest of ``simulate`` (records packed into columns, KPIs, the summary);
 - ``output``: the ``--json -`` text, written to a buffer rather than the terminal.
 
@@ -29,6 +32,7 @@ import time
 T0 = time.perf_counter()
 
 import argparse  # noqa: E402  (after T0: the script's own imports are timed too, as sim run's)
+import contextlib  # noqa: E402
 import gc  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
@@ -42,12 +46,17 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default=str(REFERENCE))
     args = p.parse_args(argv)
-    marks: list[tuple[str, float]] = [("start", T0)]
+    phases: dict[str, float] = {}
+    last = T0
 
     def mark(name: str) -> None:
-        marks.append((name, time.perf_counter()))
+        """The phase ``name`` ends now: it took the time since the last mark."""
+        nonlocal last
+        now = time.perf_counter()
+        phases[name] = now - last
+        last = now
 
-    gc.disable()  # as sim run: no collections while modules load
+    gc.disable()  # as in sim run, whose _run imports these with the collector paused
     import numpy  # noqa: F401
 
     mark("numpy")
@@ -57,49 +66,40 @@ def main(argv: list[str] | None = None) -> None:
     import sim.scenario.schema  # noqa: F401
 
     mark("scenario_schema")
+    import sim.cli.main as cli
     import sim.experiments.experiment as experiment
-    from sim.cli.main import _modules_loaded, load_for_command
 
     mark("rest_of_sim")
-    scenario = load_for_command(argparse.Namespace(scenario=args.scenario, overrides=[]))
-    gc.freeze()  # as _modules_loaded: what start-up made stays out of the collector's passes
-    gc.enable()
-    _modules_loaded()
-    mark("load")
+    gc.enable()  # main() pauses the collector itself and freezes start-up out after the load
 
-    # The replication apart from what simulate() does around it: simulate looks the function
-    # up in its module's namespace, so a timing wrapper there sees each call.
-    replication_s: list[float] = []
-    simulate_replication = experiment.simulate_replication
+    # Then the command itself, as a user types it. Its steps are marked by wrappers where the
+    # command looks them up (module attributes, read at call time).
+    def mark_after(module, name: str, phase: str) -> None:
+        original = getattr(module, name)
 
-    def timed(*a, **k):
-        t = time.perf_counter()
-        rep = simulate_replication(*a, **k)
-        replication_s.append(time.perf_counter() - t)
-        return rep
+        def timed(*a, **k):
+            result = original(*a, **k)
+            mark(phase)
+            return result
 
-    experiment.simulate_replication = timed
-    results = experiment.simulate(scenario, replications=1)
-    mark("simulate")
-    buffer = io.StringIO()
-    json.dump(results.to_dict(), buffer, ensure_ascii=False, indent=2)
+        setattr(module, name, timed)
+
+    mark_after(cli, "load_for_command", "load")
+    mark_after(experiment, "simulate_replication", "replication")
+    mark_after(experiment, "simulate", "measures")
+    sys.argv = ["sim", "run", args.scenario, "-r", "1", "--json", "-"]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        status = cli.main()
     mark("output")
-
-    phases = {name: t - marks[i][1] for i, (name, t) in enumerate(marks[1:])}
-    simulate_s = phases.pop("simulate")
-    phases = {
-        **{k: v for k, v in phases.items() if k != "output"},
-        "replication": replication_s[0],
-        "measures": simulate_s - replication_s[0],
-        "output": phases["output"],
-    }
-    heavy = sorted(m for m in ("pandas", "scipy", "statsmodels") if m in sys.modules)
     json.dump(
         {
             "phases_s": phases,
-            "wall_s": marks[-1][1] - T0,
+            "exit_status": status,
+            "kpis": sorted(json.loads(printed.getvalue())["kpis"]) if status == 0 else [],
             "asyncio_imported": "asyncio" in sys.modules,
-            "heavy_imports": heavy,
+            "heavy_imports": sorted(
+                m for m in ("pandas", "scipy", "statsmodels") if m in sys.modules
+            ),
         },
         sys.stdout,
     )

@@ -846,8 +846,8 @@ PHASE_LABELS = {
     "pydantic": "pydantic",
     "scenario_schema": "sim.scenario.schema (our pydantic classes; plugin lookup)",
     "rest_of_sim": "the rest of sim, SimPy",
-    "load": "load and validate the scenario",
-    "replication": "the replication (model build and run)",
+    "load": "the command's start: load and validate the scenario",
+    "replication": "the run's setup and the replication (model build and run)",
     "measures": "measures (records to columns, KPIs, summary)",
     "output": "the --json text",
 }
