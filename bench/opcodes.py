@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
 
         reduced = parse_args(net)
         scenario = sim.load_scenario(reduced.scenario, overrides(reduced))
-        counts, rep = count(lambda: sim.simulate_replication(scenario, 0, 1))
+        replicate = sim.simulate_replication  # `import sim` is lazy: import outside the count
+        counts, rep = count(lambda: replicate(scenario, 0, 1))
         disputes = len(rep.cases)
     elif args.engine == "qujiang":
         net = []  # the bundled scenario's own district
@@ -73,7 +74,11 @@ def main(argv: list[str] | None = None) -> None:
         import sim
 
         scenario = sim.load_scenario(None, ["run.horizon_days=365"])  # as qujiang_year.py
-        counts, rep = count(lambda: sim.simulate_replication(scenario, 0, None))
+        # Resolved before counting: `import sim` is lazy, and the first use of
+        # simulate_replication imports the model (numpy's docstrings and all), which is not work
+        # per dispute.
+        replicate = sim.simulate_replication
+        counts, rep = count(lambda: replicate(scenario, 0, None))
         disputes = len(rep.cases)
     else:
         sys.path.insert(0, str(args.shared))

@@ -1,20 +1,26 @@
-"""The engine's short cuts (issue 8) behave as the plain SimPy way would.
+"""The engine's short cuts (issues 8 and 19) behave as the plain SimPy way would.
 
-A dispute's process is started by its arrival timeout (no Initialize event), and the cyclic
-collector is paused while a replication runs. The regression fingerprints check that numbers do
-not move; these tests check the paths the fingerprints may not reach.
+A dispute's process is started by its arrival timeout (no Initialize event), a process nobody
+waits for ends without an event, and the cyclic collector is paused while a replication runs.
+The regression fingerprints check that numbers do not move; these tests check the paths the
+fingerprints may not reach.
 """
 
 from __future__ import annotations
 
+import ast
 import gc
+import inspect
+import math
+import random
+import textwrap
 
 import pytest
 import simpy
 
 import sim
 import sim.model.replication
-from sim.model.discovery import _ArrivalProcess
+from sim.model.processes import _ArrivalProcess, _Process
 
 from .scenarios import SMALL
 
@@ -33,6 +39,117 @@ def test_arrival_process_sets_what_simpy_process_sets() -> None:
     assert ours.is_alive and ours.target is not None
     env.run()
     assert not ours.is_alive and not plain.is_alive
+
+
+def _without_docstring(fn: ast.FunctionDef) -> ast.FunctionDef:
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        fn.body = body[1:]
+    return fn
+
+
+def _function(source: str) -> ast.FunctionDef:
+    tree = ast.parse(textwrap.dedent(source))
+    fn = tree.body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    return _without_docstring(fn)
+
+
+def test_quiet_process_resume_is_simpys_but_for_its_end() -> None:
+    # _Process._resume is a copy of SimPy's (a wrapper would cost a call per event). Undo its
+    # one change (the end is scheduled only if someone waits) and the two must be the same
+    # code, statement for statement: a SimPy whose _resume changed fails here, not in a run.
+    ours = _function(inspect.getsource(_Process._resume))
+    theirs = _function(inspect.getsource(simpy.Process._resume))
+    changed = [
+        node
+        for node in ast.walk(ours)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "self.callbacks"
+    ]
+    assert len(changed) == 1, "the one change, `if self.callbacks:`, is not found"
+    for node in ast.walk(ours):
+        for field in ("body", "orelse", "handlers", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and changed[0] in block:
+                block[block.index(changed[0])] = changed[0].body[0]  # schedule, as SimPy
+    assert ast.dump(ours) == ast.dump(theirs)
+
+
+def _trace(process: type[simpy.Process], seed: int) -> tuple[list[tuple], int]:
+    """What 300 processes do, in order, when started as ``process``; and the events stepped.
+
+    Times are whole numbers, so many things happen at once and the order among them (SimPy's
+    priority and event numbers) shows. A third of the processes are waited for by a parent.
+    """
+    rng = random.Random(seed)
+    env = simpy.Environment()
+    trace: list[tuple] = []
+    resource = simpy.Resource(env, capacity=30)
+
+    def worker(k: int):
+        yield env.timeout(rng.randint(0, 4))
+        with resource.request() as req:
+            yield req
+            trace.append((env.now, "got", k))
+            yield env.timeout(rng.randint(0, 2))
+        trace.append((env.now, "end", k))
+        return k
+
+    def parent(k: int):
+        child = process(env, worker(k))
+        if rng.random() < 0.5:
+            yield env.timeout(rng.randint(0, 40))  # maybe after the child ended
+        value = yield child
+        trace.append((env.now, "parent", value))
+
+    for k in range(300):
+        if k % 3 == 0:
+            process(env, parent(k))
+        else:
+            process(env, worker(k))
+    steps = 0
+    while env.peek() < math.inf:
+        env.step()
+        steps += 1
+    return trace, steps
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_quiet_process_keeps_the_order_of_everything_else(seed: int) -> None:
+    # The same things happen in the same order as with simpy.Process, parents told of their
+    # children's ends as before; only the events of ends nobody waits for are gone.
+    plain, plain_steps = _trace(simpy.Process, seed)
+    quiet, quiet_steps = _trace(_Process, seed)
+    assert quiet == plain
+    assert len(plain) == 2 * 300 + 100  # each worker got and ended, each parent heard
+    # 400 processes end: the 200 lone workers and the 100 parents without an event, the 100
+    # children with one, unless their parent came to wait only after the end (then at once).
+    late = plain_steps - quiet_steps - 300
+    assert 0 < late < 100, (plain_steps, quiet_steps)
+
+
+def test_quiet_process_that_fails_still_stops_the_run() -> None:
+    env = simpy.Environment()
+
+    def broken():
+        yield env.timeout(1)
+        raise ValueError("model failed")
+
+    _Process(env, broken())
+    with pytest.raises(ValueError, match="model failed"):
+        env.run()
+
+
+def test_quiet_process_ended_is_processed_with_its_value() -> None:
+    env = simpy.Environment()
+
+    def short():
+        yield env.timeout(1)
+        return "done"
+
+    proc = _Process(env, short())
+    env.run()
+    assert not proc.is_alive and proc.processed and proc.value == "done"
 
 
 def test_a_dispute_queueing_in_its_first_step_is_timed_out() -> None:

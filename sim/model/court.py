@@ -20,6 +20,7 @@ import simpy
 
 from sim.model.cases import _Case, neglect
 from sim.model.layout import ORIGINS
+from sim.model.processes import _Process
 from sim.model.township_centre import case_uniform
 from sim.scenario.schema import Scenario
 
@@ -81,7 +82,7 @@ class _Court:
             return
         self.delegations += in_window
         self.delegated.add(case.id)
-        self.env.process(self._delegate(case))
+        _Process(self.env, self._delegate(case))
 
     def _delegate(self, case: _Case):
         """诉前委派: after the filing delay, one step at the court's stationed room."""

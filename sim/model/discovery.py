@@ -55,6 +55,7 @@ from sim.model.layout import (
     U_WORSEN_1,
     U_WORSEN_2,
 )
+from sim.model.processes import _ArrivalProcess, _Process
 from sim.model.recorder import _Recorder
 from sim.model.streams import UniformRows, Uniforms, stream
 from sim.model.sweeps import _Sweeps
@@ -64,24 +65,6 @@ from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import LEVELS, RESOLVED
 
 __all__: list[str] = []  # the model's own machinery; nothing public
-
-
-class _ArrivalProcess(simpy.Process):
-    """A dispute's process, started by the timeout of its arrival instead of its own event.
-
-    ``simpy.Process`` schedules an urgent Initialize event to start each process: one event in
-    five of this model. A dispute's process can as well be resumed first by the arrival timeout
-    the arrivals process is about to wait on; it then starts at the same instant, before the
-    arrivals process draws the next arrival (which touches nothing the dispute uses). Sets the
-    attributes ``simpy.Process.__init__`` sets (SimPy 4.1), with the arrival as the target.
-    """
-
-    def __init__(self, env: simpy.Environment, generator, arrival: simpy.Event):
-        self.env = env
-        self.callbacks = []
-        self._generator = generator
-        self._target = arrival
-        arrival.callbacks.append(self._resume)
 
 
 class _Discovery:
@@ -183,10 +166,10 @@ class _Discovery:
         """The cases open at the start, then the processes that bring new ones."""
         env = self.env
         self._seed_initial_state()
-        env.process(self.arrivals())
+        _Process(env, self.arrivals())
         for room, spec in enumerate(self.room_specs):
             if spec.referrals_per_year > 0:
-                env.process(self.referrals(room, spec.referrals_per_year))
+                _Process(env, self.referrals(room, spec.referrals_per_year))
 
     # ----------------------------------------------------------------- arrivals
     def _rate_multiplier(self, t: float) -> float:
@@ -225,15 +208,22 @@ class _Discovery:
             stream(self.seed, self.replication, f"referral_policy:{name}"), P_WIDTH
         )
         rate = rate_per_year / 365.0
+        env = self.env
         t = 0.0
         while True:
             t += -math.log1p(-times.next()) / rate
             if t >= self.stop:
                 return
-            yield self.env.timeout(t - self.env.now)
-            case = self._make_case(t, rows.next(), policy.next())
-            case.origin = ORIGINS.index("court_referral")
-            self.env.process(self.at_room(case, room))
+            # The case's process starts on the referral, as a dispute's on its arrival.
+            referral = env.timeout(t - env.now)
+            _ArrivalProcess(env, self._referred(t, room, rows, policy), referral)
+            yield referral
+
+    def _referred(self, t: float, room: int, rows: UniformRows, policy: UniformRows):
+        """A court-referred case, made as its referral comes, at its stationed room."""
+        case = self._make_case(t, rows.next(), policy.next())
+        case.origin = ORIGINS.index("court_referral")
+        yield from self.at_room(case, room)
 
     # ----------------------------------------------------------------- cases
     def _make_case(self, t: float, row: list[float], prow: list[float]) -> _Case:
@@ -319,7 +309,7 @@ class _Discovery:
                 self._set_worsening(case)
                 self._set_patience(case)
                 self.active[case.id] = case
-                self.env.process(self.climb(case, level, CH["initial"]))
+                _Process(self.env, self.climb(case, level, CH["initial"]))
 
     # ----------------------------------------------------------------- journeys
     def journey(self, arisen: float):

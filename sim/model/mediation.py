@@ -26,6 +26,7 @@ import simpy
 from sim.model.cases import _Case, _Step, neglect
 from sim.model.layout import OUT, P_EXPERT
 from sim.model.pools import _JointPool, _Pool
+from sim.model.processes import _Process
 from sim.model.quality import _Quality
 from sim.model.recorder import _Recorder
 from sim.model.streams import Uniforms
@@ -329,7 +330,7 @@ class _Mediation:
         self.present[step.venue].change(env.now, -1)
         if env.now >= case.patience_at and case.patience_at <= deadline:
             self.record_step(case, step, "petitioned", done)
-            env.process(self.petition(case, step.venue))
+            _Process(env, self.petition(case, step.venue))
             return "petitioned"
         outcome = self.desks[step.venue][step.unit].over_time()
         self.record_step(case, step, outcome, done)

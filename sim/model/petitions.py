@@ -39,6 +39,7 @@ from sim.model.layout import (
     TOWNSHIP,
     VILLAGE,
 )
+from sim.model.processes import _Process
 from sim.model.records import RecordLog
 from sim.model.streams import UniformRows, Uniforms
 from sim.model.township_centre import case_uniform
@@ -184,7 +185,7 @@ class _Petitions:
             self.open[pid] = record
             self.backlog_open += 1
             hearing = case.p[P_HEARING] < pet.hearing_share
-            self.env.process(self._backlog(case, record, hearing))
+            _Process(self.env, self._backlog(case, record, hearing))
 
     def petition(self, case: _Case, venue: int, repeat: bool = False):
         """The party leaves the ladder and petitions; unresolved petitions become backlog."""
@@ -299,7 +300,7 @@ class _Petitions:
             else pet.repeat_probability
         )
         if u_repeat < share:  # 重复信访: the closed case comes back
-            self.env.process(self._repeat(case, record[3], first=not record[5]))
+            _Process(self.env, self._repeat(case, record[3], first=not record[5]))
 
     def _repeat(self, case: _Case, venue: int, first: bool):
         pet = self.sc.petitions

@@ -42,6 +42,7 @@ from sim.model.layout import (
 )
 from sim.model.mediation import _Mediation
 from sim.model.petitions import _Petitions
+from sim.model.processes import _Process
 from sim.model.recorder import _Recorder
 from sim.model.records import CHUNK_ROWS, RecordLog
 from sim.model.streams import UniformRows, Uniforms, stream
@@ -271,9 +272,9 @@ class _Model:
         self.discovery.start()
         if self.sweeps is not None:
             self.sweeps.start()
-        env.process(self.recorder.sampler(self.sc.run.sample_interval_days, self.window[1]))
-        env.process(self.snapshot(self.window[0], "start"))
-        env.process(self.snapshot(self.window[1], "end"))
+        _Process(env, self.recorder.sampler(self.sc.run.sample_interval_days, self.window[1]))
+        _Process(env, self.snapshot(self.window[0], "start"))
+        _Process(env, self.snapshot(self.window[1], "end"))
         step = env.step
         end = self.end_time
         # Events processed: those scheduled meanwhile (SimPy numbers each one it schedules) less

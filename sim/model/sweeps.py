@@ -42,6 +42,7 @@ from simpy.events import NORMAL, URGENT
 
 from sim.model.layout import GRID
 from sim.model.pools import _Pool
+from sim.model.processes import _Process
 from sim.model.recorder import _Recorder
 from sim.model.sweep_count import lazy_count, plan_round, skip_rounds, touch_plan
 from sim.model.venues import _Venues
@@ -160,7 +161,7 @@ class _Sweeps:
 
     def start(self) -> None:
         """Touch every grid when the time series samples it and when the window ends."""
-        self.env.process(self._samples())
+        _Process(self.env, self._samples())
         self._tick(self.window[1]).callbacks.append(lambda _event: self.catch_up_all())
 
     def _tick(self, delay: float) -> simpy.Event:
