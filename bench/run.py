@@ -56,15 +56,22 @@ SMALL_NET = ["--townships", "2", "--district-servers", "4"]  # township servers 
 # utilisation at 0.80 and 0.88, as in the stable variant.
 QUJIANG_SIZE = ["--set", "arrivals.rate_per_1000_per_year=14", "--township-servers", "1"]
 QUJIANG_SIZE += ["--district-servers", "11"]
-TARGETS = {
-    "reduced / SimPy (in-process)": ("<=", 1.3),
-    "Ciw / reduced, 2-township network (in-process)": (">=", 8.0),
-    "Qujiang year / reduced, same size (in-process)": ("<=", 3.0),
-    "province district-year peak RSS MiB": ("<=", 4096.0),
+# Figure → its limits, each (sense, limit, the issue that set it). The Qujiang year is judged
+# per dispute: on the network of the same size the reduced model has the same arrivals (about
+# 4,200 a year), while the Qujiang year also brings its courts' referrals and starting cases
+# (about 5,200 disputes in all), work that a per-run ratio would count as the mechanisms' cost.
+TARGETS: dict[str, list[tuple[str, float, str]]] = {
+    "reduced / SimPy (in-process)": [("<=", 1.3, "8"), ("<=", 1.0, "19.3")],
+    "Ciw / reduced, 2-township network (in-process)": [(">=", 8.0, "8")],
+    "Qujiang year / reduced, same size, per dispute (in-process)": [
+        ("<=", 3.0, "13"),
+        ("<=", 2.5, "19.3"),
+    ],
+    "province district-year peak RSS MiB": [("<=", 4096.0, "8, 19.4")],
     # issue 19: what a user waits for, whole process
-    "sim run reference -r 1 / SimPy script (whole process)": ("<=", 1.5),
-    "sim --help seconds": ("<=", 0.3),
-    "sim run Qujiang -r 10, 2 workers / 1 (whole process)": ("<=", 0.65),
+    "sim run reference -r 1 / SimPy script (whole process)": [("<=", 1.5, "19.1")],
+    "sim --help seconds": [("<=", 0.3, "19.1")],
+    "sim run Qujiang -r 10, 2 workers / 1 (whole process)": [("<=", 0.65, "19.2")],
 }
 
 
@@ -607,7 +614,7 @@ def part_phases(n: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------- report
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 8 with the figure of this run, if the part ran."""
+    """Each target (issues 8, 13, 19) with the figure of this run, if the part ran."""
     found: dict[str, float] = {}
     pairs = result.get("pairs", {}).get("groups", {})
     if "full network" in pairs:
@@ -620,9 +627,9 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         ]["ratio_in_process"]["median"]
     q = result.get("qujiang")
     if q:
-        found["Qujiang year / reduced, same size (in-process)"] = q["summary"]["qujiang year"][
-            "ratio_in_process"
-        ]["median"]
+        found["Qujiang year / reduced, same size, per dispute (in-process)"] = q["summary"][
+            "qujiang year"
+        ]["ratio_per_dispute"]["median"]
     sc = result.get("scaling")
     if sc:
         if "scale 85" in sc["rows"]:
@@ -642,9 +649,18 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         ]["median"]
     out = []
     for name, value in found.items():
-        sense, limit = TARGETS[name.replace(" (estimate)", "")]
-        met = value <= limit if sense == "<=" else value >= limit
-        out.append({"target": name, "value": value, "sense": sense, "limit": limit, "met": met})
+        for sense, limit, issue in TARGETS[name.replace(" (estimate)", "")]:
+            met = value <= limit if sense == "<=" else value >= limit
+            out.append(
+                {
+                    "target": name,
+                    "value": value,
+                    "sense": sense,
+                    "limit": limit,
+                    "issue": issue,
+                    "met": met,
+                }
+            )
     return out
 
 
@@ -663,13 +679,13 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             "## Targets",
             "",
-            "| target | this run | limit | met |",
-            "| --- | ---: | ---: | --- |",
+            "| target | this run | limit | issue | met |",
+            "| --- | ---: | ---: | --- | --- |",
         ]
         for t in result["targets"]:
             lines.append(
                 f"| {t['target']} | {t['value']:.3f} | {t['sense']} {t['limit']:g} |"
-                f" {'yes' if t['met'] else '**no**'} |"
+                f" {t['issue']} | {'yes' if t['met'] else '**no**'} |"
             )
         lines.append("")
     for part, title in (("pairs", "Pairs"), ("qujiang", "Qujiang year")):
