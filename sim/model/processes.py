@@ -13,9 +13,10 @@ that waiters are told). Here:
 - :class:`_ArrivalProcess` (a dispute's journey, or a court referral's) is started by the
   timeout its source waits on instead of its own Initialize event.
 
-Together they save one event in four of the reduced model. Both rely on SimPy 4.1's
-``Process`` internals (``_resume`` and the attributes ``__init__`` sets); tests/test_engine.py
-checks them against the SimPy installed, so an upgrade that changes them fails there first.
+Starting on the arrival took the reduced model from 5.0 to 4.0 events per dispute; ending
+without an event, from 4.0 to 3.0. Both rely on SimPy 4.1's ``Process`` internals
+(``_resume`` and the attributes ``__init__`` sets); tests/test_engine.py checks them against the
+SimPy installed, so an upgrade that changes them fails there first.
 """
 
 from __future__ import annotations
