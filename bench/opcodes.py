@@ -58,27 +58,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--top", type=int, default=15)
     args = p.parse_args(argv)
     net = ["--townships", str(args.townships), "--district-servers", str(args.district_servers)]
-    if args.engine == "sim":
-        sys.path.insert(0, str(HERE.parent))
-        import sim
-        from bench.reduced_model import overrides, parse_args
-
-        reduced = parse_args(net)
-        scenario = sim.load_scenario(reduced.scenario, overrides(reduced))
-        replicate = sim.simulate_replication  # `import sim` is lazy: import outside the count
-        counts, rep = count(lambda: replicate(scenario, 0, 1))
-        disputes = len(rep.cases)
-    elif args.engine == "qujiang":
-        net = []  # the bundled scenario's own district
+    if args.engine in ("sim", "qujiang"):
         sys.path.insert(0, str(HERE.parent))
         import sim
 
-        scenario = sim.load_scenario(None, ["run.horizon_days=365"])  # as qujiang_year.py
+        if args.engine == "sim":
+            from bench.reduced_model import overrides, parse_args
+
+            reduced = parse_args(net)
+            scenario = sim.load_scenario(reduced.scenario, overrides(reduced))
+            seed: int | None = 1
+        else:
+            net = []  # the bundled scenario's own district
+            scenario = sim.load_scenario(None, ["run.horizon_days=365"])  # as qujiang_year.py
+            seed = None
         # Resolved before counting: `import sim` is lazy, and the first use of
         # simulate_replication imports the model (numpy's docstrings and all), which is not work
         # per dispute.
         replicate = sim.simulate_replication
-        counts, rep = count(lambda: replicate(scenario, 0, None))
+        counts, rep = count(lambda: replicate(scenario, 0, seed))
         disputes = len(rep.cases)
     else:
         sys.path.insert(0, str(args.shared))

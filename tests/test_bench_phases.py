@@ -41,7 +41,6 @@ def test_phases_probe_runs_sim_run_and_sees_every_step_in_order():
     # Each wrapper marked its step once, in the command's order: a step the command no
     # longer calls (or calls under another name) leaves its phase out or out of order.
     assert list(result["phases_s"]) == PHASES
-    assert all(s >= 0.0 for s in result["phases_s"].values())
     assert result["heavy_imports"] == []  # sim run imports no pandas, scipy or statsmodels
     # typing_extensions >= 4.16 (pyproject): pydantic_core's deprecated() no longer imports it.
     assert result["asyncio_imported"] is False

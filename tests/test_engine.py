@@ -41,18 +41,13 @@ def test_arrival_process_sets_what_simpy_process_sets() -> None:
     assert not ours.is_alive and not plain.is_alive
 
 
-def _without_docstring(fn: ast.FunctionDef) -> ast.FunctionDef:
-    body = fn.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        fn.body = body[1:]
-    return fn
-
-
 def _function(source: str) -> ast.FunctionDef:
-    tree = ast.parse(textwrap.dedent(source))
-    fn = tree.body[0]
+    """A method's source as a syntax tree, without its docstring."""
+    fn = ast.parse(textwrap.dedent(source)).body[0]
     assert isinstance(fn, ast.FunctionDef)
-    return _without_docstring(fn)
+    if ast.get_docstring(fn) is not None:
+        fn.body = fn.body[1:]
+    return fn
 
 
 def test_quiet_process_resume_is_simpys_but_for_its_end() -> None:
