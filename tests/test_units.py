@@ -163,3 +163,21 @@ def test_every_day_calendars_finish_as_the_general_loop_to_the_bit() -> None:
             assert fast == general, (hours, start, day, remaining)
             compared += 1
     assert compared == 14000
+
+
+def test_uniform_rows_are_the_streams_draws_in_order_and_read_only():
+    """A case's row is a view into a block of the stream: across block ends, row k must hold
+    draws ``k * width`` to ``(k + 1) * width`` of the stream (what common random numbers rest on),
+    as Python floats, and a case must not be able to change a row that others' blocks share."""
+    from sim.model.streams import UniformRows
+
+    width, block = 5, 4
+    rows = UniformRows(np.random.default_rng(3), width, block=block)
+    got = [rows.next() for _ in range(3 * block + 1)]  # crosses three block ends
+    want = np.random.default_rng(3).random(4 * block * width).reshape(-1, width)
+    for k, row in enumerate(got):
+        assert len(row) == width
+        assert list(row) == want[k].tolist(), k
+        assert type(row[0]) is float
+    with pytest.raises(TypeError):
+        got[0][0] = 0.5

@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import simpy
 
+    from sim.model.streams import Row
+
 __all__: list[str] = []  # the model's own machinery; nothing public
+
+_NO_ROW = memoryview(b"").cast("d")  # a case's rows before it is given its own
 
 # Bits of ``_Case.history`` (mechanisms.petition_history reads them; the ladder sets them).
 H_FAILED = 1  # a mediation step failed
@@ -105,8 +109,9 @@ class _Case:
         self.history = 0  # H_FAILED, H_TIMED_OUT, H_FAILED_AGAIN: what happened on the ladder
         self.step = 0  # steps recorded so far
         self.open_step: _Step | None = None  # the step it is in now, None in transit
-        self.u: list[float] = []
-        self.p: list[float] = []
+        # Its rows of uniforms (UniformRows), set as it is made.
+        self.u: Row = _NO_ROW
+        self.p: Row = _NO_ROW
         self.waiting_req: simpy.Event | None = None  # the request it queues on, while it queues
 
 

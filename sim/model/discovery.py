@@ -57,7 +57,7 @@ from sim.model.layout import (
 )
 from sim.model.processes import _ArrivalProcess, _Process
 from sim.model.recorder import _Recorder
-from sim.model.streams import UniformRows, Uniforms, stream
+from sim.model.streams import Row, UniformRows, Uniforms, stream
 from sim.model.sweeps import _Sweeps
 from sim.model.venues import _Venues
 from sim.scenario.district import District
@@ -226,7 +226,7 @@ class _Discovery:
         yield from self.at_room(case, room)
 
     # ----------------------------------------------------------------- cases
-    def _make_case(self, t: float, row: list[float], prow: list[float]) -> _Case:
+    def _make_case(self, t: float, row: Row, prow: Row) -> _Case:
         d = self.district
         village = min(
             bisect.bisect_right(self.village_cum, row[U_VILLAGE]), len(d.village_grids) - 1

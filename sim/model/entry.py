@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from sim.model.layout import DISTRICT, E_BEST, GRID, N_LEVELS, VILLAGE
+from sim.model.streams import Row
 from sim.scenario.district import District
 from sim.scenario.schema import Scenario
 
@@ -62,7 +63,7 @@ class _EntryChoice:
         """Today's entry level: ``u_entry`` inverted through the cumulative shares."""
         return min(bisect.bisect_right(self.entry_cum, u_entry), DISTRICT)
 
-    def choose(self, village: int, u_entry: float, row: list[float] | None) -> int:
+    def choose(self, village: int, u_entry: float, row: Row | None) -> int:
         """The entry level of a party of ``village``, from its ``entry`` uniform and ``row``.
 
         ``row`` is the dispute's row of stream ``entry`` (drawn whenever the choice is on).

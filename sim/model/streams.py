@@ -8,10 +8,14 @@ changes no other, and two scenarios run with the same seed share every stream th
 from __future__ import annotations
 
 import zlib
+from typing import TypeAlias, cast
 
 import numpy as np
 
-__all__ = ["UniformRows", "Uniforms", "stream"]
+__all__ = ["Row", "UniformRows", "Uniforms", "stream", "writable_copy"]
+
+# A row of uniforms: a view of float64s (indexing gives a Python float).
+Row: TypeAlias = "memoryview[float]"
 
 
 def stream(seed: int, replication: int, name: str) -> np.random.Generator:
@@ -51,14 +55,25 @@ class UniformRows:
         self._rng = rng
         self.width = width
         self._block = block
-        self._buffer: list[list[float]] = []
+        self._buffer: Row = memoryview(b"").cast("d")
         self._i = 0
 
-    def next(self) -> list[float]:
-        """The next row of ``width`` uniforms (a list the caller may keep)."""
-        if self._i >= len(self._buffer):
-            self._buffer = self._rng.random((self._block, self.width)).tolist()
-            self._i = 0
-        row = self._buffer[self._i]
-        self._i += 1
-        return row
+    def next(self) -> Row:
+        """The next row of ``width`` uniforms, read-only, which the caller may keep.
+
+        A view into a block, not a list: a case reads a few of its uniforms, and turning every
+        one into a Python float (``tolist``) cost more than the model's use of them.
+        """
+        i = self._i
+        if i >= len(self._buffer):
+            block = self._rng.random(self._block * self.width)
+            self._buffer = cast(Row, block.data.toreadonly())  # typeshed: .data is of ints
+            i = 0
+        j = i + self.width
+        self._i = j
+        return self._buffer[i:j]
+
+
+def writable_copy(row: Row) -> Row:
+    """A case's own copy of ``row``, for the rare step that replaces some of its numbers."""
+    return memoryview(bytearray(row)).cast("d")

@@ -32,6 +32,7 @@ from sim.model.layout import (
     U_OUTCOME,
     U_PER_LEVEL,
 )
+from sim.model.streams import writable_copy
 from sim.model.venues import _Venues
 from sim.scenario.schema import Scenario
 from sim.scenario.vocabulary import RESOLVED
@@ -150,7 +151,7 @@ class _TownshipCentre:
         back to the centre's triage, which does not assign it down again (no loop)."""
         # The step reads the township block of the case row: fresh numbers for this step.
         base = U_LEVEL_BASE + U_PER_LEVEL * TOWNSHIP
-        row = case.u
+        row = case.u = writable_copy(case.u)  # the stream's rows are read-only views
         row[base + U_EFFORT] = self.u(case, _J_SECOND)
         row[base + U_OUTCOME] = self.u(case, _J_SECOND + 1)
         row[base + U_HANDOVER] = self.u(case, _J_SECOND + 2)
