@@ -41,6 +41,38 @@ def test_chunks_give_the_rows_in_order_with_their_types() -> None:
     assert frame[["code"]].equals(chunked.frame(["code"]))
 
 
+def test_columns_are_exactly_the_tuples_values() -> None:
+    """The tuples pass through one float64 block on the way to their columns: every value must
+    come out as the Python value it was (large ids, NaN, negative codes, flags)."""
+    log = RecordLog(FIELDS)
+    rows = [(2**52 + 1, -0.0, -128, True), (7, np.nan, 127, False), (0, 1e-300, 0, True)]
+    log.rows.extend(rows)
+    frame = log.frame()
+    assert frame["id"].tolist() == [2**52 + 1, 7, 0]
+    assert frame["code"].tolist() == [-128, 127, 0]
+    assert frame["flag"].tolist() == [True, False, True]
+    assert frame["t"].iloc[2] == 1e-300 and np.isnan(frame["t"].iloc[1])
+    assert frame.columns.tolist() == [n for n, _ in FIELDS]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ((1, 0.5, np.nan, True), "code: a value that is not an integer of int8"),
+        ((1, 0.5, 300, True), "code: a value that is not an integer of int8"),
+        ((1.5, 0.5, 3, True), "id: a value that is not an integer of int64"),
+        ((1, 0.5, 3), "must have 4 values each"),
+    ],
+)
+def test_a_row_that_does_not_fit_its_columns_is_an_error(row, message) -> None:
+    """A model bug (a fraction, NaN or too wide a code in an integer column, a short tuple) must
+    not pack silently into wrong numbers."""
+    log = RecordLog(FIELDS)
+    log.rows.append(row)
+    with pytest.raises(ValueError, match=message):
+        log.pack()
+
+
 def test_spooled_log_reads_back_the_same_rows(tmp_path) -> None:
     path = tmp_path / "x" / "log.parquet"
     log = _log(4, spool=path)
