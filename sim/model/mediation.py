@@ -163,7 +163,7 @@ class _Mediation:
                 work = hold = per_session
             if in_window:
                 # A joint session occupies one member of each department it names.
-                self.effort_in_window[venue] += work * max(1, len(case.departments))
+                self.effort_in_window[venue] += work * (len(case.departments) or 1)
             if expert:
                 yield from self._with_expert(kind, hold, work)
             else:
