@@ -21,6 +21,7 @@ Everything here runs once per step, and only with the mechanism on: the hot loop
 from __future__ import annotations
 
 import math
+from array import array
 
 import numpy as np
 
@@ -99,7 +100,9 @@ class _Quality:
         self.mediators = [venues.staffing[v] for v in VENUES]
         self.started = [[[0, 0] for _ in pools] for pools in venues.pools]
         self._rng = rng
-        self._u: list[float] = []
+        # Every uniform drawn so far, as doubles (8 bytes each; a list of Python floats took 32,
+        # nearly a gigabyte for ten years of a province, ×85 Qujiang).
+        self._u = array("d")
 
     def grade_u(self, case_id: int, venue: int) -> float:
         """The uniform that decides the grade of the mediator of ``case_id`` at ``venue``."""
@@ -107,8 +110,8 @@ class _Quality:
         # laid out); township joint mediation stands in for the township step and reads its.
         i = case_id * N_BASE_VENUES + (TOWNSHIP if venue == TOWNSHIP_JOINT else venue)
         table = self._u
-        while i >= len(table):  # the stream is read in order, so table[i] never depends on who
-            table.extend(self._rng.random(_BLOCK_ROWS * N_BASE_VENUES).tolist())  # asks first
+        while i >= len(table):  # the stream is read in order: table[i] never depends on who
+            table.frombytes(self._rng.random(_BLOCK_ROWS * N_BASE_VENUES).tobytes())  # asks
         return table[i]
 
     def begin(
