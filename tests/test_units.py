@@ -181,3 +181,26 @@ def test_uniform_rows_are_the_streams_draws_in_order_and_read_only():
         assert type(row[0]) is float
     with pytest.raises(TypeError):
         got[0][0] = 0.5
+
+
+def test_copies_of_a_row_keep_its_numbers_and_not_its_block():
+    """A petitioner keeps a detached copy of its rows, the township's second step a writable
+    one: both must hold the row's numbers and let the stream's block go; writing the writable
+    copy must leave the block as it was (other cases read it)."""
+    import gc
+    import weakref
+
+    from sim.model.streams import UniformRows, detached, writable_copy
+
+    rows = UniformRows(np.random.default_rng(5), 4, block=8)
+    row, neighbour = rows.next(), rows.next()
+    block = weakref.ref(row.obj)  # the numpy block behind the view
+    kept, mine = detached(row), writable_copy(row)
+    assert list(kept) == list(mine) == list(row)
+    assert kept.readonly and not mine.readonly
+    mine[0] = 0.25
+    assert row[0] != 0.25 and list(kept) == list(row)
+    del row, neighbour, rows
+    gc.collect()
+    assert block() is None, "a copy still keeps the block alive"
+    assert mine[0] == 0.25 and len(kept) == 4

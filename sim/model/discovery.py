@@ -57,7 +57,7 @@ from sim.model.layout import (
 )
 from sim.model.processes import _ArrivalProcess, _Process
 from sim.model.recorder import _Recorder
-from sim.model.streams import Row, UniformRows, Uniforms, stream
+from sim.model.streams import Row, UniformRows, Uniforms, detached, stream
 from sim.model.sweeps import _Sweeps
 from sim.model.venues import _Venues
 from sim.scenario.district import District
@@ -316,21 +316,24 @@ class _Discovery:
         """A dispute arising at ``arisen`` (now), from discovery to its last step."""
         case = self._make_case(arisen, self.case_rows.next(), self.policy_rows.next())
         env, sc, mech = self.env, self.sc, self.mech
-        u, p = case.u, case.p
+        # The rows are read through the case, not held in locals: this frame lives as long as
+        # the case, and a petitioner's rows are detached from their blocks (sim.model.streams).
         disc = sc.discovery
         if self.own_discovery:  # the race or the entry choice: _discover, off the common path
             yield from _discover(self, case)
             return
         # Disputes inside a firm go first to an enterprise committee (企业/商会调委会).
-        if p[P_ENTERPRISE] < self.enterprise_share[case.category]:
+        if case.p[P_ENTERPRISE] < self.enterprise_share[case.category]:
             yield from self._in_firm(case)
             return
-        if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
+        if mech.sweeps and case.u[U_CHANNEL] < disc.sweep_share:
             channel = CH["sweep"]
             t0 = env.now
             misses = 0
             if disc.detect_probability < 1.0:
-                misses = math.floor(math.log1p(-u[U_DETECT]) / math.log1p(-disc.detect_probability))
+                misses = math.floor(
+                    math.log1p(-case.u[U_DETECT]) / math.log1p(-disc.detect_probability)
+                )
             if self.sweep_work is not None:
                 # Sweeps are work (sim.model.sweeps): wait until the sweep that finds it is done.
                 yield self.sweep_work.found(case.grid, misses + 1)
@@ -343,7 +346,7 @@ class _Discovery:
                 waited = found - t0
                 yield env.timeout(waited)
             neglect(case, waited)
-            if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
+            if mech.on_the_spot and case.u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
                 # 当场调处: settled during the sweep, a zero-length grid step.
                 now = env.now
                 step = _Step(GRID, case.grid, channel, now, case.severity, 0.0)
@@ -354,15 +357,15 @@ class _Discovery:
         else:
             channel = self.report_channel
             if mech.self_report_delays:
-                delay = disc.self_report_delay_days.ppf(u[U_REPORT_DELAY])
+                delay = disc.self_report_delay_days.ppf(case.u[U_REPORT_DELAY])
                 yield env.timeout(delay)
                 neglect(case, delay)
             # Residents of some sectors go straight to that sector's committee.
             sector = self.sector_of_category[case.category]
-            if sector >= 0 and p[P_SECTOR_DIRECT] < self.sector_specs[sector].direct_share:
+            if sector >= 0 and case.p[P_SECTOR_DIRECT] < self.sector_specs[sector].direct_share:
                 yield from self.final(case, SECTOR, sector, CH["direct"])
                 return
-            level = min(bisect.bisect_right(self.entry_cum, u[U_ENTRY]), DISTRICT)
+            level = min(bisect.bisect_right(self.entry_cum, case.u[U_ENTRY]), DISTRICT)
         yield from self.climb(case, level, channel)
 
     def _in_firm(self, case: _Case):
@@ -439,23 +442,25 @@ def _discover(d: _Discovery, case: _Case):
     :class:`sim.model.entry._EntryChoice` from the row of stream ``entry`` drawn here, one per
     dispute as it arises (in-firm ones too), so that a dispute keeps its row in every variant.
     """
-    env, mech, disc, u = d.env, d.mech, d.sc.discovery, case.u
-    erow = d.entry_rows.next() if d.entry_on else None
+    env, mech, disc = d.env, d.mech, d.sc.discovery  # rows read through the case: see journey
+    erow = detached(d.entry_rows.next()) if d.entry_on else None  # this frame keeps it
     if case.p[P_ENTERPRISE] < d.enterprise_share[case.category]:
         yield from d._in_firm(case)
         return
     t0 = env.now
     found = math.inf
-    delay = disc.self_report_delay_days.ppf(u[U_REPORT_DELAY]) if mech.self_report_delays else 0.0
+    delay = (
+        disc.self_report_delay_days.ppf(case.u[U_REPORT_DELAY]) if mech.self_report_delays else 0.0
+    )
     if d.race:
         channel = d.race_channel
         if mech.sweeps:
-            if u[U_CHANNEL] < disc.never_self_report_share:
+            if case.u[U_CHANNEL] < disc.never_self_report_share:
                 delay = math.inf
             found = _sweep_finds(d, case, t0)
     else:
         channel = d.report_channel
-        if mech.sweeps and u[U_CHANNEL] < disc.sweep_share:
+        if mech.sweeps and case.u[U_CHANNEL] < disc.sweep_share:
             found, delay = _sweep_finds(d, case, t0), math.inf  # the sweep's, whenever it comes
     if d.sweep_work is not None and found < math.inf:
         # Sweeps are work (sim.model.sweeps): the sweep that finds the dispute is an event,
@@ -476,7 +481,7 @@ def _discover(d: _Discovery, case: _Case):
         yield env.timeout(found - t0)
         neglect(case, found - t0)
     if found < math.inf and (d.sweep_work is not None or found - t0 <= delay):
-        if mech.on_the_spot and u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
+        if mech.on_the_spot and case.u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
             # 当场调处: settled during the sweep, a zero-length grid step.
             now = env.now
             step = _Step(GRID, case.grid, CH["sweep"], now, case.severity, 0.0)
@@ -494,7 +499,7 @@ def _discover(d: _Discovery, case: _Case):
         yield from d.final(case, SECTOR, sector, CH["direct"])
         return
     if d.entry_on:
-        level = d.entry_choice.choose(d.district.grid_village[case.grid], u[U_ENTRY], erow)
+        level = d.entry_choice.choose(d.district.grid_village[case.grid], case.u[U_ENTRY], erow)
     else:
-        level = min(bisect.bisect_right(d.entry_cum, u[U_ENTRY]), DISTRICT)
+        level = min(bisect.bisect_right(d.entry_cum, case.u[U_ENTRY]), DISTRICT)
     yield from d.climb(case, level, channel)

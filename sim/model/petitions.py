@@ -41,7 +41,7 @@ from sim.model.layout import (
 )
 from sim.model.processes import _Process
 from sim.model.records import RecordLog
-from sim.model.streams import UniformRows, Uniforms
+from sim.model.streams import UniformRows, Uniforms, detached
 from sim.model.township_centre import case_uniform
 from sim.scenario.district import District
 from sim.scenario.schema import Scenario
@@ -192,6 +192,9 @@ class _Petitions:
         pet = self.sc.petitions
         assert pet is not None, "petitions run only when the scenario has them"
         env = self.env
+        # A petitioner may stay for years (backlog, repeats): its rows must not keep the
+        # blocks of the disputes around it alive.
+        case.u, case.p = detached(case.u), detached(case.p)
         # Petitions are filed with the ladder: an enterprise dispute on the village's ground,
         # committees of the district centre at the district.
         level = venue if venue < N_LEVELS else (VILLAGE if venue == ENTERPRISE else DISTRICT)

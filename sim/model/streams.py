@@ -12,7 +12,7 @@ from typing import TypeAlias, cast
 
 import numpy as np
 
-__all__ = ["Row", "UniformRows", "Uniforms", "stream", "writable_copy"]
+__all__ = ["Row", "UniformRows", "Uniforms", "detached", "stream", "writable_copy"]
 
 # A row of uniforms: a view of float64s (indexing gives a Python float).
 Row: TypeAlias = "memoryview[float]"
@@ -62,7 +62,9 @@ class UniformRows:
         """The next row of ``width`` uniforms, read-only, which the caller may keep.
 
         A view into a block, not a list: a case reads a few of its uniforms, and turning every
-        one into a Python float (``tolist``) cost more than the model's use of them.
+        one into a Python float (``tolist``) cost more than the model's use of them. A view
+        keeps its whole block alive: what may outlive the cases around it (a petitioner) keeps
+        a :func:`detached` copy instead.
         """
         i = self._i
         if i >= len(self._buffer):
@@ -77,3 +79,8 @@ class UniformRows:
 def writable_copy(row: Row) -> Row:
     """A case's own copy of ``row``, for the rare step that replaces some of its numbers."""
     return memoryview(bytearray(row)).cast("d")
+
+
+def detached(row: Row) -> Row:
+    """A read-only copy of ``row`` that keeps no block alive (192 bytes, not 192 KiB)."""
+    return memoryview(bytes(row)).cast("d")
