@@ -43,12 +43,14 @@ def test_chunks_give_the_rows_in_order_with_their_types() -> None:
 
 def test_columns_are_exactly_the_tuples_values() -> None:
     """The tuples pass through one float64 block on the way to their columns: every value must
-    come out as the Python value it was (large ids, NaN, negative codes, flags)."""
+    come out as the Python value it was (the largest ids float64 holds exactly, NaN, -0.0,
+    negative codes, flags)."""
     log = RecordLog(FIELDS)
-    rows = [(2**52 + 1, -0.0, -128, True), (7, np.nan, 127, False), (0, 1e-300, 0, True)]
+    rows = [(2**53 - 1, -0.0, -128, True), (7, np.nan, 127, False), (0, 1e-300, 0, True)]
     log.rows.extend(rows)
     frame = log.frame()
-    assert frame["id"].tolist() == [2**52 + 1, 7, 0]
+    assert frame["id"].tolist() == [2**53 - 1, 7, 0]
+    assert np.signbit(frame["t"].iloc[0])
     assert frame["code"].tolist() == [-128, 127, 0]
     assert frame["flag"].tolist() == [True, False, True]
     assert frame["t"].iloc[2] == 1e-300 and np.isnan(frame["t"].iloc[1])
@@ -61,6 +63,7 @@ def test_columns_are_exactly_the_tuples_values() -> None:
         ((1, 0.5, np.nan, True), "code: a value that is not an integer of int8"),
         ((1, 0.5, 300, True), "code: a value that is not an integer of int8"),
         ((1.5, 0.5, 3, True), "id: a value that is not an integer of int64"),
+        ((2**53 + 1, 0.5, 3, True), "id: a value that is not an integer of int64"),
         ((1, 0.5, 3), "must have 4 values each"),
     ],
 )
@@ -70,6 +73,14 @@ def test_a_row_that_does_not_fit_its_columns_is_an_error(row, message) -> None:
     log = RecordLog(FIELDS)
     log.rows.append(row)
     with pytest.raises(ValueError, match=message):
+        log.pack()
+
+
+def test_a_short_row_and_a_long_one_do_not_cancel_out() -> None:
+    """Five values and three make two rows of four in all: the columns would shift silently."""
+    log = RecordLog(FIELDS)
+    log.rows.extend([(1, 2.0, 3, True, 9), (2, 0.5, 1)])
+    with pytest.raises(ValueError, match="must have 4 values each"):
         log.pack()
 
 

@@ -154,19 +154,22 @@ class RecordLog:
             return self._empty()
         # Every field is a number: all the tuples' values into one float64 block (in C, about
         # twice as fast as a structured array), then each column in its own dtype. float64 holds
-        # every integer the logs carry exactly (codes, counts and ids, far below 2**53).
+        # every integer below 2**53 exactly (the logs' codes, counts and ids are far below).
         width = len(self.fields)
-        flat = np.fromiter(chain.from_iterable(self.rows), dtype=np.float64)
-        if flat.size != width * len(self.rows):
+        if len(set(map(len, self.rows))) != 1 or len(self.rows[0]) != width:
             raise ValueError(f"rows of ({', '.join(self.fields)}) must have {width} values each")
+        flat = np.fromiter(chain.from_iterable(self.rows), dtype=np.float64)
         block = flat.reshape(-1, width)
         columns = {}
         for i, (name, dtype) in enumerate(zip(self.fields, self.dtypes, strict=True)):
             values = block[:, i]
             with np.errstate(invalid="ignore"):  # NaN into integers: caught just below
                 column = columns[name] = values.astype(dtype)
-            if dtype.kind in "iu" and not np.array_equal(column, values):
-                # A fraction, NaN or a code too wide for its column: a bug in the model.
+            if dtype.kind in "iu" and not (
+                np.array_equal(column, values) and np.all(np.abs(values) < 2.0**53)
+            ):
+                # A fraction, NaN, a code too wide for its column or an integer that float64
+                # would round: a bug in the model.
                 raise ValueError(f"{name}: a value that is not an integer of {dtype}")
         return columns
 
