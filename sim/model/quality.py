@@ -110,8 +110,9 @@ class _Quality:
         # laid out); township joint mediation stands in for the township step and reads its.
         i = case_id * N_BASE_VENUES + (TOWNSHIP if venue == TOWNSHIP_JOINT else venue)
         table = self._u
-        while i >= len(table):  # the stream is read in order: table[i] never depends on who
-            table.frombytes(self._rng.random(_BLOCK_ROWS * N_BASE_VENUES).tobytes())  # asks
+        # The stream is read in order, so table[i] never depends on who asks first.
+        while i >= len(table):
+            table.frombytes(self._rng.random(_BLOCK_ROWS * N_BASE_VENUES).data.cast("B"))
         return table[i]
 
     def begin(
