@@ -421,11 +421,13 @@ def fit(xs: list[float], ys: list[float]) -> float:
 
 
 def part_scaling(args: argparse.Namespace) -> dict[str, Any]:
-    """Simulated years 1, 2, 5, 10 and district size ×1, ×10 (×85): the reduced model and, run
-    in turn with it on the same network, the reference SimPy script, one run each.
+    """Simulated years 1, 2, 5, 10 and district size ×1, ×10 (×85): the reduced model (every
+    record packed into columns) and, run in turn with it on the same network, the reference
+    SimPy script, and on each size the heapq loop; one run each.
 
-    The SimPy script shows what part of any super-linearity in size belongs to Python itself
-    (a larger working set of objects per event), not to the model.
+    The SimPy script and the heapq loop show what part of any super-linearity in size belongs
+    to Python itself (a larger working set of objects per event, a deeper heap), not to the
+    model.
     """
     red, ref = HERE / "reduced_model.py", args.shared / "simpy_model.py"
     cases: dict[str, tuple[str, ...]] = {f"years {y}": ("--years", str(y)) for y in (1, 2, 5, 10)}
@@ -796,7 +798,8 @@ def markdown(result: dict[str, Any]) -> str:
     if "scaling" in result:
         s = result["scaling"]
         lines += [
-            "## Scaling (one run each; the reference SimPy script run in turn on the same network)",
+            "## Scaling (one run each; the reference SimPy script run in turn on the same network,"
+            " the heapq loop on each size)",
             "",
             "| run | disputes | events | in-process s, records packed | µs / dispute | process s"
             " | peak RSS MiB"
