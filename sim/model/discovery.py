@@ -329,21 +329,12 @@ class _Discovery:
         if mech.sweeps and case.u[U_CHANNEL] < disc.sweep_share:
             channel = CH["sweep"]
             t0 = env.now
-            misses = 0
-            if disc.detect_probability < 1.0:
-                misses = math.floor(
-                    math.log1p(-case.u[U_DETECT]) / math.log1p(-disc.detect_probability)
-                )
             if self.sweep_work is not None:
                 # Sweeps are work (sim.model.sweeps): wait until the sweep that finds it is done.
-                yield self.sweep_work.found(case.grid, misses + 1)
+                yield self.sweep_work.found(case.grid, _sweep_misses(self, case) + 1)
                 waited = env.now - t0
             else:
-                k = math.floor((t0 - self.sweep_offset[case.grid]) / self.sweep_interval) + 1
-                found = self.sweep_offset[case.grid] + k * self.sweep_interval
-                if misses:
-                    found += misses * self.sweep_interval
-                waited = found - t0
+                waited = _sweep_finds(self, case, t0) - t0
                 yield env.timeout(waited)
             neglect(case, waited)
             if mech.on_the_spot and case.u[U_ON_THE_SPOT] < disc.on_the_spot.of(case.severity):
@@ -397,7 +388,7 @@ def _sweep_finds(d: _Discovery, case: _Case, t0: float) -> float:
     k = math.floor((t0 - offset) / d.sweep_interval) + 1
     found = offset + k * d.sweep_interval
     misses = _sweep_misses(d, case)
-    if misses:  # added apart, as journey() does, so both give the same times to the bit
+    if misses:  # added apart, not folded into k: other arithmetic would move the goldens
         found += misses * d.sweep_interval
     return found
 
