@@ -627,6 +627,26 @@ def part_phases(n: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- report
+def largest_scale(scaling: dict[str, Any]) -> int:
+    """The largest district size the scaling part ran (10, or 85 with --province)."""
+    return max(int(k.split()[1]) for k in scaling["rows"] if k.startswith("scale"))
+
+
+def growth_per_dispute(scaling: dict[str, Any]) -> dict[str, float]:
+    """µs per dispute at the largest size over that at ×1, per engine that ran both."""
+    largest = f"scale {largest_scale(scaling)}"
+    tables = {
+        "ours": scaling["rows"],
+        "simpy": scaling.get("simpy_rows", {}),
+        "heapq": scaling.get("heapq_rows", {}),
+    }
+    return {
+        key: t[largest]["us_per_dispute"] / t["scale 1"]["us_per_dispute"]
+        for key, t in tables.items()
+        if largest in t and "scale 1" in t
+    }
+
+
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target (issues 8, 13, 19) with the figure of this run, if the part ran."""
     found: dict[str, float] = {}
@@ -648,9 +668,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     if sc:
         if "scale 85" in sc["rows"]:
             found["province district-year peak RSS MiB"] = sc["rows"]["scale 85"]["peak_rss_mib"]
-            found["µs per dispute, ×85 / ×1 (records packed)"] = (
-                sc["rows"]["scale 85"]["us_per_dispute"] / sc["rows"]["scale 1"]["us_per_dispute"]
-            )
+            found["µs per dispute, ×85 / ×1 (records packed)"] = growth_per_dispute(sc)["ours"]
         else:
             found["province district-year peak RSS MiB (estimate)"] = sc["estimate_scale_85"][
                 "peak_rss_mib"
@@ -829,20 +847,16 @@ def markdown(result: dict[str, Any]) -> str:
                 f"The reference SimPy script on the same networks: {s['simpy_exponent_years']:.3f}"
                 f" in years, {s['simpy_exponent_scale']:.3f} in size."
             )
-        largest = max(s["rows"], key=lambda k: int(k.split()[1]) if k.startswith("scale") else 0)
-        growth = [
-            f"{t[largest]['us_per_dispute'] / t['scale 1']['us_per_dispute']:.2f} ({who})"
-            for who, t in (
-                ("the SimPy script", s.get("simpy_rows", {})),
-                ("the heapq loop", s.get("heapq_rows", {})),
-            )
-            if largest in t
+        growth = growth_per_dispute(s)
+        others = [
+            f", {growth[key]:.2f} ({who})"
+            for key, who in (("simpy", "the SimPy script"), ("heapq", "the heapq loop"))
+            if key in growth
         ]
-        ours_growth = s["rows"][largest]["us_per_dispute"] / s["rows"]["scale 1"]["us_per_dispute"]
-        size = largest.replace("scale ", "×")
         lines.append(
-            f"µs per dispute, {size} / ×1: **{ours_growth:.2f}** (ours, records packed)"
-            + "".join(f", {g}" for g in growth)
+            f"µs per dispute, ×{largest_scale(s)} / ×1: **{growth['ours']:.2f}** (ours, records"
+            " packed)"
+            + "".join(others)
             + " (the same networks: how much any Python event loop slows as it grows)."
         )
         if "estimate_scale_85" in s:
